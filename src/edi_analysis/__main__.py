@@ -1,0 +1,3 @@
+from edi_analysis.cli import main
+
+raise SystemExit(main())

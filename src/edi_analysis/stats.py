@@ -1,0 +1,190 @@
+"""Intervals, ratios, bootstrap and suppression (CONTRACT.md §4.7, §4.8).
+
+Vectorised over NumPy arrays / pandas Series so one call serves every trust,
+period and group at once. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _sps
+
+Z95 = float(_sps.norm.ppf(0.975))  # 1.959963984540054
+
+
+def _arr(x) -> np.ndarray:
+    return np.asarray(x, dtype="float64")
+
+
+def wilson_interval(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion k/n, as proportions in [0, 1].
+
+    Wilson (1927); the method recommended for small counts by the ONS and
+    NHS Digital. NaN where n is 0.
+    """
+    k, n = _arr(k), _arr(n)
+    z = float(_sps.norm.ppf(1 - alpha / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+        lo, hi = centre - half, centre + half
+    bad = ~(n > 0)
+    lo = np.where(bad, np.nan, np.clip(lo, 0.0, 1.0))
+    hi = np.where(bad, np.nan, np.clip(hi, 0.0, 1.0))
+    return lo, hi
+
+
+def relative_likelihood(a, n1, c, n2, alpha: float = 0.05):
+    """Relative likelihood (a/n1) ÷ (c/n2) with its log (Katz) interval.
+
+    SE(log RL) = √(1/a − 1/n1 + 1/c − 1/n2) (Katz et al., 1978; WRES
+    technical guidance uses the same ratio of rates). Returns (rl, lo, hi):
+    rl is NaN where the reference rate c/n2 is zero or undefined (the caller
+    notes why); the interval is NaN where either numerator is 0.
+    """
+    a, n1, c, n2 = _arr(a), _arr(n1), _arr(c), _arr(n2)
+    z = float(_sps.norm.ppf(1 - alpha / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r1 = a / n1
+        r2 = c / n2
+        rl = np.where((r2 > 0) & (n1 > 0), r1 / r2, np.nan)
+        se = np.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n2)
+        ok = (a > 0) & (c > 0) & np.isfinite(rl)
+        lo = np.where(ok, np.exp(np.log(rl) - z * se), np.nan)
+        hi = np.where(ok, np.exp(np.log(rl) + z * se), np.nan)
+    return rl, lo, hi
+
+
+def exact_poisson_interval(k, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Garwood) interval for a Poisson count k: χ² quantiles / 2."""
+    k = _arr(k)
+    lo = np.where(k > 0, _sps.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
+    hi = _sps.chi2.ppf(1 - alpha / 2, 2 * (k + 1)) / 2
+    return lo, hi
+
+
+def mean_t_interval(values, alpha: float = 0.05) -> tuple[float, float, float, int]:
+    """Mean with its Student t interval: (mean, lo, hi, n) over non-missing values."""
+    v = _arr(values)
+    v = v[~np.isnan(v)]
+    n = v.size
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    m = float(v.mean())
+    if n < 2:
+        return m, np.nan, np.nan, n
+    half = float(_sps.t.ppf(1 - alpha / 2, n - 1)) * float(v.std(ddof=1)) / np.sqrt(n)
+    return m, m - half, m + half, n
+
+
+def grouped_mean_t(df: pd.DataFrame, keys: Sequence[str], col: str, alpha: float = 0.05) -> pd.DataFrame:
+    """Vectorised t intervals of the mean of ``col`` within ``keys``: columns mean, lo, hi, n."""
+    g = df.dropna(subset=[col]).groupby(list(keys), observed=True, sort=True)[col]
+    out = g.agg(mean="mean", sd="std", n="count")
+    tq = _sps.t.ppf(1 - alpha / 2, np.maximum(out["n"].to_numpy() - 1, 1))
+    half = np.where(out["n"] > 1, tq * out["sd"] / np.sqrt(out["n"]), np.nan)
+    out["lo"] = out["mean"] - half
+    out["hi"] = out["mean"] + half
+    return out.drop(columns="sd").reset_index()
+
+
+def percentile_bootstrap(
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    x: np.ndarray,
+    y: np.ndarray,
+    n_resamples: int = 1000,
+    seed: int = 20240331,
+    alpha: float = 0.05,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of statistic(x, y), resampling within each group.
+
+    x and y are resampled independently with replacement (CONTRACT.md §4.5:
+    "1,000 resamples within each group"); the generator is seeded so a
+    re-run gives the same interval.
+    """
+    x, y = _arr(x), _arr(y)
+    if x.size == 0 or y.size == 0:
+        return np.nan, np.nan
+    rng = np.random.default_rng(seed)
+    xi = rng.integers(0, x.size, size=(n_resamples, x.size))
+    yi = rng.integers(0, y.size, size=(n_resamples, y.size))
+    reps = np.array([statistic(x[xi[b]], y[yi[b]]) for b in range(n_resamples)])
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        return np.nan, np.nan
+    return float(np.quantile(reps, alpha / 2)), float(np.quantile(reps, 1 - alpha / 2))
+
+
+# --- Suppression (CONTRACT.md §4.8) -------------------------------------------------
+
+#: How a row is protected. ``rate``: counts and shares/rates/ratios built from
+#: counts; ``mean``: means and medians (``n_values`` values); ``survey``: survey
+#: results (``n_values`` answers); ``model``, ``board``, ``label``: never suppressed.
+BASES = ("rate", "mean", "survey", "model", "board", "label")
+BLANKED = ("numerator", "denominator", "value", "ci_lower", "ci_upper")
+DEFAULT_MIN_COUNT = 8
+DEFAULT_MIN_SURVEY_RESPONSES = 11
+
+
+def primary_suppression(rows: pd.DataFrame, min_count: int, min_survey_responses: int) -> np.ndarray:
+    """Boolean mask of rows suppressed by the primary rules of CONTRACT.md §4.8.
+
+    ``rate`` rows: any component count in 1..min_count−1 (``min_cell`` is the
+    smallest positive count the figure is built from) or a denominator below
+    min_count. ``mean`` rows: fewer than min_count values. ``survey`` rows:
+    fewer than min_survey_responses answers.
+    """
+    basis = rows["basis"].to_numpy()
+    min_cell = rows["min_cell"].to_numpy(dtype="float64")
+    n_values = rows["n_values"].to_numpy(dtype="float64")
+    denom = rows["denominator"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        small_cell = (min_cell > 0) & (min_cell < min_count)
+        rate = (basis == "rate") & (small_cell | (np.nan_to_num(denom, nan=np.inf) < min_count))
+        mean = (basis == "mean") & (np.nan_to_num(n_values, nan=0) < min_count)
+        survey = (basis == "survey") & (np.nan_to_num(n_values, nan=0) < min_survey_responses)
+    return rate | mean | survey
+
+
+def secondary_suppression(rows: pd.DataFrame, suppressed: np.ndarray) -> np.ndarray:
+    """Extend a suppression mask: in a breakdown that shows its total (``total_shown``),
+    where exactly one cell is suppressed the next smallest cell is suppressed too.
+    """
+    mask = suppressed.copy()
+    if "total_shown" not in rows or not rows["total_shown"].any():
+        return mask
+    keys = ["trust_code", "period", "metric_id", "breakdown"]
+    sub = rows.loc[rows["total_shown"].astype(bool), keys + ["numerator"]].copy()
+    sub["_pos"] = np.flatnonzero(rows["total_shown"].astype(bool).to_numpy())
+    sub["_sup"] = mask[sub["_pos"].to_numpy()]
+    counts = sub.groupby(keys, sort=False, dropna=False)["_sup"].transform("sum")
+    cand = sub[(counts == 1) & ~sub["_sup"]]
+    if cand.empty:
+        return mask
+    # smallest unsuppressed numerator in each such breakdown (stable: first by position)
+    cand = cand.sort_values(["numerator", "_pos"], kind="stable")
+    first = cand.groupby(keys, sort=False, dropna=False).head(1)
+    mask[first["_pos"].to_numpy()] = True
+    return mask
+
+
+def apply_suppression(
+    rows: pd.DataFrame,
+    min_count: int = DEFAULT_MIN_COUNT,
+    min_survey_responses: int = DEFAULT_MIN_SURVEY_RESPONSES,
+) -> pd.DataFrame:
+    """Apply CONTRACT.md §4.8 to metric rows: set ``suppressed`` and blank the figures."""
+    out = rows.copy()
+    mask = primary_suppression(out, min_count, min_survey_responses)
+    mask = secondary_suppression(out, mask)
+    out["suppressed"] = mask
+    for col in BLANKED:
+        out[col] = out[col].astype("float64").mask(mask)
+    if "label" in out:
+        out["label"] = out["label"].mask(mask)
+    return out
