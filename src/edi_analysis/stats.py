@@ -34,8 +34,9 @@ def wilson_interval(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
         lo, hi = centre - half, centre + half
     bad = ~(n > 0)
-    lo = np.where(bad, np.nan, np.clip(lo, 0.0, 1.0))
-    hi = np.where(bad, np.nan, np.clip(hi, 0.0, 1.0))
+    # At k = 0 (k = n) the bound is exactly 0 (1); the closed form leaves rounding noise.
+    lo = np.where(bad, np.nan, np.where(k <= 0, 0.0, np.clip(lo, 0.0, 1.0)))
+    hi = np.where(bad, np.nan, np.where(k >= n, 1.0, np.clip(hi, 0.0, 1.0)))
     return lo, hi
 
 
@@ -58,6 +59,43 @@ def relative_likelihood(a, n1, c, n2, alpha: float = 0.05):
         lo = np.where(ok, np.exp(np.log(rl) - z * se), np.nan)
         hi = np.where(ok, np.exp(np.log(rl) + z * se), np.nan)
     return rl, lo, hi
+
+
+def subset_share_ratio(a, n_sub, b, n_all, alpha: float = 0.05):
+    """Ratio of a subset's share to the whole population's share, (a/n_sub) ÷ (b/n_all), with a log interval.
+
+    Used for the Model Employer representation ratio (BME share of a pay
+    cluster ÷ BME share of the whole workforce; parity = 1). The subset is
+    part of the whole (a ≤ b, n_sub ≤ n_all), so the two shares are not
+    independent and the two-sample Katz formula does not apply. **Convention**
+    (ours; no published NHS method gives an interval): delta method on
+    log R with the subset share p_s = a/n_sub and the share in the rest
+    p_r = (b − a)/(n_all − n_sub) as independent binomial proportions, the
+    whole share being p = w·p_s + (1 − w)·p_r with w = n_sub/n_all:
+
+        Var(log R) = (1/p_s − w/p)²·p_s(1 − p_s)/n_sub + ((1 − w)/p)²·p_r(1 − p_r)/(n_all − n_sub)
+
+    As w → 0 this tends to the Katz variance 1/a − 1/n_sub + 1/b − 1/n_all;
+    when the subset is the whole population R = 1 with a zero-width interval.
+    Returns (ratio, lo, hi): ratio NaN where n_sub is 0 or the whole share is
+    0 (the caller notes why); interval NaN where a is 0.
+    """
+    a, n_sub, b, n_all = _arr(a), _arr(n_sub), _arr(b), _arr(n_all)
+    z = float(_sps.norm.ppf(1 - alpha / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_s = a / n_sub
+        p = b / n_all
+        n_r = n_all - n_sub
+        p_r = np.where(n_r > 0, (b - a) / n_r, 0.0)
+        w = n_sub / n_all
+        ratio = np.where((n_sub > 0) & (p > 0), p_s / p, np.nan)
+        var_sub = (1 / p_s - w / p) ** 2 * p_s * (1 - p_s) / n_sub
+        var_rest = np.where(n_r > 0, ((1 - w) / p) ** 2 * p_r * (1 - p_r) / n_r, 0.0)
+        se = np.sqrt(var_sub + var_rest)
+        ok = (a > 0) & np.isfinite(ratio) & np.isfinite(se)
+        lo = np.where(ok, np.exp(np.log(ratio) - z * se), np.nan)
+        hi = np.where(ok, np.exp(np.log(ratio) + z * se), np.nan)
+    return ratio, lo, hi
 
 
 def exact_poisson_interval(k, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +175,11 @@ def primary_suppression(rows: pd.DataFrame, min_count: int, min_survey_responses
     ``rate`` rows: any component count in 1..min_count−1 (``min_cell`` is the
     smallest positive count the figure is built from) or a denominator below
     min_count. ``mean`` rows: fewer than min_count values. ``survey`` rows:
-    fewer than min_survey_responses answers.
+    fewer than min_survey_responses answers. ``model`` rows: only where
+    ``min_cell`` (an observed count the estimate publishes) is in 1..min_count−1
+    — the indirectly standardised ratio's observed count is recoverable from its
+    exact Poisson interval, so §4.8's rule for ratios built from small counts wins
+    over "model outputs are not suppressed" there.
     """
     basis = rows["basis"].to_numpy()
     min_cell = rows["min_cell"].to_numpy(dtype="float64")
@@ -148,7 +190,10 @@ def primary_suppression(rows: pd.DataFrame, min_count: int, min_survey_responses
         rate = (basis == "rate") & (small_cell | (np.nan_to_num(denom, nan=np.inf) < min_count))
         mean = (basis == "mean") & (np.nan_to_num(n_values, nan=0) < min_count)
         survey = (basis == "survey") & (np.nan_to_num(n_values, nan=0) < min_survey_responses)
-    return rate | mean | survey
+        # Model estimates are published, but one that carries (or, through its exact
+        # Poisson interval, reveals) an observed count of 1..min_count-1 is not.
+        model = (basis == "model") & small_cell
+    return rate | mean | survey | model
 
 
 def secondary_suppression(rows: pd.DataFrame, suppressed: np.ndarray) -> np.ndarray:

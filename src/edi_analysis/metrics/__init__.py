@@ -111,7 +111,10 @@ def compute_raw(ctx: MetricContext, metric_ids: Iterable[str] | None = None) -> 
     unknown = set(rows["metric_id"]) - set(REGISTRY)
     if unknown:
         raise ValueError(f"family returned unregistered metric ids: {sorted(unknown)}")
-    rows["area"] = rows["metric_id"].map(lambda m: REGISTRY[m].area).astype("str")
+    # A family may set a row's own area (actions.status: each action's area); otherwise
+    # the registry's area for the metric.
+    registry_area = rows["metric_id"].map(lambda m: REGISTRY[m].area).astype("str")
+    rows["area"] = rows["area"].where(rows["area"].ne(""), registry_area).astype("str")
     return sort_rows(rows)
 
 

@@ -1,0 +1,337 @@
+"""Disciplinary and capability metrics: WRES 3, WDES 3 and case outcomes (CONTRACT.md §4.3, HIA6).
+
+Rolling two-year basis (WRES technical guidance, indicator 3; WDES technical
+guidance, metric 3): for a reporting group g at snapshot t,
+
+    rate_g = cases_g(start_date in the 24 months to t)
+             ÷ (in-scope headcount_g at t + in-scope headcount_g at t − 1 year) × 100,
+
+an annual rate per 100 staff. Where the trust has no workforce snapshot a
+year earlier, the rate is 12 months of cases ÷ the one headcount, and the
+row's ``note`` says so. A case's group is the characteristic held on the case
+row (as recorded when the case started, CONTRACT.md §2.3), a member of
+staff's group the one held at each snapshot. Unknown groups are shown as
+rates but excluded from both sides of every ratio (CONTRACT.md §3).
+
+Relative likelihoods of 0.80–1.25 are the "non-adverse range" (NHS England,
+*A fair experience for all*, 2019, after the four-fifths rule); that reading
+is left to the narrative, the rows hold only figures and method facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from edi_analysis import groups, stats
+from edi_analysis.metrics.registry import MetricSpec, family
+from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+
+#: Stratum label for pay band "Other", which belongs to no pay cluster (CONTRACT.md §3).
+NO_CLUSTER = "none"
+
+WRES3_SOURCE = "WRES technical guidance (NHS England, 2023), indicator 3"
+WDES3_SOURCE = "WDES technical guidance (NHS England, 2023), metric 3"
+NON_ADVERSE_SOURCE = "NHS England, A fair experience for all (2019): non-adverse range 0.80–1.25"
+HIA6_SOURCE = "NHS EDI Improvement Plan (2023), high impact action 6"
+
+ROLLING_NOTE = (
+    "12-month basis: no workforce snapshot on {prev} for this trust, so cases in the "
+    "reporting year ÷ one headcount"
+)
+
+# (metric prefix, case type, group column, compared group, reference group, group labels)
+_COMPARISONS = (
+    ("wres.3", "disciplinary", "ethnicity", groups.BME, groups.WHITE, groups.ETHNICITY_LABELS),
+    ("wdes.3", "capability_performance", "disability_group", groups.DISABLED, groups.NON_DISABLED,
+     groups.DISABILITY_LABELS),
+    ("sex.3", "disciplinary", "sex_group", groups.MALE, groups.FEMALE, groups.SEX_LABELS),
+)
+
+_RATE_DEF = (
+    "{what} cases with a start date in the 24 months to the snapshot ÷ (in-scope headcount at the "
+    "snapshot + in-scope headcount at the snapshot a year earlier) × 100, per group as held on the "
+    "case row and at each snapshot; 12 months of cases ÷ one headcount where the earlier snapshot "
+    "is absent (noted). numerator = cases, denominator = person-years. 95% Wilson interval."
+)
+_RL_DEF = (
+    "Rate of {cmp} staff ÷ rate of {ref} staff, rates as in {rate_id} (Unknown excluded). "
+    "numerator/denominator = the {cmp} group's cases and person-years. 95% CI by the log (Katz) "
+    "method with person-years as the exposure; blank when a group has no cases."
+)
+
+SPECS = [
+    MetricSpec(
+        "wres.3.rate", "hia6", "Annual rate of entering the formal disciplinary process", "percent",
+        WRES3_SOURCE, _RATE_DEF.format(what="Disciplinary"),
+    ),
+    MetricSpec(
+        "wres.3.relative_likelihood", "hia6",
+        "Relative likelihood of BME staff entering the formal disciplinary process compared to White staff",
+        "ratio", f"{WRES3_SOURCE}; {NON_ADVERSE_SOURCE}",
+        _RL_DEF.format(cmp="BME", ref="White", rate_id="wres.3.rate"),
+    ),
+    MetricSpec(
+        "wdes.3.rate", "hia6", "Annual rate of entering the formal capability process (performance)",
+        "percent", WDES3_SOURCE,
+        _RATE_DEF.format(what="Capability (performance; ill-health capability excluded)"),
+    ),
+    MetricSpec(
+        "wdes.3.relative_likelihood", "hia6",
+        "Relative likelihood of Disabled staff entering the formal capability process compared to "
+        "Non-disabled staff", "ratio", f"{WDES3_SOURCE}; {NON_ADVERSE_SOURCE}",
+        _RL_DEF.format(cmp="Disabled", ref="Non-disabled", rate_id="wdes.3.rate"),
+    ),
+    MetricSpec(
+        "sex.3.rate", "hia6", "Annual rate of entering the formal disciplinary process, by sex", "percent",
+        f"{HIA6_SOURCE} (all protected characteristics); method of {WRES3_SOURCE}",
+        _RATE_DEF.format(what="Disciplinary"),
+    ),
+    MetricSpec(
+        "sex.3.relative_likelihood", "hia6",
+        "Relative likelihood of male staff entering the formal disciplinary process compared to "
+        "female staff", "ratio",
+        f"{HIA6_SOURCE} (all protected characteristics); method of {WRES3_SOURCE}",
+        _RL_DEF.format(cmp="Male", ref="Female", rate_id="sex.3.rate")
+        + " Reference Female, the larger group, as in sex.2.",
+    ),
+    MetricSpec(
+        "er.outcome_share", "hia6", "Outcome of closed disciplinary cases", "percent",
+        f"{HIA6_SOURCE}; {WRES3_SOURCE}",
+        "Disciplinary cases that started in the reporting year and were closed (closed date and "
+        "outcome recorded) by the snapshot: cases with this outcome ÷ closed cases × 100, per "
+        "ethnicity group and for All. 95% Wilson interval.",
+        breakdowns=tuple(f"outcome={o}" for o in groups.OUTCOMES),
+    ),
+    MetricSpec(
+        "er.days_to_close_median", "hia6", "Median days to close a disciplinary case", "days",
+        f"{HIA6_SOURCE}",
+        "Median of closed date − start date (calendar days) over disciplinary cases that started in "
+        "the reporting year and were closed by the snapshot, per ethnicity group and for All.",
+    ),
+]
+
+
+def _period_str(p: pd.Timestamp) -> str:
+    return pd.Timestamp(p).strftime("%Y-%m-%d")
+
+
+def rolling_counts(
+    workforce: pd.DataFrame,
+    cases: pd.DataFrame,
+    periods: Sequence[pd.Timestamp],
+    *,
+    case_type: str,
+    by: Sequence[str],
+) -> pd.DataFrame:
+    """Cases and person-year exposure per trust, period and ``by`` cell on the rolling basis.
+
+    WRES technical guidance, indicator 3 (two-year rolling): for each trust
+    with a workforce snapshot at the period, ``cases`` = cases of
+    ``case_type`` whose start_date is in the 24 months to the snapshot
+    (12 months where the trust has no snapshot a year earlier),
+    ``headcount`` and ``headcount_prev`` the in-scope headcounts at the
+    snapshot and a year earlier, ``exposure`` their sum (person-years).
+    ``by`` columns must exist on both tables (after ``groups.add_groups``);
+    a missing value (pay band Other has no pay cluster) becomes ``NO_CLUSTER``.
+    Returns one row per observed cell with columns trust_code, period
+    (Timestamp), *by, cases, headcount, headcount_prev, exposure, rolling,
+    prev_snapshot.
+    """
+    by = list(by)
+    keys = ["trust_code", *by]
+    out_cols = ["trust_code", "period", *by, "cases", "headcount", "headcount_prev", "exposure",
+                "rolling", "prev_snapshot"]
+    wf = workforce[["trust_code", "snapshot_date", "in_scope", *by]]
+    wf = wf.assign(**{c: wf[c].fillna(NO_CLUSTER) for c in by})
+    er = cases[cases["case_type"].eq(case_type).fillna(False).to_numpy(dtype=bool)]
+    er = er[["trust_code", "start_date", *by]]
+    er = er.assign(**{c: er[c].fillna(NO_CLUSTER) for c in by})
+    snapshots = wf[["trust_code", "snapshot_date"]].drop_duplicates()
+    parts = []
+    for p in periods:
+        p = pd.Timestamp(p)
+        prev = p - pd.DateOffset(years=1)
+        trusts = snapshots.loc[snapshots["snapshot_date"].eq(p), "trust_code"]
+        if trusts.empty:
+            continue
+        with_prev = set(snapshots.loc[snapshots["snapshot_date"].eq(prev), "trust_code"])
+        in_scope = wf["in_scope"].fillna(False).to_numpy(dtype=bool)
+        now = wf[wf["snapshot_date"].eq(p).to_numpy() & in_scope]
+        before = wf[wf["snapshot_date"].eq(prev).to_numpy() & in_scope]
+        hc = now.groupby(keys, sort=False).size().rename("headcount")
+        hcp = before.groupby(keys, sort=False).size().rename("headcount_prev")
+        rolling = trusts.isin(with_prev).to_numpy()
+        # Window start per trust: 24 months where the earlier snapshot exists, else 12.
+        start = pd.Series(
+            np.where(rolling, p - pd.DateOffset(years=2), prev).astype("datetime64[ns]"),
+            index=trusts.to_numpy(),
+        )
+        c = er[er["trust_code"].isin(trusts).to_numpy()]
+        c = c[(c["start_date"] <= p).to_numpy()
+              & (c["start_date"] > c["trust_code"].map(start)).to_numpy()]
+        cc = c.groupby(keys, sort=False).size().rename("cases")
+        df = pd.concat([cc, hc, hcp], axis=1).fillna(0.0).astype("float64").reset_index()
+        df = df[df["trust_code"].isin(trusts).to_numpy()]
+        df.insert(1, "period", p)
+        df["exposure"] = df["headcount"] + df["headcount_prev"]
+        df["rolling"] = df["trust_code"].isin(with_prev).to_numpy()
+        df["prev_snapshot"] = prev
+        parts.append(df)
+    if not parts:
+        return pd.DataFrame({c: [] for c in out_cols})
+    return pd.concat(parts, ignore_index=True)[out_cols]
+
+
+def _rolling_note(rolling: pd.Series, prev: pd.Series) -> np.ndarray:
+    text = prev.dt.strftime("%Y-%m-%d").map(lambda d: ROLLING_NOTE.format(prev=d))
+    return np.where(rolling.to_numpy(dtype=bool), "", text.to_numpy(dtype=object))
+
+
+def _join_notes(*notes) -> np.ndarray:
+    """Element-wise '; '-join of non-empty note arrays."""
+    arr = np.array([np.asarray(n, dtype=object) for n in np.broadcast_arrays(*notes)], dtype=object)
+    return np.array(["; ".join(x for x in col if x) for col in arr.T], dtype=object)
+
+
+def _wide(counts: pd.DataFrame, col: str, labels: Sequence[str]) -> pd.DataFrame:
+    """One row per trust and period, columns 'cases:<group>', 'exposure:<group>' for every label (zeros filled)."""
+    idx = ["trust_code", "period", "rolling", "prev_snapshot"]
+    w = counts.pivot_table(index=idx, columns=col, values=["cases", "exposure"], aggfunc="sum",
+                           fill_value=0.0, observed=True)
+    full = pd.MultiIndex.from_product([["cases", "exposure"], list(labels)])
+    w = w.reindex(columns=full, fill_value=0.0)
+    w.columns = [f"{measure}:{g}" for measure, g in w.columns]
+    return w.reset_index()
+
+
+def _rate_rows(w: pd.DataFrame, metric_id: str, labels: Sequence[str], note) -> list[pd.DataFrame]:
+    out = []
+    for g in labels:
+        k = w[f"cases:{g}"].to_numpy(dtype="float64")
+        n = w[f"exposure:{g}"].to_numpy(dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(n > 0, k / n * 100, np.nan)
+        # Wilson needs k ≤ n; more cases than person-years (repeat cases) gets no interval.
+        lo, hi = stats.wilson_interval(k, np.where(k <= n, n, 0.0))
+        out.append(make_rows(
+            trust_code=w["trust_code"], period=w["period_str"], metric_id=metric_id, group=g,
+            numerator=k, denominator=n, value=value, ci_lower=lo * 100, ci_upper=hi * 100,
+            note=note, basis="rate", min_cell=min_positive(k, n),
+        ))
+    return out
+
+
+def _rl_rows(w: pd.DataFrame, metric_id: str, cmp: str, ref: str, note) -> pd.DataFrame:
+    a, n1 = w[f"cases:{cmp}"].to_numpy(dtype="float64"), w[f"exposure:{cmp}"].to_numpy(dtype="float64")
+    c, n2 = w[f"cases:{ref}"].to_numpy(dtype="float64"), w[f"exposure:{ref}"].to_numpy(dtype="float64")
+    rl, lo, hi = stats.relative_likelihood(a, n1, c, n2)
+    why = np.select(
+        [n2 == 0, c == 0, n1 == 0, a == 0],
+        [f"no {ref} staff in scope", f"no cases in reference group ({ref})", f"no {cmp} staff in scope",
+         f"no cases in {cmp} group: interval not computed"],
+        default="",
+    )
+    return make_rows(
+        trust_code=w["trust_code"], period=w["period_str"], metric_id=metric_id, group=cmp,
+        reference_group=ref, numerator=a, denominator=n1, value=rl, ci_lower=lo, ci_upper=hi,
+        note=_join_notes(why, note), basis="rate", min_cell=min_positive(a, n1, c, n2),
+    )
+
+
+def comparison_rows(ctx, prefix: str, case_type: str, col: str, cmp: str, ref: str,
+                    labels: Sequence[str]) -> list[pd.DataFrame]:
+    """Per-group rates (``<prefix>.rate``) and the relative likelihood for one characteristic."""
+    wf, er = ctx.tables["workforce"], ctx.tables["employee_relations"]
+    counts = rolling_counts(wf, er, ctx.periods, case_type=case_type, by=[col])
+    if counts.empty:
+        return []
+    w = _wide(counts, col, labels)
+    w["period_str"] = w["period"].dt.strftime("%Y-%m-%d")
+    note = _rolling_note(w["rolling"], w["prev_snapshot"])
+    return [*_rate_rows(w, f"{prefix}.rate", labels, note),
+            _rl_rows(w, f"{prefix}.relative_likelihood", cmp, ref, note)]
+
+
+def closed_cases(ctx, case_type: str = "disciplinary") -> pd.DataFrame:
+    """Cases of ``case_type`` that started in a period's reporting year and were closed by its snapshot.
+
+    CONTRACT.md §2.3 (a case counts in the period whose reporting year holds
+    its start_date); "closed" = closed_date and outcome recorded, closed_date
+    ≤ snapshot, so a re-run on a later extract gives the same figure.
+    Columns: trust_code, period (ISO string), ethnicity, outcome, days.
+    """
+    wf, er = ctx.tables["workforce"], ctx.tables["employee_relations"]
+    er = er[er["case_type"].eq(case_type).fillna(False).to_numpy(dtype=bool)]
+    parts = []
+    for p in ctx.periods:
+        p = pd.Timestamp(p)
+        trusts = wf.loc[wf["snapshot_date"].eq(p), "trust_code"].unique()
+        sel = (
+            er["trust_code"].isin(trusts).to_numpy()
+            & (er["start_date"] > p - pd.DateOffset(years=1)).to_numpy()
+            & (er["start_date"] <= p).to_numpy()
+            & (er["closed_date"] <= p).fillna(False).to_numpy(dtype=bool)
+            & er["outcome"].notna().to_numpy()
+        )
+        c = er[sel]
+        parts.append(pd.DataFrame({
+            "trust_code": c["trust_code"].to_numpy(), "period": _period_str(p),
+            "ethnicity": c["ethnicity"].to_numpy(), "outcome": c["outcome"].to_numpy(),
+            "days": (c["closed_date"] - c["start_date"]).dt.days.to_numpy(dtype="float64"),
+        }))
+    if not parts:
+        return pd.DataFrame(columns=["trust_code", "period", "ethnicity", "outcome", "days"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _with_all(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([df, df.assign(ethnicity=groups.ALL)], ignore_index=True)
+
+
+def outcome_rows(closed: pd.DataFrame) -> pd.DataFrame:
+    """``er.outcome_share``: % of closed cases by outcome, per ethnicity group and All."""
+    if closed.empty:
+        return empty_rows()
+    counts = (_with_all(closed).groupby(["trust_code", "period", "ethnicity", "outcome"]).size()
+              .unstack("outcome", fill_value=0).reindex(columns=list(groups.OUTCOMES), fill_value=0))
+    long = counts.stack().rename("k").reset_index()
+    long["n"] = long.groupby(["trust_code", "period", "ethnicity"])["k"].transform("sum")
+    k, n = long["k"].to_numpy(dtype="float64"), long["n"].to_numpy(dtype="float64")
+    lo, hi = stats.wilson_interval(k, n)
+    return make_rows(
+        trust_code=long["trust_code"], period=long["period"], metric_id="er.outcome_share",
+        breakdown="outcome=" + long["outcome"], group=long["ethnicity"], numerator=k, denominator=n,
+        value=k / n * 100, ci_lower=lo * 100, ci_upper=hi * 100, basis="rate",
+        min_cell=min_positive(k, n),
+        # The groups White/BME/Unknown partition the All count of each outcome.
+        total_shown=long["ethnicity"].ne(groups.ALL),
+    )
+
+
+def days_to_close_rows(closed: pd.DataFrame) -> pd.DataFrame:
+    """``er.days_to_close_median``: median days from start to close, per ethnicity group and All."""
+    if closed.empty:
+        return empty_rows()
+    g = _with_all(closed).groupby(["trust_code", "period", "ethnicity"])["days"]
+    agg = g.agg(median="median", n="count").reset_index()
+    return make_rows(
+        trust_code=agg["trust_code"], period=agg["period"], metric_id="er.days_to_close_median",
+        group=agg["ethnicity"], value=agg["median"], basis="mean", n_values=agg["n"],
+    )
+
+
+@family("disciplinary", SPECS, tables=("workforce", "employee_relations"))
+def disciplinary_metrics(ctx) -> pd.DataFrame:
+    """WRES 3, WDES 3 (and the same by sex) on the rolling basis; outcomes and time to close."""
+    if "workforce" not in ctx.tables or "employee_relations" not in ctx.tables:
+        return empty_rows()
+    parts = []
+    for prefix, case_type, col, cmp, ref, labels in _COMPARISONS:
+        parts.extend(comparison_rows(ctx, prefix, case_type, col, cmp, ref, labels))
+    closed = closed_cases(ctx)
+    parts.extend([outcome_rows(closed), days_to_close_rows(closed)])
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else empty_rows()

@@ -1,0 +1,522 @@
+"""Pay gaps, bonus shares, quartile pay bands and flexible working (HIA3; CONTRACT.md §4.5).
+
+Method: the Equality Act 2010 (Specific Duties and Public Authorities)
+Regulations 2017 (SI 2017/353), Schedule 1 — paragraph 2(1) lists the six
+figures; paragraphs 8 and 9 the mean and median hourly-pay gaps, 10 and 11
+the bonus gaps, 12 the bonus proportions and 13 the quartile pay bands (the
+same text as regulations 8–13 of SI 2017/172 for private employers). The
+calculation steps follow the Acas/GEO guidance *Managing gender pay
+reporting*. Ethnicity gaps follow the Department for Business and Trade's
+*Ethnicity pay reporting: guidance for employers* (2023), which mirrors the
+gender method with White British as the reference group; disability gaps
+use the same formula with Non-disabled as the reference.
+
+Populations (CONTRACT.md §3, §4.5): hourly figures use full-pay relevant
+staff (``full_pay_relevant`` = Y, para. 1(1)); bonus figures use all
+relevant employees (all rows, bank included). Unknown groups are excluded
+from both sides of every gap.
+
+Every function here is vectorised over trusts and periods. The 95%
+intervals on mean and median gaps are percentile bootstraps (Efron &
+Tibshirani, 1993, ch. 13) resampling each group separately; see
+:func:`bootstrap_mean_median` for how this is made fast and exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from edi_analysis import groups as g
+from edi_analysis import stats
+from edi_analysis.metrics.registry import MetricSpec, family
+from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+
+__all__ = [
+    "GapSpec", "QUARTILES", "gap_rows", "bootstrap_mean_median", "stable_seed",
+    "quartile_sizes", "quartile_allocation", "hourly_population", "workforce_for_periods",
+    "ethnicity5_vs_white_british",
+]
+
+# --- registry -----------------------------------------------------------------
+
+_REGS = "Equality Act 2010 (Specific Duties and Public Authorities) Regulations 2017 (SI 2017/353)"
+_GAP_DEF = (
+    "(reference − compared) ÷ reference × 100, as a % of the reference group's figure; "
+    "numerator = compared group's figure (£), denominator = reference group's figure (£); "
+    "95% CI: percentile bootstrap, each group resampled separately."
+)
+
+_SPECS = [
+    MetricSpec(
+        "pay.gender.mean_gap", "hia3", "Gender pay gap: mean hourly pay", "percent",
+        f"{_REGS}, Sch. 1 paras 2(1)(a), 8",
+        "Mean hourly pay of male full-pay relevant staff minus that of female, as % of the male "
+        "mean. " + _GAP_DEF,
+    ),
+    MetricSpec(
+        "pay.gender.median_gap", "hia3", "Gender pay gap: median hourly pay", "percent",
+        f"{_REGS}, Sch. 1 paras 2(1)(b), 9",
+        "Median hourly pay of male full-pay relevant staff minus that of female, as % of the male "
+        "median. " + _GAP_DEF,
+    ),
+    MetricSpec(
+        "pay.gender.bonus_mean_gap", "hia3", "Gender bonus gap: mean bonus pay", "percent",
+        f"{_REGS}, Sch. 1 paras 2(1)(c), 10",
+        "Mean bonus paid in the reporting year to men paid a bonus minus that to women paid a "
+        "bonus, as % of the male mean; all relevant employees (bank included). " + _GAP_DEF,
+    ),
+    MetricSpec(
+        "pay.gender.bonus_median_gap", "hia3", "Gender bonus gap: median bonus pay", "percent",
+        f"{_REGS}, Sch. 1 paras 2(1)(d), 11",
+        "Median bonus of men paid a bonus minus that of women paid a bonus, as % of the male "
+        "median; all relevant employees (bank included). " + _GAP_DEF,
+    ),
+    MetricSpec(
+        "pay.gender.bonus_share", "hia3", "Staff paid a bonus, by sex", "percent",
+        f"{_REGS}, Sch. 1 paras 2(1)(e), 12",
+        "% of relevant employees of each sex (bank included) paid bonus pay (> 0) in the "
+        "reporting year; Wilson 95% CI.",
+    ),
+    MetricSpec(
+        "pay.gender.quartile_share", "hia3", "Women and men in each quartile pay band", "percent",
+        f"{_REGS}, Sch. 1 paras 2(1)(f), 13",
+        "Full-pay relevant staff ranked by hourly pay, ascending, in four bands of N div 4; "
+        "remainder (Convention) 1 → Lower, 2 → Lower and Upper middle, 3 → Lower, Lower middle "
+        "and Upper middle. A pay rate spanning a band boundary gives each band that rate's "
+        "female/male mix (para. 13(2)), so counts may be fractional. Numerator = women (or men) "
+        "in the band, denominator = band size; Wilson 95% CI.",
+        breakdowns=("quartile",),
+    ),
+    MetricSpec(
+        "pay.ethnicity.mean_gap", "hia3", "Ethnicity pay gap: mean hourly pay", "percent",
+        "DBT, Ethnicity pay reporting: guidance for employers (2023); NHS practice (BME vs White)",
+        "Overall: mean hourly pay of White minus BME full-pay relevant staff, as % of the White "
+        "mean. Breakdown ethnicity5=<group>: each of Mixed, Asian, Black, Other and White other "
+        "than British (codes B, C; group 'White') vs White British (code A). " + _GAP_DEF,
+        breakdowns=("ethnicity5",),
+    ),
+    MetricSpec(
+        "pay.ethnicity.median_gap", "hia3", "Ethnicity pay gap: median hourly pay", "percent",
+        "DBT, Ethnicity pay reporting: guidance for employers (2023); NHS practice (BME vs White)",
+        "As pay.ethnicity.mean_gap with medians. " + _GAP_DEF,
+        breakdowns=("ethnicity5",),
+    ),
+    MetricSpec(
+        "pay.disability.mean_gap", "hia3", "Disability pay gap: mean hourly pay", "percent",
+        "Method of SI 2017/353 Sch. 1 para 8 applied to disability (EDI Improvement Plan HIA3)",
+        "Mean hourly pay of Non-disabled minus Disabled full-pay relevant staff, as % of the "
+        "Non-disabled mean; Unknown excluded. " + _GAP_DEF,
+    ),
+    MetricSpec(
+        "pay.disability.median_gap", "hia3", "Disability pay gap: median hourly pay", "percent",
+        "Method of SI 2017/353 Sch. 1 para 9 applied to disability (EDI Improvement Plan HIA3)",
+        "As pay.disability.mean_gap with medians. " + _GAP_DEF,
+    ),
+]
+
+_FLEX_SPEC = MetricSpec(
+    "hia3.flexible_working_share", "hia3", "Staff with a formal flexible working arrangement",
+    "percent",
+    "NHS EDI Improvement Plan (2023) High Impact Action 3; NHS People Plan (flexible working)",
+    "% of in-scope staff (permanent and fixed-term) with flexible_working = Y, of those with it "
+    "recorded; overall (group All) and per group with breakdown characteristic=sex|ethnicity|"
+    "disability (Unknown groups shown); Wilson 95% CI.",
+    breakdowns=("characteristic",),
+)
+
+# --- shared helpers -------------------------------------------------------------
+
+QUARTILES = ("Lower", "Lower middle", "Upper middle", "Upper")
+KEY = ["trust_code", "period"]
+
+
+def workforce_for_periods(ctx) -> pd.DataFrame | None:
+    """The workforce rows at the context's snapshots, with ``period`` as ISO text."""
+    wf = ctx.tables.get("workforce")
+    if wf is None or wf.empty:
+        return None
+    wf = wf[wf["snapshot_date"].isin(list(ctx.periods))]
+    if wf.empty:
+        return None
+    wf = wf.copy()
+    wf["period"] = wf["snapshot_date"].dt.strftime("%Y-%m-%d").astype("str")
+    return wf
+
+
+def hourly_population(wf: pd.DataFrame) -> pd.DataFrame:
+    """Full-pay relevant staff with an hourly rate (SI 2017/353 Sch. 1 para 1(1)).
+
+    ``full_pay_relevant`` not recorded counts as not full-pay relevant: the
+    regulations define the population positively.
+    """
+    fpr = wf["full_pay_relevant"].fillna(False).astype(bool)
+    return wf[fpr & wf["hourly_pay"].notna()]
+
+
+def stable_seed(*parts) -> int:
+    """A 64-bit seed from the key strings, stable across runs and platforms (SHA-256).
+
+    Deriving one seed per (seed, population, trust, period, breakdown, group)
+    makes each group's bootstrap independent of which other trusts are in the
+    run: all trusts at once equals trust by trust, and re-runs are identical.
+    """
+    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+    return int.from_bytes(h[:8], "little")
+
+
+# Elements per resampling chunk: small enough for the index block to stay in
+# cache (measured fastest around 10^5), so memory is bounded for any group size.
+_CHUNK_ELEMENTS = 1 << 17
+
+
+def bootstrap_mean_median(sorted_values: np.ndarray, n_resamples: int,
+                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap replicates of the mean and of the median of one group (resampled with replacement).
+
+    ``sorted_values`` must be sorted ascending. Means: explicit resampling
+    with integer index matrices, in chunks of about 10^5 elements so memory
+    stays bounded. Medians: drawn exactly without materialising the
+    resamples — a resample's k-th order statistic is F_n^-1(U_(k)), and the
+    k-th order statistic of n uniforms is Beta(k, n − k + 1) (David &
+    Nagaraja, *Order Statistics*, 3rd ed., 2003, §2.2); for even n the next
+    one is U_(k) + (1 − U_(k))·Beta(1, n − k). This is the same distribution
+    as the median of an explicit resample (Maritz & Jarrett, JASA 1978,
+    73:194–196, give the exact bootstrap distribution of the median) at
+    O(1) cost per replicate instead of O(n).
+    """
+    x = np.asarray(sorted_values, dtype="float64")
+    n = x.size
+    # Medians first, then means, from one stream: the order is part of the seed contract.
+    k = (n + 1) // 2 if n % 2 else n // 2
+    u = rng.beta(k, n - k + 1, size=n_resamples)
+    lo = x[np.minimum((u * n).astype(np.intp), n - 1)]
+    if n % 2:
+        medians = lo
+    else:
+        u2 = u + (1.0 - u) * rng.beta(1, n - k, size=n_resamples)
+        medians = (lo + x[np.minimum((u2 * n).astype(np.intp), n - 1)]) / 2.0
+    means = np.empty(n_resamples)
+    rows = max(1, min(n_resamples, _CHUNK_ELEMENTS // n))
+    for s in range(0, n_resamples, rows):
+        e = min(n_resamples, s + rows)
+        idx = rng.integers(0, n, size=(e - s, n), dtype=np.intp)
+        means[s:e] = np.take(x, idx).sum(axis=1) / n
+    return means, medians
+
+
+def _percentile_interval(reps: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        return np.nan, np.nan
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class GapSpec:
+    """One comparison: each compared label vs the reference label, within one population.
+
+    ``group_breakdown``: when set (e.g. ``ethnicity5``), each compared group
+    gets its own breakdown ``<key>=<label>``; otherwise the population's own
+    ``breakdown`` column is used. ``notes`` adds a fixed note per compared label.
+    """
+
+    population: str
+    mean_id: str
+    median_id: str
+    compared: tuple[str, ...]
+    reference: str
+    group_breakdown: str | None = None
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+
+def gap_rows(pop: pd.DataFrame, spec: GapSpec, *, seed: int, n_resamples: int) -> pd.DataFrame:
+    """Mean and median gaps with bootstrap CIs for one population, all trusts and periods at once.
+
+    ``pop`` has columns trust_code, period, breakdown, label, value. Gap =
+    (reference − compared) ÷ reference × 100 (SI 2017/353 Sch. 1 paras 8–11).
+    A row is produced where both groups have at least one value; a reference
+    figure of zero gives a blank value with a note (CONTRACT.md §4.8). Basis
+    'mean' with ``n_values`` = the smaller group's count.
+    """
+    labels = spec.compared + (spec.reference,)
+    pop = pop[pop["label"].isin(labels) & pop["value"].notna()]
+    if pop.empty:
+        return empty_rows()
+    keys = ["trust_code", "period", "breakdown", "label"]
+    grouped = pop.groupby(keys, sort=True)
+    st = grouped["value"].agg(n="count", mean="mean", median="median").reset_index()
+    st["gi"] = np.arange(len(st))
+    gid = grouped.ngroup().to_numpy()
+    vals = pop["value"].to_numpy(dtype="float64")
+    order = np.lexsort((vals, gid))
+    vals_sorted = vals[order]
+    bounds = np.searchsorted(gid[order], np.arange(len(st) + 1))
+
+    ref = st[st["label"] == spec.reference]
+    cmp_ = st[st["label"] != spec.reference]
+    m = cmp_.merge(ref, on=["trust_code", "period", "breakdown"], suffixes=("", "_ref"))
+    if m.empty:
+        return empty_rows()
+    m = m.sort_values(["trust_code", "period", "breakdown", "label"], kind="stable",
+                      ignore_index=True)
+
+    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def reps(i: int, row_key: tuple) -> tuple[np.ndarray, np.ndarray]:
+        if i not in cache:
+            rng = np.random.Generator(np.random.SFC64(stable_seed(seed, spec.population, *row_key)))
+            cache[i] = bootstrap_mean_median(vals_sorted[bounds[i]:bounds[i + 1]], n_resamples, rng)
+        return cache[i]
+
+    n_rows = len(m)
+    ci = {s: (np.full(n_rows, np.nan), np.full(n_rows, np.nan)) for s in ("mean", "median")}
+    for r, (t, p, b, lab, gi, gi_ref) in enumerate(zip(
+        m["trust_code"], m["period"], m["breakdown"], m["label"], m["gi"], m["gi_ref"], strict=True
+    )):
+        c_mean, c_med = reps(int(gi), (t, p, b, lab))
+        r_mean, r_med = reps(int(gi_ref), (t, p, b, spec.reference))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for s, cr, rr in (("mean", c_mean, r_mean), ("median", c_med, r_med)):
+                if m.at[r, f"{s}_ref"] != 0:
+                    ci[s][0][r], ci[s][1][r] = _percentile_interval((rr - cr) / rr * 100.0)
+
+    if spec.group_breakdown:
+        breakdown = (spec.group_breakdown + "=" + m["label"]).to_numpy()
+    else:
+        breakdown = m["breakdown"].to_numpy()
+    fixed_note = m["label"].map(lambda lab: spec.notes.get(lab, "")).to_numpy(dtype=object)
+    n_values = np.minimum(m["n"].to_numpy(), m["n_ref"].to_numpy()).astype("float64")
+    parts = []
+    for s, metric_id in (("mean", spec.mean_id), ("median", spec.median_id)):
+        c = m[s].to_numpy(dtype="float64")
+        rf = m[f"{s}_ref"].to_numpy(dtype="float64")
+        zero = rf == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(zero, np.nan, (rf - c) / rf * 100.0)
+        note = np.where(zero, f"reference group {s} is zero", fixed_note)
+        parts.append(make_rows(
+            trust_code=m["trust_code"], period=m["period"], metric_id=metric_id,
+            breakdown=breakdown, group=m["label"], reference_group=spec.reference,
+            numerator=c, denominator=rf, value=value,
+            ci_lower=ci[s][0], ci_upper=ci[s][1], note=note,
+            basis="mean", n_values=n_values,
+        ))
+    return pd.concat(parts, ignore_index=True)
+
+
+# --- gaps: sex, ethnicity, disability, bonus ------------------------------------
+
+def _pop(df: pd.DataFrame, label: pd.Series, value: pd.Series, breakdown="") -> pd.DataFrame:
+    return pd.DataFrame({
+        "trust_code": df["trust_code"].to_numpy(), "period": df["period"].to_numpy(),
+        "breakdown": breakdown, "label": label.to_numpy(), "value": value.to_numpy(dtype="float64"),
+    })
+
+
+def ethnicity5_vs_white_british(df: pd.DataFrame) -> pd.Series:
+    """Ethnicity-pay label: White British (A), White (B, C), Mixed, Asian, Black, Other.
+
+    DBT (2023) recommends White British as the reference group; the White
+    other than British staff (codes B and C) are then a compared group of
+    their own, labelled ``White`` under breakdown ``ethnicity5=White``.
+    Unknown stays Unknown (excluded by the comparisons).
+    """
+    return df["ethnicity5"].where(~df["white_british"].astype(bool), g.WHITE_BRITISH)
+
+
+_WHITE_OTHER_NOTE = "White other than White British (codes B, C) vs White British (code A)"
+
+GENDER = GapSpec("hourly.sex", "pay.gender.mean_gap", "pay.gender.median_gap",
+                 (g.FEMALE,), g.MALE)
+BONUS = GapSpec("bonus.sex", "pay.gender.bonus_mean_gap", "pay.gender.bonus_median_gap",
+                (g.FEMALE,), g.MALE)
+ETHNICITY = GapSpec("hourly.ethnicity", "pay.ethnicity.mean_gap", "pay.ethnicity.median_gap",
+                    (g.BME,), g.WHITE)
+ETHNICITY5 = GapSpec("hourly.ethnicity5", "pay.ethnicity.mean_gap", "pay.ethnicity.median_gap",
+                     (g.MIXED, g.ASIAN, g.BLACK, g.OTHER, g.WHITE), g.WHITE_BRITISH,
+                     group_breakdown="ethnicity5", notes={g.WHITE: _WHITE_OTHER_NOTE})
+DISABILITY = GapSpec("hourly.disability", "pay.disability.mean_gap", "pay.disability.median_gap",
+                     (g.DISABLED,), g.NON_DISABLED)
+
+
+@family("pay_gaps", _SPECS[:4] + _SPECS[6:], tables=("workforce",))
+def pay_gaps(ctx) -> pd.DataFrame:
+    """Mean and median pay gaps by sex, ethnicity and disability, and the gender bonus gaps.
+
+    SI 2017/353 Sch. 1 paras 8–11; DBT ethnicity pay reporting guidance
+    (2023). Hourly gaps over full-pay relevant staff; bonus gaps over all
+    relevant employees paid a bonus (> 0) in the reporting year.
+    """
+    wf = workforce_for_periods(ctx)
+    if wf is None:
+        return empty_rows()
+    hourly = hourly_population(wf)
+    paid = wf[wf["bonus_pay_12m"].fillna(0) > 0]
+    work = [
+        (_pop(hourly, hourly["sex_group"], hourly["hourly_pay"]), GENDER),
+        (_pop(paid, paid["sex_group"], paid["bonus_pay_12m"]), BONUS),
+        (_pop(hourly, hourly["ethnicity"], hourly["hourly_pay"]), ETHNICITY),
+        (_pop(hourly, ethnicity5_vs_white_british(hourly), hourly["hourly_pay"]), ETHNICITY5),
+        (_pop(hourly, hourly["disability_group"], hourly["hourly_pay"]), DISABILITY),
+    ]
+    parts = [gap_rows(pop, spec, seed=ctx.seed, n_resamples=ctx.n_bootstrap) for pop, spec in work]
+    return pd.concat(parts, ignore_index=True)
+
+
+# --- bonus proportions and quartile pay bands -----------------------------------
+
+def quartile_sizes(n) -> np.ndarray:
+    """Band sizes (Lower, Lower middle, Upper middle, Upper) for N staff: N div 4 plus remainder.
+
+    SI 2017/353 Sch. 1 para 13 step 2 asks for four sections "each comprising
+    (so far as possible) an equal number"; where the remainder goes is not
+    specified. Convention (CONTRACT.md §4.5): 1 → Lower; 2 → Lower and Upper
+    middle; 3 → Lower, Lower middle and Upper middle.
+    """
+    n = np.asarray(n, dtype=np.int64)
+    q, r = n // 4, n % 4
+    return np.stack([q + (r >= 1), q + (r >= 3), q + (r >= 2), q], axis=-1)
+
+
+def quartile_allocation(df: pd.DataFrame) -> pd.DataFrame:
+    """Women and men (fractional counts) in each quartile pay band, per trust and period.
+
+    ``df`` has trust_code, period, hourly_pay and ``female`` (bool) for
+    full-pay relevant staff of known sex. Staff are ranked by hourly pay; a
+    block of staff on the same rate occupies a run of rank positions, and
+    the part of that run inside each band gets the block's female/male mix
+    in proportion (Sch. 1 para 13(2): "the relative proportion of male and
+    female employees receiving that rate of pay is the same in each of those
+    pay bands"). Computed from cumulative positions, without a loop over
+    people. Returns trust_code, period, quartile, size, female, male.
+    """
+    if df.empty:
+        return pd.DataFrame(columns=["trust_code", "period", "quartile", "size", "female", "male"])
+    grouped = df.groupby(KEY, sort=True)
+    keys = grouped.size().reset_index()[KEY]
+    gid = grouped.ngroup().to_numpy()
+    pay = df["hourly_pay"].to_numpy(dtype="float64")
+    fem = df["female"].to_numpy(dtype=bool)
+    order = np.lexsort((pay, gid))
+    gid, pay, fem = gid[order], pay[order], fem[order]
+    n_groups = len(keys)
+    n_g = np.bincount(gid, minlength=n_groups)
+    start_g = np.concatenate([[0], np.cumsum(n_g)[:-1]])
+    pos = np.arange(gid.size) - start_g[gid]
+    # A block = staff of one trust-period on one hourly rate (consecutive after sorting).
+    new_block = np.ones(gid.size, dtype=bool)
+    new_block[1:] = (gid[1:] != gid[:-1]) | (pay[1:] != pay[:-1])
+    block = np.cumsum(new_block) - 1
+    b_gid = gid[new_block]
+    b_start = pos[new_block]
+    b_size = np.bincount(block).astype("float64")
+    b_fem = np.bincount(block, weights=fem.astype("float64"))
+    b_end = b_start + b_size
+    sizes = quartile_sizes(n_g)
+    edges = np.concatenate([np.zeros((n_groups, 1), dtype=np.int64), np.cumsum(sizes, axis=1)],
+                           axis=1)
+    lo = np.maximum(b_start[:, None], edges[b_gid, :4])
+    hi = np.minimum(b_end[:, None], edges[b_gid, 1:])
+    overlap = np.clip(hi - lo, 0, None)
+    f_share = b_fem / b_size
+    female = np.stack([np.bincount(b_gid, weights=overlap[:, k] * f_share, minlength=n_groups)
+                       for k in range(4)], axis=1)
+    male = np.stack([np.bincount(b_gid, weights=overlap[:, k] * (1 - f_share), minlength=n_groups)
+                     for k in range(4)], axis=1)
+    out = pd.DataFrame({
+        "trust_code": np.repeat(keys["trust_code"].to_numpy(), 4),
+        "period": np.repeat(keys["period"].to_numpy(), 4),
+        "quartile": np.tile(np.array(QUARTILES, dtype=object), n_groups),
+        "size": sizes.reshape(-1).astype("float64"),
+        "female": female.reshape(-1),
+        "male": male.reshape(-1),
+    })
+    out["quartile"] = out["quartile"].astype("str")
+    return out
+
+
+def _share_rows(metric_id, trust, period, group, num, den, breakdown="", total_shown=False):
+    num = np.asarray(num, dtype="float64")
+    den = np.asarray(den, dtype="float64")
+    lo, hi = stats.wilson_interval(num, den)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(den > 0, num / den * 100.0, np.nan)
+    return make_rows(
+        trust_code=trust, period=period, metric_id=metric_id, breakdown=breakdown, group=group,
+        numerator=num, denominator=den, value=value, ci_lower=lo * 100.0, ci_upper=hi * 100.0,
+        basis="rate", min_cell=min_positive(num, den), total_shown=total_shown,
+    )
+
+
+@family("pay_distribution", [_SPECS[4], _SPECS[5]], tables=("workforce",))
+def pay_distribution(ctx) -> pd.DataFrame:
+    """Bonus proportions by sex and the quartile pay bands (SI 2017/353 Sch. 1 paras 12, 13).
+
+    Bonus proportions: all relevant employees (bank included) with bonus pay
+    recorded; paid a bonus = bonus_pay_12m > 0. Quartiles: full-pay relevant
+    staff of known sex.
+    """
+    wf = workforce_for_periods(ctx)
+    if wf is None:
+        return empty_rows()
+    parts = []
+    b = wf[wf["sex_group"].isin([g.FEMALE, g.MALE]) & wf["bonus_pay_12m"].notna()]
+    if not b.empty:
+        agg = (b.assign(paid=b["bonus_pay_12m"] > 0)
+               .groupby(KEY + ["sex_group"], sort=True)["paid"]
+               .agg(["sum", "count"]).reset_index())
+        parts.append(_share_rows("pay.gender.bonus_share", agg["trust_code"], agg["period"],
+                                 agg["sex_group"], agg["sum"], agg["count"]))
+    h = hourly_population(wf)
+    h = h[h["sex_group"].isin([g.FEMALE, g.MALE])]
+    q = quartile_allocation(pd.DataFrame({
+        "trust_code": h["trust_code"].to_numpy(), "period": h["period"].to_numpy(),
+        "hourly_pay": h["hourly_pay"].to_numpy(dtype="float64"),
+        "female": (h["sex_group"] == g.FEMALE).to_numpy(),
+    }))
+    q = q[q["size"] > 0]
+    if not q.empty:
+        bd = ("quartile=" + q["quartile"]).to_numpy()
+        for label, col in ((g.FEMALE, "female"), (g.MALE, "male")):
+            parts.append(_share_rows("pay.gender.quartile_share", q["trust_code"], q["period"],
+                                     label, q[col], q["size"], breakdown=bd, total_shown=True))
+    return pd.concat(parts, ignore_index=True) if parts else empty_rows()
+
+
+# --- flexible working ------------------------------------------------------------
+
+_CHARACTERISTICS = (
+    ("sex", "sex_group"), ("ethnicity", "ethnicity"), ("disability", "disability_group"),
+)
+
+
+@family("flexible_working", [_FLEX_SPEC], tables=("workforce",))
+def flexible_working(ctx) -> pd.DataFrame:
+    """% of in-scope staff with a formal flexible working arrangement, overall and per group.
+
+    EDI Improvement Plan HIA3 (flexible working as a lever on pay gaps).
+    In-scope staff (CONTRACT.md §3) with ``flexible_working`` recorded;
+    breakdown ``characteristic=sex|ethnicity|disability`` because the
+    Unknown label occurs under more than one characteristic.
+    """
+    wf = workforce_for_periods(ctx)
+    if wf is None:
+        return empty_rows()
+    s = wf[wf["in_scope"].astype(bool) & wf["flexible_working"].notna()]
+    if s.empty:
+        return empty_rows()
+    s = s.assign(flex=s["flexible_working"].astype(bool))
+    overall = s.groupby(KEY, sort=True)["flex"].agg(["sum", "count"]).reset_index()
+    parts = [_share_rows(_FLEX_SPEC.id, overall["trust_code"], overall["period"], g.ALL,
+                         overall["sum"], overall["count"])]
+    for name, col in _CHARACTERISTICS:
+        agg = s.groupby(KEY + [col], sort=True)["flex"].agg(["sum", "count"]).reset_index()
+        parts.append(_share_rows(_FLEX_SPEC.id, agg["trust_code"], agg["period"], agg[col],
+                                 agg["sum"], agg["count"], breakdown=f"characteristic={name}"))
+    return pd.concat(parts, ignore_index=True)

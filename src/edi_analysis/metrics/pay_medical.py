@@ -1,0 +1,195 @@
+"""Gender pay gaps in medicine: basic, total and like-for-like (HIA3; CONTRACT.md §4.5).
+
+After *Mend the Gap: the independent review into gender pay gaps in
+medicine in England* (Dacre, Woodhams et al., Department of Health and
+Social Care, December 2020): gaps are shown for doctors overall and within
+each grade, on basic hourly pay and on total pay (basic plus bonus pay such
+as Clinical Excellence Awards, which widen the gap), and as an adjusted
+"like-for-like" gap from a regression of log pay on sex, grade, length of
+service and working pattern.
+
+Population: Medical and Dental staff group, full-pay relevant (SI 2017/353
+Sch. 1 para 1(1)), sex known. Total pay per hour (Convention, CONTRACT.md
+§4.5) = hourly pay + bonus_pay_12m ÷ (52.14 weeks × 37.5 hours × fte), i.e.
+the year's bonus spread over the person's contracted hours.
+
+Metric ids: ``pay.medical.gender_mean_gap`` / ``gender_median_gap`` on basic
+hourly pay and ``..._total`` on total pay (separate ids rather than a
+compound breakdown, so every breakdown stays a single ``key=value``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from edi_analysis import groups as g
+from edi_analysis.metrics.pay_gaps import (
+    GapSpec,
+    gap_rows,
+    hourly_population,
+    workforce_for_periods,
+)
+from edi_analysis.metrics.registry import MetricSpec, family
+from edi_analysis.metrics.rows import empty_rows, make_rows
+
+WEEKS_PER_YEAR = 52.14
+HOURS_PER_WEEK = 37.5
+MEDICAL = "Medical and Dental"
+#: Fewest women and fewest men for the adjusted model to be fitted. Model
+#: outputs are not suppressed (CONTRACT.md §4.8), so the model is not run on
+#: groups smaller than the default disclosure threshold.
+MIN_MODEL_PER_SEX = 8
+
+_MTG = ("Dacre J, Woodhams C, et al. Mend the Gap: the independent review into gender pay gaps "
+        "in medicine in England. DHSC, 2020")
+_GAP = ("(male − female) ÷ male × 100; numerator = female figure (£/hour), denominator = male "
+        "figure; overall and breakdown pay_band=Consultant|Career grade|Trainee grade; 95% CI: "
+        "percentile bootstrap, women and men resampled separately.")
+_TOTAL = ("Total pay per hour = hourly pay + bonus_pay_12m ÷ (52.14 × 37.5 × fte) (Convention). ")
+
+_SPECS = [
+    MetricSpec("pay.medical.gender_mean_gap", "hia3",
+               "Doctors' gender pay gap: mean basic hourly pay", "percent", _MTG,
+               "Medical and Dental full-pay relevant staff, basic hourly pay. " + _GAP,
+               breakdowns=("pay_band",)),
+    MetricSpec("pay.medical.gender_median_gap", "hia3",
+               "Doctors' gender pay gap: median basic hourly pay", "percent", _MTG,
+               "As pay.medical.gender_mean_gap with medians. " + _GAP, breakdowns=("pay_band",)),
+    MetricSpec("pay.medical.gender_mean_gap_total", "hia3",
+               "Doctors' gender pay gap: mean total pay per hour", "percent", _MTG,
+               _TOTAL + _GAP, breakdowns=("pay_band",)),
+    MetricSpec("pay.medical.gender_median_gap_total", "hia3",
+               "Doctors' gender pay gap: median total pay per hour", "percent", _MTG,
+               _TOTAL + "Medians. " + _GAP, breakdowns=("pay_band",)),
+    MetricSpec("pay.medical.adjusted_gender_gap", "hia3",
+               "Doctors' like-for-like gender pay gap (adjusted)", "percent", _MTG,
+               "OLS of log hourly pay on female, pay band (dummies), years of service and fte, "
+               "Medical and Dental full-pay relevant staff; gap = (1 − exp(β_female)) × 100, 95% "
+               "CI from the t interval of β_female transformed the same way. Blank with a note "
+               f"when fewer than {MIN_MODEL_PER_SEX} women or men. Denominator = staff in the "
+               "model."),
+]
+
+BASIC = GapSpec("medical.basic", "pay.medical.gender_mean_gap", "pay.medical.gender_median_gap",
+                (g.FEMALE,), g.MALE)
+TOTAL = GapSpec("medical.total", "pay.medical.gender_mean_gap_total",
+                "pay.medical.gender_median_gap_total", (g.FEMALE,), g.MALE)
+
+
+def medical_population(wf: pd.DataFrame) -> pd.DataFrame:
+    """Full-pay relevant Medical and Dental staff of known sex, with total pay per hour added."""
+    d = hourly_population(wf)
+    d = d[(d["staff_group"] == MEDICAL) & d["sex_group"].isin([g.FEMALE, g.MALE])].copy()
+    hours = WEEKS_PER_YEAR * HOURS_PER_WEEK * d["fte"]
+    d["total_hourly"] = d["hourly_pay"] + d["bonus_pay_12m"] / hours
+    return d
+
+
+def _with_grades(d: pd.DataFrame, value_col: str) -> pd.DataFrame:
+    """Overall rows (breakdown '') plus each medical grade's rows (breakdown pay_band=…)."""
+    base = pd.DataFrame({
+        "trust_code": d["trust_code"].to_numpy(), "period": d["period"].to_numpy(),
+        "label": d["sex_group"].to_numpy(), "value": d[value_col].to_numpy(dtype="float64"),
+    })
+    band = d["pay_band"].to_numpy()
+    graded = base[np.isin(band, g.MEDICAL_GRADES)].copy()
+    graded["breakdown"] = "pay_band=" + pd.Series(band[np.isin(band, g.MEDICAL_GRADES)],
+                                                  index=graded.index, dtype="str")
+    return pd.concat([base.assign(breakdown=""), graded], ignore_index=True)
+
+
+def adjusted_gap(d: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """Like-for-like gender gap for one trust and period from an OLS of log hourly pay.
+
+    Model (Mend the Gap's "like-for-like" comparison): log(hourly) =
+    β0 + β_f·female + Σ γ_b·[pay band = b] + δ·years of service + φ·fte + ε,
+    ordinary least squares. Gap = (1 − exp(β_f)) × 100 — the % by which a
+    woman's pay falls short of a like-for-like man's; its 95% CI transforms
+    the t interval of β_f (lower bound from the upper β bound). A term that
+    is constant or collinear in this trust (e.g. one grade only, everyone at
+    fte 1) is dropped, and the note says so. Returns value, ci_lower,
+    ci_upper, n (staff in the model; NaN when not fitted), note.
+    """
+    d = d[(d["hourly_pay"] > 0) & d["fte"].notna() & d["years_service"].notna()]
+    n_f = int((d["sex_group"] == g.FEMALE).sum())
+    n_m = int((d["sex_group"] == g.MALE).sum())
+    out = dict(value=np.nan, ci_lower=np.nan, ci_upper=np.nan, n=float(len(d)), note="")
+    if n_f < MIN_MODEL_PER_SEX or n_m < MIN_MODEL_PER_SEX:
+        # Model rows are not suppressed, so no count is published for a model not fitted:
+        # the staff numbers may be below the disclosure threshold.
+        out["n"] = np.nan
+        out["note"] = (f"too few staff for the adjusted model (fewer than {MIN_MODEL_PER_SEX} "
+                       f"women or fewer than {MIN_MODEL_PER_SEX} men)")
+        return out
+    y = np.log(d["hourly_pay"].to_numpy(dtype="float64"))
+    cols = {"const": np.ones(len(d)),
+            "female": (d["sex_group"] == g.FEMALE).to_numpy(dtype="float64")}
+    present = [b for b in g.PAY_BANDS if (d["pay_band"] == b).any()]
+    for b in present[1:]:  # first band present is the reference level
+        cols[f"pay_band={b}"] = (d["pay_band"] == b).to_numpy(dtype="float64")
+    cols["years_service"] = d["years_service"].to_numpy(dtype="float64")
+    cols["fte"] = d["fte"].to_numpy(dtype="float64")
+    kept, dropped = [], []
+    for name, col in cols.items():
+        trial = np.column_stack([cols[k] for k in kept] + [col])
+        if np.linalg.matrix_rank(trial) == trial.shape[1]:
+            kept.append(name)
+        else:
+            dropped.append(name)
+    if len(present) <= 1:
+        dropped.insert(0, "pay band (one grade only)")
+    x = np.column_stack([cols[k] for k in kept])
+    n, p = x.shape
+    df_resid = n - p
+    if df_resid < 1:
+        out.update(n=np.nan,
+                   note="too few staff for the adjusted model (no residual degrees of freedom)")
+        return out
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ beta
+    sigma2 = float(resid @ resid) / df_resid
+    cov = sigma2 * np.linalg.inv(x.T @ x)
+    j = kept.index("female")
+    b, se = float(beta[j]), float(np.sqrt(cov[j, j]))
+    tq = float(sps.t.ppf(1 - alpha / 2, df_resid))
+    out.update(
+        value=(1 - np.exp(b)) * 100.0,
+        ci_lower=(1 - np.exp(b + tq * se)) * 100.0,
+        ci_upper=(1 - np.exp(b - tq * se)) * 100.0,
+    )
+    if dropped:
+        out["note"] = "terms dropped (constant or collinear in this trust): " + ", ".join(
+            k for k in dropped if k != "const")
+    return out
+
+
+@family("pay_medical", _SPECS, tables=("workforce",))
+def pay_medical(ctx) -> pd.DataFrame:
+    """Mend the Gap figures: doctors' gender gaps on basic and total pay, by grade, and adjusted.
+
+    Dacre & Woodhams (2020); gap formula SI 2017/353 Sch. 1 paras 8–9.
+    """
+    wf = workforce_for_periods(ctx)
+    if wf is None:
+        return empty_rows()
+    d = medical_population(wf)
+    if d.empty:
+        return empty_rows()
+    parts = [
+        gap_rows(_with_grades(d, col), spec, seed=ctx.seed, n_resamples=ctx.n_bootstrap)
+        for col, spec in (("hourly_pay", BASIC), ("total_hourly", TOTAL))
+    ]
+    d = d.assign(years_service=(d["snapshot_date"] - d["start_date"]).dt.days / 365.25)
+    fits = []
+    for (trust, period), sub in d.groupby(["trust_code", "period"], sort=True):
+        fits.append({"trust_code": trust, "period": period, **adjusted_gap(sub)})
+    f = pd.DataFrame(fits)
+    parts.append(make_rows(
+        trust_code=f["trust_code"], period=f["period"], metric_id="pay.medical.adjusted_gender_gap",
+        group=g.FEMALE, reference_group=g.MALE, denominator=f["n"], value=f["value"],
+        ci_lower=f["ci_lower"], ci_upper=f["ci_upper"], note=f["note"],
+        basis="model", n_values=f["n"],
+    ))
+    return pd.concat(parts, ignore_index=True)
