@@ -1,0 +1,98 @@
+"""Command line: parses arguments and calls the pipeline (CONTRACT.md §7). No logic here."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from edi_analysis import __version__
+
+    p = argparse.ArgumentParser(
+        prog="edi-analysis",
+        description="Validate NHS workforce extracts, compute EDI metrics, run and publish reports.",
+    )
+    p.add_argument("--version", action="version", version=f"edi-analysis {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("sample-data", help="write a deterministic synthetic dataset")
+    s.add_argument("out_dir", metavar="OUT_DIR")
+    s.add_argument("--trusts", type=_positive_int, default=None, help="number of trusts")
+    s.add_argument("--staff", type=_positive_int, default=None,
+                   help="total headcount across trusts at the latest snapshot")
+    s.add_argument("--seed", type=int, default=None, help="random seed (default 20240331)")
+    s.add_argument("--format", choices=("csv", "parquet"), default="csv")
+
+    s = sub.add_parser("validate", help="check every input table against the data contract")
+    s.add_argument("data_dir", metavar="DATA_DIR")
+    s.add_argument("--period", action="append", default=None, metavar="YYYY-MM-DD",
+                   help="also check that this period has a workforce snapshot (repeatable)")
+
+    s = sub.add_parser("metrics", help="compute every metric and write metrics.csv")
+    s.add_argument("data_dir", metavar="DATA_DIR")
+    s.add_argument("--period", required=True, action="append", metavar="YYYY-MM-DD")
+    s.add_argument("--trust", action="append", default=None, metavar="CODE")
+    s.add_argument("-o", "--output", default="metrics.csv", metavar="FILE",
+                   help="output file ('-' for standard output)")
+    s.add_argument("--min-count", type=_positive_int, default=8)
+    s.add_argument("--min-survey-responses", type=_positive_int, default=11)
+    s.add_argument("--seed", type=int, default=20240331)
+    s.add_argument("--metric", action="append", default=None, metavar="ID",
+                   help="only this metric id (repeatable)")
+
+    for name, helptext in (("run", "validate, then execute the notebooks with papermill"),
+                           ("build", "run, then publish the site and board packs")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("params", metavar="PARAMS.yaml")
+        s.add_argument("--jobs", type=_positive_int, default=None,
+                       help=f"parallel notebook workers (default: cores, here {os.cpu_count()})")
+        s.add_argument("--trust", action="append", default=None, metavar="CODE",
+                       help="only this trust (repeatable; overrides the params)")
+        s.add_argument("--period", action="append", default=None, metavar="YYYY-MM-DD",
+                       help="only this period (repeatable; overrides the params)")
+        s.add_argument("--notebook", action="append", default=None, metavar="NAME",
+                       help="only this notebook (repeatable; overrides the params)")
+        s.add_argument("--executor", choices=("local", "dask"), default="local")
+        s.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="Dask scheduler address for --executor dask")
+        s.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("publish", help="render the report site and PDF board packs")
+    s.add_argument("params", metavar="PARAMS.yaml")
+    s.add_argument("--engine", choices=("auto", "quarto", "fallback"), default="auto",
+                   help="auto: Quarto when on PATH, else the built-in route")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    from edi_analysis import pipeline
+
+    try:
+        return pipeline.dispatch(args)
+    except pipeline.UsageError as exc:
+        print(f"edi-analysis {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("edi-analysis: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

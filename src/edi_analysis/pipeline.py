@@ -1,0 +1,188 @@
+"""What each command does, as plain functions the CLI and the notebooks share.
+
+Every command that reads data validates it first and writes nothing when it
+is invalid (CONTRACT.md §6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io as _stdio
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+
+class UsageError(Exception):
+    """A problem with the command line or the params file (exit status 2)."""
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def report_validation(report, *, stream=None) -> None:
+    """Print every error and warning as ``file:line: column: message``, then a summary."""
+    stream = stream or sys.stderr
+    for issue in report.errors:
+        print(issue.format(), file=stream)
+    for issue in report.warnings:
+        print(f"{issue.format()} (warning)", file=stream)
+    for note in report.notes:
+        print(f"note: {note}", file=stream)
+    n_err, n_warn = len(report.errors), len(report.warnings)
+    verdict = "invalid" if n_err else "valid"
+    print(f"{verdict}: {n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}",
+          file=stream)
+
+
+def validate(data_dir: str | Path, periods: Iterable[str] | None = None, params_file=None):
+    """Validate a dataset folder; returns the contract's ValidationReport."""
+    from edi_analysis.contract import validate_dataset
+
+    if not Path(data_dir).is_dir():
+        raise UsageError(f"{data_dir}: no such folder")
+    return validate_dataset(Path(data_dir), periods=list(periods) if periods else None,
+                            params_file=params_file)
+
+
+def _parse_periods(periods: Iterable[str]) -> list[str]:
+    out = []
+    for p in periods:
+        try:
+            ts = pd.Timestamp(p)
+        except (ValueError, TypeError):
+            raise UsageError(f"period {p!r} is not a date (expected YYYY-MM-DD)") from None
+        if ts.strftime("%Y-%m-%d") != str(p):
+            raise UsageError(f"period {p!r} is not a date (expected YYYY-MM-DD)")
+        out.append(str(p))
+    return out
+
+
+def metrics_csv_bytes(rows: pd.DataFrame) -> bytes:
+    """metrics.csv as bytes: CONTRACT.md §5 columns, unrounded numbers, deterministic."""
+    out = rows.copy()
+    out["suppressed"] = out["suppressed"].map({True: "true", False: "false"})
+    buf = _stdio.StringIO()
+    # repr-precision floats (shortest round-trip) so values are unrounded and stable
+    out.to_csv(buf, index=False, lineterminator="\n", float_format=None)
+    return buf.getvalue().encode("utf-8")
+
+
+def compute_metrics(dataset, periods, trusts=None, *, min_count=8, min_survey_responses=11,
+                    seed=20240331, metric_ids=None) -> pd.DataFrame:
+    """Published metric rows for a validated dataset: the numbers of metrics.csv."""
+    from edi_analysis.metrics import MetricContext, compute
+
+    ctx = MetricContext.from_tables(dataset.tables, periods, trusts=trusts, seed=seed)
+    return compute(ctx, metric_ids, min_count=min_count, min_survey_responses=min_survey_responses)
+
+
+def cmd_sample_data(args) -> int:
+    from edi_analysis import sample
+
+    kw = {k: v for k, v in (("trusts", args.trusts), ("staff", args.staff), ("seed", args.seed))
+          if v is not None}
+    t0 = time.perf_counter()
+    paths = sample.write_sample(Path(args.out_dir), fmt=args.format, **kw)
+    _err(f"wrote {len(paths)} tables to {args.out_dir} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    periods = _parse_periods(args.period) if args.period else None
+    t0 = time.perf_counter()
+    report = validate(args.data_dir, periods)
+    report_validation(report)
+    _err(f"checked in {time.perf_counter() - t0:.1f} s")
+    return 0 if report.ok else 1
+
+
+def cmd_metrics(args) -> int:
+    from edi_analysis.io import atomic_write_bytes
+    from edi_analysis.metrics import REGISTRY
+
+    periods = _parse_periods(args.period)
+    if args.metric:
+        unknown = [m for m in args.metric if m not in REGISTRY]
+        if unknown:
+            raise UsageError(f"unknown metric id(s): {', '.join(unknown)}")
+    report = validate(args.data_dir, periods)
+    if not report.ok:
+        report_validation(report)
+        return 1
+    if report.warnings or report.notes:
+        report_validation(report)
+    dataset = report.dataset
+    if args.trust:
+        known = set(dataset.tables["workforce"]["trust_code"].unique())
+        missing = [t for t in args.trust if t not in known]
+        if missing:
+            raise UsageError(f"trust(s) not in the workforce table: {', '.join(missing)}")
+    t0 = time.perf_counter()
+    rows = compute_metrics(dataset, periods, args.trust, min_count=args.min_count,
+                           min_survey_responses=args.min_survey_responses, seed=args.seed,
+                           metric_ids=args.metric)
+    data = metrics_csv_bytes(rows)
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        atomic_write_bytes(Path(args.output), data)
+    _err(f"{len(rows)} rows, {rows['metric_id'].nunique()} metrics, "
+         f"{rows['trust_code'].nunique()} trusts in {time.perf_counter() - t0:.1f} s"
+         + ("" if args.output == "-" else f" -> {args.output}"))
+    return 0
+
+
+def _load_params(args):
+    from edi_analysis.params import ParamsError, load_params
+
+    overrides = {"trusts": getattr(args, "trust", None), "periods": getattr(args, "period", None),
+                 "notebooks": getattr(args, "notebook", None)}
+    try:
+        return load_params(Path(args.params), {k: v for k, v in overrides.items() if v})
+    except ParamsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_run(args) -> int:
+    from edi_analysis import runner
+
+    params = _load_params(args)
+    result = runner.run(params, jobs=args.jobs, executor=args.executor,
+                        scheduler=args.scheduler, progress=not args.no_progress)
+    return result.exit_code
+
+
+def cmd_publish(args) -> int:
+    from edi_analysis import publish
+
+    params = _load_params(args)
+    result = publish.publish(params, engine=args.engine)
+    return result.exit_code
+
+
+def cmd_build(args) -> int:
+    code = cmd_run(args)
+    if code != 0:
+        _err("build: the run failed; nothing was published")
+        return code
+    args.engine = "auto"
+    return cmd_publish(args)
+
+
+COMMANDS = {
+    "sample-data": cmd_sample_data,
+    "validate": cmd_validate,
+    "metrics": cmd_metrics,
+    "run": cmd_run,
+    "publish": cmd_publish,
+    "build": cmd_build,
+}
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    return COMMANDS[args.command](args)
