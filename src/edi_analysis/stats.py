@@ -211,8 +211,11 @@ def secondary_suppression(rows: pd.DataFrame, suppressed: np.ndarray) -> np.ndar
     cand = sub[(counts == 1) & ~sub["_sup"]]
     if cand.empty:
         return mask
-    # smallest unsuppressed numerator in each such breakdown (stable: first by position)
-    cand = cand.sort_values(["numerator", "_pos"], kind="stable")
+    # The smallest unsuppressed non-zero cell in each such breakdown (stable: first by
+    # position). A zero cell is taken only when no other is left: hiding a 0 beside a
+    # suppressed 1 would still let a reader learn that the two hidden cells sum to 1.
+    cand = cand.assign(_zero=~(cand["numerator"] > 0))
+    cand = cand.sort_values(["_zero", "numerator", "_pos"], kind="stable")
     first = cand.groupby(keys, sort=False, dropna=False).head(1)
     mask[first["_pos"].to_numpy()] = True
     return mask
