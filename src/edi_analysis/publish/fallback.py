@@ -1,0 +1,386 @@
+"""The built-in publishing route: the report site with nbconvert and Jinja2, board packs with Typst.
+
+Used when ``quarto`` is not on PATH (as on CI). It reads the same content
+model as the Quarto route (``content.py``) and builds the same pages at the
+same addresses:
+
+``index.html``, ``methodology.html``, ``accessibility.html``;
+``reports/<period>/<trust>/index.html`` (the trust's summary, with the
+headline cells), ``<notebook>.html`` (board view: code hidden),
+``reviewer/<notebook>.html`` (reviewer view: code shown), ``board-pack.pdf``,
+``metrics.csv`` and the executed notebooks themselves.
+
+Nothing is re-executed: nbconvert only converts the executed notebooks. The
+output is deterministic (same inputs, same bytes); the one timestamp is in
+``site-manifest.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import nbformat
+
+from edi_analysis.publish import content as C
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+NAV = (("index.html", "Reports"), ("methodology.html", "Methodology"),
+       ("accessibility.html", "Accessibility"))
+#: Cell tags that hide a cell from board readers (Jupyter Book / Quarto conventions).
+_REMOVE_TAGS = {"remove-cell", "remove_cell", "remove-input", "hide-input", "parameters",
+                "injected-parameters"}
+
+
+@dataclass(frozen=True)
+class BuiltSite:
+    """What a build wrote: pages and PDFs, relative to the site folder."""
+
+    pages: tuple[str, ...]
+    pdfs: tuple[str, ...]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def human_size(n: int) -> str:
+    """File size as GOV.UK writes it: ``850 KB``, ``1.2 MB``."""
+    if n < 1024 * 1024:
+        return f"{max(1, round(n / 1024))} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES / "site")),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        trim_blocks=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.globals.update(period_label=C.period_label, long_date=C.long_date,
+                       rag_meaning=C.RAG_MEANING, area_names=C.AREA_NAMES, nav=NAV)
+    return env
+
+
+def _markdown_html(text: str) -> str:
+    import mistune
+
+    return mistune.html(text)
+
+
+def _package_version() -> str:
+    from edi_analysis import __version__
+
+    return __version__
+
+
+# --- notebook pages ----------------------------------------------------------------------------
+
+def prepare_notebook(nb: nbformat.NotebookNode, title: str, *, reviewer: bool) -> nbformat.NotebookNode:
+    """A copy of an executed notebook ready to convert for one audience.
+
+    The page template shows the notebook's title as the page's one ``h1``, so
+    the notebook's own first ``# Title`` line is taken out (also where a setup
+    cell displays it again). For board readers,
+    cells that Quarto options or tags mark as hidden go, as do error and
+    warning streams and code cells left with no output (their code is hidden).
+    Images get their alternative text from the cell's ``fig-alt`` option when
+    the output itself has none.
+    """
+    nb = copy.deepcopy(nb)
+    cells = []
+    title_removed = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and not title_removed:
+            lines = cell.source.splitlines()
+            for i, line in enumerate(lines):
+                if re.match(r"^#\s+", line):
+                    if line[1:].strip() == title:
+                        del lines[i]
+                        cell.source = "\n".join(lines).strip("\n")
+                    title_removed = True
+                    break
+            if not cell.source.strip():
+                continue
+        if cell.cell_type == "code":
+            opts = C.cell_options(cell.source)
+            tags = set(cell.get("metadata", {}).get("tags", []))
+            if not reviewer:
+                if opts.get("include") is False or tags & {"remove-cell", "remove_cell"}:
+                    continue
+                if opts.get("output") is False or tags & {"remove-output", "remove_output"}:
+                    cell.outputs = []
+                cell.outputs = [o for o in cell.outputs
+                                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                                and o.get("output_type") != "error"]
+                if not cell.outputs:
+                    continue
+            for o in cell.get("outputs", []):
+                # a setup cell that prints the notebook's title again would give a second h1
+                md = o.get("data", {}).get("text/markdown")
+                if isinstance(md, str) and md.lstrip().startswith(f"# {title}"):
+                    o["data"]["text/markdown"] = md.lstrip()[len(title) + 2:].lstrip("\n")
+            alt = opts.get("fig-alt") or opts.get("fig-cap")
+            for o in cell.get("outputs", []):
+                for mime in ("image/png", "image/jpeg", "image/svg+xml"):
+                    if mime in o.get("data", {}):
+                        meta = o.setdefault("metadata", {}).setdefault(mime, {})
+                        if alt and not meta.get("alt"):
+                            meta["alt"] = str(alt)
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+class NotebookRenderer:
+    """Two nbconvert exporters with the project's template: board view and reviewer view."""
+
+    def __init__(self) -> None:
+        from nbconvert import HTMLExporter
+
+        def make(reviewer: bool) -> HTMLExporter:
+            exp = HTMLExporter(
+                template_name="edi",
+                extra_template_basedirs=[str(TEMPLATES / "nbconvert")],
+                exclude_input=not reviewer,
+                exclude_input_prompt=True,
+                exclude_output_prompt=True,
+            )
+            return exp
+
+        self._board = make(False)
+        self._reviewer = make(True)
+
+    def body(self, nb: nbformat.NotebookNode, title: str, *, reviewer: bool) -> str:
+        exporter = self._reviewer if reviewer else self._board
+        html, _ = exporter.from_notebook_node(prepare_notebook(nb, title, reviewer=reviewer))
+        return html.strip()
+
+
+def pygments_css() -> str:
+    """Syntax colours for the reviewer view; the "default" style's colours pass AA on #f6f8f8."""
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(style="default").get_style_defs(".highlight")
+
+
+# --- board packs -------------------------------------------------------------------------------
+
+def _runs_json(runs: Iterable[C.Run]) -> list[dict]:
+    return [{"text": r.text, "strong": r.strong, "emph": r.emph, "code": r.code} for r in runs]
+
+
+#: Longest table a board paper shows in full; longer ones are left to the site.
+MAX_TABLE_ROWS = 12
+#: The overview's table of every plan action with its status (the board pack's appendix).
+ACTIONS_LABEL = "hl-actions"
+
+
+def board_pack_blocks(headline: C.Headline) -> list[C.Block]:
+    """What a board paper shows of a headline cell: its sentences, first chart and first table.
+
+    A headline cell on the site also shows the trend over earlier periods and
+    the trust's position among its peers; a board paper keeps to the period's
+    figures (the sentences carry each figure with its 95% CI and denominator,
+    the chart and table show them by group) so that it stays readable.
+    """
+    out, fig, table = [], False, False
+    for b in headline.blocks:
+        if isinstance(b, C.Figure):
+            if not fig:
+                out.append(b)
+            fig = True
+        elif isinstance(b, C.Table):
+            if not table:
+                if len(b.rows) <= MAX_TABLE_ROWS:
+                    out.append(b)
+                else:  # long breakdowns (every pay cluster × group) belong on the site
+                    out.append(C.Paragraph((C.Run(
+                        f"The full table ({b.caption or 'figures by group'}, {len(b.rows)} rows) "
+                        "is in this trust's report on the report site and in its metrics.csv."),)))
+            table = True
+        elif not (fig or table):
+            out.append(b)
+    return out
+
+
+_NUMBER = re.compile(r"^[-−–]?[£]?[\d.,]+(%| pp)?( to [-−–]?[£]?[\d.,]+(%| pp)?)?$|^suppressed$|^$")
+
+
+def numeric_columns(table: C.Table) -> list[bool]:
+    """Which columns hold numbers (right-aligned so digits line up); text stays left-aligned."""
+    n = max([len(table.header)] + [len(r) for r in table.rows])
+    return [bool(table.rows) and all(_NUMBER.match(r[i].strip()) for r in table.rows if i < len(r))
+            and any(r[i].strip() not in ("", "suppressed") for r in table.rows if i < len(r))
+            for i in range(n)]
+
+
+def board_pack_content(report: C.Report, figure_paths: dict[C.Figure, str]) -> dict:
+    """The board pack of one report as plain data for the Typst template."""
+
+    def block(b: C.Block) -> dict:
+        if isinstance(b, C.Paragraph):
+            return {"type": "paragraph", "runs": _runs_json(b.runs)}
+        if isinstance(b, C.Heading):
+            return {"type": "heading", "level": b.level, "runs": _runs_json(b.runs)}
+        if isinstance(b, C.BulletList):
+            return {"type": "list", "ordered": b.ordered, "items": [_runs_json(i) for i in b.items]}
+        if isinstance(b, C.Figure):
+            return {"type": "figure", "path": figure_paths[b], "alt": b.alt, "caption": b.caption}
+        return {"type": "table", "caption": b.caption, "header": list(b.header),
+                "rows": [list(r) for r in b.rows], "row_headers": b.row_headers,
+                "numeric": numeric_columns(b)}
+
+    sections = []
+    for nb in report.notebooks:
+        if nb.area == "overview":  # its headlines are the executive summary and the appendix
+            continue
+        parts = []
+        for h in nb.headlines:
+            blocks = [block(b) for b in board_pack_blocks(h)]
+            if blocks:
+                parts.append({"title": h.title, "blocks": blocks})
+        if parts:
+            sections.append({"title": nb.title, "parts": parts})
+    actions = next((b for h in report.headlines if h.label == ACTIONS_LABEL
+                    for b in h.blocks if isinstance(b, C.Table)), None)
+    version = report.package_version or _package_version()
+    return {
+        "title": report.board_pack_title,
+        "author": C.SITE_TITLE,
+        "trust": report.display_name,
+        "period_label": report.period_label,
+        "period_long": C.long_date(report.period),
+        "date": C.long_date(report.generated_on),
+        "purpose": C.BOARD_PACK_PURPOSE,
+        "prepared_by": f"edi-analysis {version}" + (f", commit {report.git_commit}"
+                                                    if report.git_commit else ""),
+        "classification": "OFFICIAL",
+        "disclosure": (f"Small numbers are suppressed (counts below {report.min_count}; survey "
+                       f"results from fewer than {report.min_survey_responses} respondents). "
+                       "No individual can be identified from this paper."),
+        "summary": [{"area": area, "runs": _runs_json(para.runs)} for area, para in report.summary],
+        "rag": [{"key": lab, "label": lab.capitalize(), "meaning": C.RAG_MEANING[lab], "count": n}
+                for lab, n in report.rag_counts],
+        "sections": sections,
+        "method": list(report.method_note()),
+        "actions": block(actions) if actions is not None else None,
+    }
+
+
+def _fonts() -> list[str]:
+    """DejaVu Sans from matplotlib's own font folder: the same font on every machine."""
+    import matplotlib
+
+    return [str(Path(matplotlib.get_data_path()) / "fonts" / "ttf")]
+
+
+def compile_board_pack(report: C.Report, out_pdf: Path, workdir: Path) -> Path:
+    """Write one board pack PDF (tagged, PDF/UA-1) with the typst package."""
+    import typst
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    figure_paths: dict[C.Figure, str] = {}
+    for i, fig in enumerate(f for h in report.headlines for f in board_pack_blocks(h)
+                            if isinstance(f, C.Figure)):
+        if fig not in figure_paths:
+            name = f"figure-{i + 1:02d}.{fig.extension}"
+            (workdir / name).write_bytes(fig.data)
+            figure_paths[fig] = name
+    data = board_pack_content(report, figure_paths)
+    (workdir / "content.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
+    shutil.copyfile(TEMPLATES / "typst" / "board-pack.typ", workdir / "board-pack.typ")
+    out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    typst.compile(str(workdir / "board-pack.typ"), output=str(out_pdf), root=str(workdir),
+                  font_paths=_fonts(), ignore_system_fonts=True,
+                  sys_inputs={"content": "content.json"}, pdf_standards=["ua-1"])
+    return out_pdf
+
+
+# --- the site ----------------------------------------------------------------------------------
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="\n")
+
+
+def build(site: C.Site, out: Path, *, scratch: Path) -> BuiltSite:
+    """Write the whole site (pages, assets, board packs) into the empty folder ``out``."""
+    env = _env()
+    version = _package_version()
+    pages: list[str] = []
+    pdfs: dict[str, str] = {}
+
+    def page(rel: str, template: str, **ctx) -> None:
+        depth = rel.count("/")
+        html = env.get_template(template).render(site=site, root="../" * depth, current=rel,
+                                                 version=version, description="", **ctx)
+        _write(out / rel, html)
+        pages.append(rel)
+
+    (out / "assets").mkdir(parents=True, exist_ok=True)
+    css = (TEMPLATES / "static" / "site.css").read_text("utf-8")
+    _write(out / "assets" / "site.css", css + "\n/* syntax colours (Pygments) */\n" + pygments_css() + "\n")
+
+    renderer = NotebookRenderer() if site.reports else None
+    for report in site.reports:
+        rdir = out / report.path
+        rdir.mkdir(parents=True, exist_ok=True)
+        pdf = compile_board_pack(report, rdir / "board-pack.pdf",
+                                 scratch / "board-packs" / report.period / report.trust_code)
+        pdfs[report.path] = human_size(pdf.stat().st_size)
+        if report.has_metrics_csv:
+            shutil.copyfile(report.source_dir / "metrics.csv", rdir / "metrics.csv")
+        images: dict[C.Figure, str] = {}  # the summary shows sentences; charts are on area pages
+        crumbs_base = [("index.html", "Reports"),
+                       (f"index.html#period-{report.period}", report.period_label)]
+        page(f"{report.path}/index.html", "report.html.j2", report=report, images=images,
+             page_title=f"{report.display_name}: EDI report {report.period_label}",
+             crumbs=crumbs_base + [(None, report.display_name)], has_pdf=True,
+             pdf_size=pdfs[report.path], here_prefix="", current_page="index")
+        for nb_page in report.notebooks:
+            nb = nbformat.read(report.source_dir / nb_page.filename, as_version=4)
+            shutil.copyfile(report.source_dir / nb_page.filename, rdir / nb_page.filename)
+            crumbs = crumbs_base + [(f"{report.path}/index.html", report.display_name)]
+            page(f"{report.path}/{nb_page.stem}.html", "notebook.html.j2", report=report,
+                 nb=nb_page, reviewer=False, here_prefix="", current_page=nb_page.stem,
+                 body=jinja2.utils.markupsafe.Markup(renderer.body(nb, nb_page.title, reviewer=False)),
+                 page_title=f"{nb_page.title} – {report.display_name} {report.period_label}",
+                 crumbs=crumbs + [(None, nb_page.title)])
+            page(f"{report.path}/reviewer/{nb_page.stem}.html", "notebook.html.j2", report=report,
+                 nb=nb_page, reviewer=True, here_prefix="../",
+                 current_page=f"reviewer/{nb_page.stem}",
+                 body=jinja2.utils.markupsafe.Markup(renderer.body(nb, nb_page.title, reviewer=True)),
+                 page_title=f"{nb_page.title} (reviewer view) – {report.display_name} "
+                            f"{report.period_label}",
+                 crumbs=crumbs + [(None, f"{nb_page.title} (reviewer view)")])
+
+    page("index.html", "index.html.j2", page_title="Reports", crumbs=None, pdfs=pdfs)
+    intro = _markdown_html((TEMPLATES / "methodology.md").read_text("utf-8"))
+    page("methodology.html", "methodology.html.j2", page_title="Methodology",
+         crumbs=[("index.html", "Reports"), (None, "Methodology")],
+         intro_html=jinja2.utils.markupsafe.Markup(intro))
+    statement = _markdown_html((TEMPLATES / "accessibility.md").read_text("utf-8"))
+    page("accessibility.html", "page.html.j2", page_title="Accessibility statement",
+         crumbs=[("index.html", "Reports"), (None, "Accessibility statement")],
+         body=jinja2.utils.markupsafe.Markup(statement))
+    return BuiltSite(tuple(sorted(pages)), tuple(sorted(f"{p}/board-pack.pdf" for p in pdfs)))
+
+
+def write_manifest(out: Path, built_at: str, engine: str) -> Path:
+    """``site-manifest.json``: every file's sha256, the engine, and the build's one timestamp."""
+    files = {}
+    for p in sorted(out.rglob("*")):
+        if p.is_file() and p.name != "site-manifest.json":
+            files[p.relative_to(out).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    path = out / "site-manifest.json"
+    path.write_text(json.dumps({"built_at": built_at, "engine": engine, "files": files},
+                               indent=1) + "\n", encoding="utf-8")
+    return path

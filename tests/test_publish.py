@@ -1,0 +1,468 @@
+"""Publishing: content model, built-in route (site + typst board packs), Quarto sources.
+
+Fast tests build a small report folder of executed notebooks in a temporary
+directory (made here, never committed). The end-to-end tests at the bottom
+publish the real sample reports (built once per session, tests/publish_support.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+import yaml
+
+from edi_analysis.publish import PublishResult, choose_engine, publish
+from edi_analysis.publish import content as C
+from edi_analysis.publish import fallback, quarto
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADLINE = ("Black and minority ethnic staff were **1.60 times** as likely as White staff to "
+            "enter a formal disciplinary process (95% CI 1.10 to 2.30; 40 of 900 BME staff).")
+ALT = "Bar chart: 4.4% of BME staff entered a formal process compared with 2.8% of White staff."
+
+
+def _png() -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.bar(["White", "BME"], [2.8, 4.4])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=60, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _code(source, outputs=(), tags=(), n=1):
+    cell = nbformat.v4.new_code_cell(source, execution_count=n)
+    cell.outputs = list(outputs)
+    if tags:
+        cell.metadata.tags = list(tags)
+    return cell
+
+
+def _notebook(title: str, png: bytes) -> nbformat.NotebookNode:
+    b64 = base64.b64encode(png).decode()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    disp = nbformat.v4.new_output
+    nb.cells = [
+        _code("trust = 'RXX'", tags=["parameters"]),
+        nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat this page covers."),
+        _code("import warnings", [disp("stream", name="stderr", text="DeprecationWarning: x\n")]),
+        _code("r = load()", [disp("display_data", data={"text/markdown": f"# {title}\n\n**Trust:** RXX",
+                                                       "text/plain": "t"})]),
+        _code("#| label: hl-wres3\nr.section('hl-wres3')",
+              [disp("display_data", data={"text/markdown": HEADLINE, "text/plain": "s"}),
+               disp("display_data", data={
+                   "text/html": f'<figure class="edi-chart"><img alt="{ALT}" src="data:image/png;'
+                                f'base64,{b64}"><figcaption>Relative likelihood, 95% CI</figcaption>'
+                                "</figure>", "text/plain": "chart"}),
+               disp("display_data", data={
+                   "text/html": "<table><caption>Disciplinary rates</caption><thead><tr>"
+                                "<th scope='col'>Group</th><th scope='col'>Rate (%)</th></tr>"
+                                "</thead><tbody><tr><th scope='row'>BME</th><td>4.4</td></tr>"
+                                "<tr><th scope='row'>White</th><td>2.8</td></tr></tbody></table>",
+                   "text/plain": "table"})],
+              tags=["headline"], n=2),
+        _code("#| label: fig-bare\n#| fig-alt: Line chart of the rate rising from 2.1% to 2.8%.\n"
+              "#| fig-cap: Trend\nplot()",
+              [disp("display_data", data={"image/png": b64, "text/plain": "fig"})],
+              tags=["headline"], n=3),
+        _code("print('done')", [disp("stream", name="stdout", text="done\n")], n=4),
+    ]
+    return nb
+
+
+def make_reports(root: Path, trusts=("RXA", "RXB"), periods=("2023-03-31", "2024-03-31")) -> Path:
+    """A reports/ tree shaped like the runner's output, with two small notebooks per report."""
+    png = _png()
+    for period in periods:
+        for trust in trusts:
+            d = root / period / trust
+            d.mkdir(parents=True)
+            nbformat.write(_notebook("Overview", png), d / "00_overview.ipynb")
+            nbformat.write(_notebook("High impact action 6: disciplinary", png),
+                           d / "06_hia6_bullying_disciplinary.ipynb")
+            rows = ["trust_code,period,area,metric_id,breakdown,group,reference_group,numerator,"
+                    "denominator,value,ci_lower,ci_upper,unit,suppressed,note"]
+            for i, rag in enumerate(["red", "red", "amber", "grey"]):
+                rows.append(f"{trust},{period},hia1,actions.status,action=a{i},All,,,,{rag},,,flag,false,")
+            (d / "metrics.csv").write_text("\n".join(rows) + "\n")
+            (d / "manifest.json").write_text(json.dumps({
+                "trust": trust, "period": period, "finished": "2024-05-02T10:00:00+00:00",
+                "parameters": {"min_count": 8, "min_survey_responses": 11},
+                "inputs": {"workforce.csv": "0123456789abcdef" * 4},
+                "versions": {"edi-analysis": "0.1.0"}, "git_commit": "abcdef1234567890",
+                "notebooks": [{"name": "00_overview.ipynb", "status": "ok"}]}))
+    return root
+
+
+def params_for(tmp: Path, reports: Path, site: str = "site"):
+    return SimpleNamespace(reports_dir=reports, site_dir=tmp / site, periods=None, trusts=None,
+                           min_count=8, min_survey_responses=11)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A small published site: (params, result)."""
+    tmp = tmp_path_factory.mktemp("publish")
+    params = params_for(tmp, make_reports(tmp / "reports"))
+    return params, publish(params, engine="fallback", quiet=True)
+
+
+# --- the content model -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("period,label", [("2024-03-31", "2023/24"), ("2023-03-31", "2022/23"),
+                                          ("2024-09-30", "2024/25")])
+def test_period_label_is_the_financial_year(period, label):
+    assert C.period_label(period) == label
+
+
+def test_cell_options_read_quarto_comments_only_at_the_top():
+    src = "#| label: hl-wres3\n#| fig-cap: 'A: caption'\nx = 1\n#| label: not-this"
+    assert C.cell_options(src) == {"label": "hl-wres3", "fig-cap": "A: caption"}
+    assert C.cell_options("x = 1") == {}
+
+
+def test_markdown_output_keeps_emphasis_lists_and_image_alt():
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    blocks = C.markdown_blocks(f"Rate was **4.4%** here.\n\n- one\n- *two*\n\n"
+                               f"![{ALT}](data:image/png;base64,{png})")
+    para, bullets, fig = blocks
+    assert para.runs == (C.Run("Rate was "), C.Run("4.4%", strong=True), C.Run(" here."))
+    assert bullets.items == ((C.Run("one"),), (C.Run("two", emph=True),))
+    assert (fig.alt, fig.data, fig.mime) == (ALT, b"\x89PNG fake", "image/png")
+
+
+def test_html_output_gives_figures_with_captions_and_tables_with_row_headers():
+    png = base64.b64encode(b"img").decode()
+    html = (f'<figure><img alt="{ALT}" src="data:image/png;base64,{png}"><figcaption>Cap'
+            "</figcaption></figure><table><caption>T</caption><thead><tr><th>Group</th>"
+            "<th>Rate</th></tr></thead><tbody><tr><th>BME</th><td>4.4</td></tr></tbody></table>")
+    fig, table = C.html_blocks(html)
+    assert (fig.alt, fig.caption) == (ALT, "Cap")
+    assert table == C.Table("T", ("Group", "Rate"), (("BME", "4.4"),), row_headers=True)
+
+
+def test_load_site_reads_headlines_summary_actions_and_provenance(small):
+    params, _ = small
+    site = C.load_site(params)
+    assert [(r.period, r.trust_code) for r in site.reports] == [
+        ("2024-03-31", "RXA"), ("2024-03-31", "RXB"), ("2023-03-31", "RXA"), ("2023-03-31", "RXB")]
+    report = site.reports[0]
+    nb = report.notebooks[1]
+    assert (nb.title, nb.area) == ("High impact action 6: disciplinary", "hia6")
+    assert [h.label for h in nb.headlines] == ["hl-wres3", "fig-bare"]
+    assert [h.kind for h in nb.headlines] == ["statement", "figure"]
+    # the bare image gets its alt text from the fig-alt cell option
+    bare = nb.headlines[1].blocks[0]
+    assert bare.alt.startswith("Line chart") and bare.caption == "Trend"
+    # executive summary: the area's first sentence, without markdown syntax
+    assert report.summary == ((nb.title, nb.headlines[0].blocks[0]),)
+    assert "1.60 times" in report.summary[0][1].text and "**" not in report.summary[0][1].text
+    # actions.status rows: red, red, amber, grey → counts in RAG order
+    assert report.rag_counts == (("red", 2), ("amber", 1), ("green", 0), ("grey", 1))
+    # input hashes abbreviated to 12 hex digits
+    assert report.provenance == (("workforce.csv", "0123456789ab"),)
+    assert report.generated_on == "2024-05-02"
+    assert any("Counts from 1 to 7 are suppressed" in s for s in report.method_note())
+
+
+def test_board_view_drops_code_noise_and_the_duplicate_title():
+    nb = _notebook("Overview", _png())
+    board = fallback.prepare_notebook(nb, "Overview", reviewer=False)
+    sources = [c.source for c in board.cells]
+    assert not any("trust = 'RXX'" in s for s in sources)  # parameters cell: no output, gone
+    assert not any(o.get("name") == "stderr" for c in board.cells for o in c.get("outputs", []))
+    assert board.cells[0].source == "What this page covers."
+    reviewer = fallback.prepare_notebook(nb, "Overview", reviewer=True)
+    assert len(reviewer.cells) == len(nb.cells)  # reviewers see every cell as run
+    fig = [c for c in board.cells if "fig-bare" in c.source][0]
+    assert fig.outputs[0].metadata["image/png"]["alt"].startswith("Line chart")
+
+
+# --- the built-in route ---------------------------------------------------------------------------
+
+def test_fallback_builds_every_page_and_board_pack(small):
+    params, result = small
+    assert isinstance(result, PublishResult) and result.exit_code == 0
+    assert result.engine == "fallback"
+    site = Path(params.site_dir)
+    for period in ("2023-03-31", "2024-03-31"):
+        for trust in ("RXA", "RXB"):
+            d = site / "reports" / period / trust
+            for rel in ("index.html", "00_overview.html", "reviewer/00_overview.html",
+                        "06_hia6_bullying_disciplinary.html", "board-pack.pdf", "metrics.csv",
+                        "00_overview.ipynb"):
+                assert (d / rel).is_file(), d / rel
+    assert len(result.pages) == 3 + 4 * (1 + 2 * 2)  # 3 site pages; per report summary + 2×2 views
+    assert len(result.pdfs) == 4
+
+
+def test_landing_page_links_every_trust_and_period(small):
+    params, _ = small
+    html = (Path(params.site_dir) / "index.html").read_text("utf-8")
+    for period in ("2023-03-31", "2024-03-31"):
+        for trust in ("RXA", "RXB"):
+            assert f'href="reports/{period}/{trust}/index.html"' in html
+            assert f'href="reports/{period}/{trust}/board-pack.pdf"' in html
+    assert "2023/24" in html and "2022/23" in html
+
+
+def test_pages_are_semantic_and_code_is_only_in_the_reviewer_view(small):
+    params, _ = small
+    d = Path(params.site_dir) / "reports" / "2024-03-31" / "RXA"
+    board = (d / "06_hia6_bullying_disciplinary.html").read_text("utf-8")
+    reviewer = (d / "reviewer" / "06_hia6_bullying_disciplinary.html").read_text("utf-8")
+    for html in (board, reviewer):
+        assert '<html lang="en-GB">' in html and 'href="#main"' in html
+        assert html.count("<h1") == 1 and '<main id="main"' in html
+        assert f'alt="{ALT}"' in html
+    assert "r.section(" not in board and "DeprecationWarning" not in board
+    assert "#| label: hl-wres3" in reviewer and "class=\"highlight" in reviewer
+    assert "1.60 times" in board
+
+
+def test_board_pack_pdf_is_tagged_titled_and_reads_as_a_board_paper(small):
+    params, _ = small
+    pdf = Path(params.site_dir) / "reports" / "2024-03-31" / "RXA" / "board-pack.pdf"
+    raw = pdf.read_bytes()
+    assert b"/StructTreeRoot" in raw and b"/MarkInfo" in raw  # tagged PDF
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils not installed (apt-get install -y poppler-utils)")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    assert re.search(r"Tagged:\s+yes", info) and "EDI board pack 2023/24" in info
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True).stdout
+    flat = " ".join(text.split())
+    for expected in ("Board paper", "RXA", "2023/24", "Executive summary", "Purpose",
+                     "1.60 times as likely as White staff", "Method note",
+                     "Counts from 1 to 7 are suppressed", "workforce.csv (0123456789ab)"):
+        assert expected in flat, expected
+    assert "0123456789abcdef" not in flat  # hashes abbreviated
+
+
+def test_fallback_output_is_deterministic(small, tmp_path):
+    params, first = small
+    again = publish(SimpleNamespace(**{**vars(params), "site_dir": tmp_path / "again"}),
+                    engine="fallback", quiet=True)
+    a, b = Path(params.site_dir), tmp_path / "again"
+    files = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+    differ = [f for f in files if (a / f).read_bytes() != (b / f).read_bytes()]
+    assert set(differ) <= {"site-manifest.json"}  # at most its one timestamp differs
+    manifest = json.loads((a / "site-manifest.json").read_text())
+    assert set(manifest) == {"built_at", "engine", "files"} and len(manifest["files"]) == len(files) - 1
+
+
+def test_nothing_to_publish_leaves_the_old_site_alone(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "keep.html").write_text("old")
+    result = publish(params_for(tmp_path, tmp_path / "empty-reports"), engine="fallback", quiet=True)
+    assert result.exit_code == 1 and "run `edi-analysis run` first" in result.messages[0]
+    assert (site / "keep.html").read_text() == "old"
+
+
+def test_a_failed_build_leaves_the_old_site_and_no_temporary_folder(tmp_path, monkeypatch):
+    reports = make_reports(tmp_path / "reports", trusts=("RXA",), periods=("2024-03-31",))
+    params = params_for(tmp_path, reports)
+    assert publish(params, engine="fallback", quiet=True).exit_code == 0
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    def broken(*a, **k):
+        raise RuntimeError("typst failed")
+
+    monkeypatch.setattr(fallback, "compile_board_pack", broken)
+    result = publish(params, engine="fallback", quiet=True)
+    assert result.exit_code == 1 and "typst failed" in result.messages[0]
+    assert (tmp_path / "site" / "reports" / "2024-03-31" / "RXA" / "board-pack.pdf").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_engine_choice(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert choose_engine("auto") == "fallback"
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/quarto")
+    assert choose_engine("auto") == "quarto"
+    assert choose_engine("fallback") == "fallback"
+    with pytest.raises(ValueError):
+        choose_engine("latex")
+
+
+# --- the Quarto route -----------------------------------------------------------------------------
+
+def test_quarto_project_file_is_a_conventional_website():
+    cfg = yaml.safe_load((ROOT / "_quarto.yml").read_text("utf-8"))
+    assert cfg["project"]["type"] == "website"
+    assert cfg["execute"]["enabled"] is False  # never re-execute the notebooks
+    assert cfg["lang"] == "en-GB"
+    assert cfg["format"]["html"]["echo"] is False
+    assert {"reports/*/*/index.qmd", "reports/*/*/*.ipynb",
+            "reports/*/*/reviewer/*.ipynb"} <= set(cfg["project"]["render"])
+    hrefs = [item["href"] for item in cfg["website"]["navbar"]["left"]]
+    assert hrefs == ["index.qmd", "methodology.qmd", "accessibility.qmd"]
+    for page in cfg["project"]["render"][:3]:
+        assert (ROOT / page).is_file()
+
+
+def test_landing_page_uses_listings_not_a_sidebar_entry_per_report():
+    text = (ROOT / "index.qmd").read_text("utf-8")
+    front = yaml.safe_load(text.split("---")[1])
+    listings = {item["id"]: item for item in front["listing"]}
+    assert set(listings) == {"by-period", "by-trust"}
+    assert all(item["contents"] == "reports/*/*/index.qmd" for item in listings.values())
+    assert "::: {#by-period}" in text and "::: {#by-trust}" in text
+    assert "sidebar" not in yaml.safe_load((ROOT / "_quarto.yml").read_text())["website"]
+
+
+def test_quarto_sources_embed_the_same_headlines_the_fallback_shows(small, tmp_path):
+    params, _ = small
+    site = C.load_site(params)
+    packs = quarto.stage(site, tmp_path / "project")
+    report = site.reports[0]
+    rdir = tmp_path / "project" / report.path
+    page = (rdir / "index.qmd").read_text("utf-8")
+    front = yaml.safe_load(page.split("---")[1])
+    assert front["period"] == "2024-03-31" and front["period_label"] == "2023/24"
+    assert front["trust"] == "RXA" and "1.60 times" in front["description"]
+    assert "{{< embed 06_hia6_bullying_disciplinary.ipynb#hl-wres3 >}}" in page
+    meta = yaml.safe_load((rdir / "reviewer" / "_metadata.yml").read_text())
+    assert meta["echo"] is True
+    assert (rdir / "reviewer" / "00_overview.ipynb").is_file()
+    pack = packs[0].read_text("utf-8")
+    pack_front = yaml.safe_load(pack.split("---")[1])
+    assert "typst" in pack_front["format"] and pack_front["lang"] == "en-GB"
+    assert pack_front["execute"]["enabled"] is False
+    assert "{{< embed 06_hia6_bullying_disciplinary.ipynb#hl-wres3 >}}" in pack
+    assert 'fig-alt="Bar chart: 4.4% of BME staff' in pack
+    assert "# Method note" in pack
+    methodology = (tmp_path / "project" / "_generated" / "methodology.md").read_text("utf-8")
+    assert "## The metrics" in methodology
+    for rel in quarto.PROJECT_FILES:
+        assert (tmp_path / "project" / rel).is_file()
+
+
+def test_markdown_escaping_keeps_text_literal():
+    assert quarto.md_escape("a*b_[c]<d> #1 $5 @x") == r"a\*b\_\[c\]\<d\> \#1 \$5 \@x"
+
+
+@pytest.mark.quarto
+@pytest.mark.skipif(shutil.which("quarto") is None,
+                    reason="quarto not on PATH; the Quarto route is checked elsewhere against a "
+                           "real Quarto")
+def test_quarto_renders_the_site_and_board_packs(small, tmp_path):
+    params, _ = small
+    result = publish(SimpleNamespace(**{**vars(params), "site_dir": tmp_path / "q"}),
+                     engine="quarto", quiet=True)
+    assert result.exit_code == 0, result.messages
+    out = tmp_path / "q"
+    assert (out / "index.html").is_file() and (out / "methodology.html").is_file()
+    for report in C.load_site(params).reports:
+        assert (out / report.path / "index.html").is_file()
+        assert (out / report.path / "board-pack.pdf").stat().st_size > 1000
+        assert (out / report.path / "reviewer" / "00_overview.html").is_file()
+    landing = (out / "index.html").read_text("utf-8")
+    assert landing.count("reports/2024-03-31/RXA/index.html") >= 1
+
+
+# --- end to end on the sample reports ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample():
+    from publish_support import sample_site
+
+    return sample_site()
+
+
+def _identifiers(site: C.Site) -> set[str]:
+    """Every pseudonymised identifier in the inputs the reports were run on (CONTRACT.md §2:
+    identifiers never appear in any output). The data folder is read from each manifest."""
+    import pandas as pd
+
+    folders = {json.loads((r.source_dir / "manifest.json").read_text())["parameters"]["data"]
+               for r in site.reports}
+    ids: set[str] = set()
+    for folder in folders:
+        for name, col in (("workforce", "staff_id"), ("recruitment", "application_id"),
+                          ("employee_relations", "case_id"), ("staff_survey", "respondent_id"),
+                          ("board", "member_id")):
+            path = Path(folder) / f"{name}.csv"
+            if path.is_file():
+                ids |= set(pd.read_csv(path, usecols=[col], dtype=str)[col].dropna())
+    return ids
+
+
+@pytest.mark.slow
+def test_sample_site_has_every_report_page_and_board_pack(sample):
+    params, result = sample
+    site = C.load_site(params)
+    assert site.reports, "no sample reports"
+    out = Path(params.site_dir)
+    landing = (out / "index.html").read_text("utf-8")
+    for r in site.reports:
+        assert f'href="{r.path}/index.html"' in landing
+        assert (out / r.path / "board-pack.pdf").is_file()
+        for nb in r.notebooks:
+            assert (out / r.path / f"{nb.stem}.html").is_file()
+            assert (out / r.path / "reviewer" / f"{nb.stem}.html").is_file()
+    assert len(result.pdfs) == len(site.reports)
+    sizes = {p: (out / p).stat().st_size for p in result.pages}
+    pdf_sizes = {p: (out / p).stat().st_size for p in result.pdfs}
+    print(f"\nsample publish: {result.seconds:.1f} s, {len(sizes)} pages "
+          f"({sum(sizes.values()) / 1e6:.1f} MB, largest {max(sizes.values()) / 1e6:.2f} MB), "
+          f"{len(pdf_sizes)} PDFs ({sum(pdf_sizes.values()) / 1e6:.1f} MB, "
+          f"largest {max(pdf_sizes.values()) / 1e6:.2f} MB)")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdftotext") is None,
+                    reason="poppler-utils not installed (apt-get install -y poppler-utils)")
+def test_sample_board_packs_are_tagged_show_headlines_and_no_identifiers(sample):
+    params, result = sample
+    site = C.load_site(params)
+    ids = _identifiers(site)
+    assert ids, "no identifiers found in the sample inputs"
+    for r in site.reports:
+        pdf = Path(params.site_dir) / r.path / "board-pack.pdf"
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+        assert re.search(r"Tagged:\s+yes", info), pdf
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        flat = " ".join(text.split())
+        assert r.summary, f"{r.path}: no executive summary sentences"
+        for area, para in r.summary:
+            # the first words of each headline sentence (line breaks and hyphenation aside)
+            words = " ".join(para.text.split()[:6])
+            assert words in flat, f"{r.path}: {words!r} not in the board pack"
+        leaked = ids & set(re.findall(r"[A-Za-z0-9]+", text))
+        assert not leaked, f"{pdf}: identifiers {sorted(leaked)[:5]}"
+
+
+@pytest.mark.slow
+def test_sample_site_pages_show_no_identifiers(sample):
+    params, result = sample
+    ids = _identifiers(C.load_site(params))
+    assert ids
+    for rel in result.pages:
+        text = (Path(params.site_dir) / rel).read_text("utf-8")
+        leaked = ids & set(re.findall(r"[A-Za-z0-9]+", text))
+        assert not leaked, f"{rel}: identifiers {sorted(leaked)[:5]}"
+
+
+def test_board_pack_tables_right_align_only_number_columns():
+    t = C.Table("c", ("Group", "Breakdown", "Figure", "95% CI", "Denominator"),
+                (("All", "among voting members", "85.7%", "60.1% to 96.0%", "1,234"),
+                 ("BME", "", "suppressed", "", "")))
+    assert fallback.numeric_columns(t) == [False, False, True, True, True]
