@@ -1,0 +1,274 @@
+"""The params file of ``edi-analysis run|publish|build``: read, check, apply overrides.
+
+A params file is YAML with the keys of CONTRACT.md §7::
+
+    data: ../data/sample          # dataset folder (CSV or Parquet tables)
+    trusts: all                   # or a list of ODS codes
+    periods: [2023-03-31, 2024-03-31]
+    notebooks: all                # or a list of names, e.g. [hia6, 00_overview]
+    reports_dir: ../reports
+    site_dir: ../_site
+    min_count: 8
+    min_survey_responses: 11
+    seed: 20240331
+
+and one optional key of ours, ``notebooks_dir`` (the folder of notebook
+templates; default: the project's ``notebooks/`` folder).
+
+**Paths are relative to the folder holding the params file**, not to the
+current directory, so a params file means the same thing wherever the
+command is run from (``edi-analysis run params/sample.yaml`` from the
+repository root and ``edi-analysis run sample.yaml`` from ``params/`` run the
+same report). Absolute paths are kept as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from edi_analysis import stats
+
+#: The project's own notebook templates (src layout: <root>/src/edi_analysis/params.py).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+DEFAULT_SEED = 20240331
+
+_REQUIRED = ("data", "periods")
+_ALLOWED = ("data", "trusts", "periods", "notebooks", "reports_dir", "site_dir", "min_count",
+            "min_survey_responses", "seed", "notebooks_dir")
+_OVERRIDES = ("trusts", "periods", "notebooks")
+_ODS = re.compile(r"^[A-Z0-9]{3,5}$")
+_NOTEBOOK_PREFIX = re.compile(r"^\d+_")
+
+
+class ParamsError(ValueError):
+    """A params file (or an override) that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """A checked params file: absolute paths, ISO periods, resolved notebook templates.
+
+    ``trusts`` is ``None`` for ``all`` (every trust with a workforce snapshot,
+    resolved against the data by the runner). ``notebooks`` holds template
+    paths, in run order.
+    """
+
+    data: Path
+    periods: tuple[str, ...]
+    notebooks: tuple[Path, ...]
+    trusts: tuple[str, ...] | None = None
+    reports_dir: Path = Path("reports")
+    site_dir: Path = Path("_site")
+    min_count: int = stats.DEFAULT_MIN_COUNT
+    min_survey_responses: int = stats.DEFAULT_MIN_SURVEY_RESPONSES
+    seed: int = DEFAULT_SEED
+    notebooks_dir: Path = DEFAULT_NOTEBOOKS_DIR
+    params_file: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def notebook_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.notebooks)
+
+    def as_record(self) -> dict[str, Any]:
+        """JSON-ready view, as recorded in each manifest."""
+        return {
+            "params_file": str(self.params_file) if self.params_file else None,
+            "data": str(self.data),
+            "trusts": list(self.trusts) if self.trusts is not None else "all",
+            "periods": list(self.periods),
+            "notebooks": list(self.notebook_names),
+            "notebooks_dir": str(self.notebooks_dir),
+            "reports_dir": str(self.reports_dir),
+            "site_dir": str(self.site_dir),
+            "min_count": self.min_count,
+            "min_survey_responses": self.min_survey_responses,
+            "seed": self.seed,
+        }
+
+
+def _path(key: str, value: Any, base: Path) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ParamsError(f"{key}: expected a path, got {value!r}")
+    p = Path(value).expanduser()
+    return (p if p.is_absolute() else base / p).resolve()
+
+
+def _int(key: str, value: Any, minimum: int | None = None) -> int:
+    # bool is an int subclass in Python; `min_count: yes` is a mistake, not 1
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamsError(f"{key}: expected a whole number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ParamsError(f"{key}: must be at least {minimum}, got {value}")
+    return value
+
+
+def _period(key: str, value: Any) -> str:
+    # YAML reads an unquoted 2024-03-31 as a date; a quoted one as text
+    if isinstance(value, _dt.datetime):
+        value = value.date()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            if _dt.date.fromisoformat(value).isoformat() == value:
+                return value
+        except ValueError:
+            pass
+    raise ParamsError(f"{key}: {value!r} is not a date (expected YYYY-MM-DD)")
+
+
+def _list(key: str, value: Any, allow_all: bool) -> list | None:
+    if allow_all and value == "all":
+        return None
+    if isinstance(value, (str, int, _dt.date)):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ParamsError(f"{key}: expected a non-empty list{' or all' if allow_all else ''}, "
+                          f"got {value!r}")
+    return value
+
+
+def _trusts(value: Any) -> tuple[str, ...] | None:
+    items = _list("trusts", value, allow_all=True)
+    if items is None:
+        return None
+    out = []
+    for t in items:
+        if not isinstance(t, str) or not _ODS.match(t):
+            raise ParamsError(f"trusts: {t!r} is not an ODS code (3 to 5 capital letters or digits)")
+        if t not in out:
+            out.append(t)
+    return tuple(out)
+
+
+def _periods(value: Any) -> tuple[str, ...]:
+    items = _list("periods", value, allow_all=False)
+    return tuple(sorted({_period("periods", p) for p in items}))
+
+
+def available_notebooks(notebooks_dir: Path) -> list[Path]:
+    """Notebook templates in a folder, in name order (the ``NN_`` prefix sets the run order)."""
+    return sorted(p for p in Path(notebooks_dir).glob("*.ipynb") if not p.name.startswith("."))
+
+
+def _match(name: str, templates: list[Path]) -> Path:
+    """Find a template by file name, stem, stem without its ``NN_`` prefix, or that name's first word.
+
+    So ``06_hia6_bullying_disciplinary.ipynb``, ``06_hia6_bullying_disciplinary``,
+    ``hia6_bullying_disciplinary`` and ``hia6`` all name the same notebook.
+    """
+    def keys(p: Path) -> set[str]:
+        bare = _NOTEBOOK_PREFIX.sub("", p.stem)
+        return {p.name, p.stem, bare, bare.split("_")[0]}
+
+    hits = [p for p in templates if name in keys(p)]
+    if len(hits) == 1:
+        return hits[0]
+    known = ", ".join(p.stem for p in templates) or "(none)"
+    if not hits:
+        raise ParamsError(f"notebooks: no notebook {name!r} (available: {known})")
+    raise ParamsError(f"notebooks: {name!r} is ambiguous ({', '.join(p.stem for p in hits)})")
+
+
+def _notebooks(value: Any, notebooks_dir: Path) -> tuple[Path, ...]:
+    if not notebooks_dir.is_dir():
+        raise ParamsError(f"notebooks_dir: {notebooks_dir}: no such folder")
+    templates = available_notebooks(notebooks_dir)
+    items = _list("notebooks", value, allow_all=True)
+    if items is None:
+        if not templates:
+            raise ParamsError(f"notebooks_dir: no notebooks in {notebooks_dir}")
+        return tuple(templates)
+    chosen = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ParamsError(f"notebooks: expected notebook names, got {item!r}")
+        p = _match(item, templates)
+        if p not in chosen:
+            chosen.append(p)
+    return tuple(sorted(chosen, key=lambda p: p.name))
+
+
+def parse_params(raw: Any, base: Path, overrides: dict | None = None,
+                 params_file: Path | None = None) -> Params:
+    """Check a params mapping (already read from YAML) and apply command-line overrides."""
+    if not isinstance(raw, dict):
+        raise ParamsError("the params file must be a mapping of keys to values")
+    unknown = [k for k in raw if k not in _ALLOWED]
+    if unknown:
+        raise ParamsError(f"unknown key {unknown[0]!r} (allowed: {', '.join(_ALLOWED)})")
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise ParamsError(f"missing key {missing[0]!r}")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    bad = [k for k in overrides if k not in _OVERRIDES]
+    if bad:
+        raise ParamsError(f"cannot override {bad[0]!r} (only {', '.join(_OVERRIDES)})")
+    merged = {**raw, **overrides}
+
+    notebooks_dir = (_path("notebooks_dir", merged["notebooks_dir"], base)
+                     if "notebooks_dir" in merged else DEFAULT_NOTEBOOKS_DIR)
+    return Params(
+        data=_path("data", merged["data"], base),
+        periods=_periods(merged["periods"]),
+        notebooks=_notebooks(merged.get("notebooks", "all"), notebooks_dir),
+        trusts=_trusts(merged.get("trusts", "all")),
+        reports_dir=_path("reports_dir", merged.get("reports_dir", "reports"), base),
+        site_dir=_path("site_dir", merged.get("site_dir", "_site"), base),
+        min_count=_int("min_count", merged.get("min_count", stats.DEFAULT_MIN_COUNT), 1),
+        min_survey_responses=_int("min_survey_responses",
+                                  merged.get("min_survey_responses",
+                                             stats.DEFAULT_MIN_SURVEY_RESPONSES), 1),
+        seed=_int("seed", merged.get("seed", DEFAULT_SEED), 0),
+        notebooks_dir=notebooks_dir,
+        params_file=params_file,
+        raw=dict(raw),
+    )
+
+
+def _loader():
+    """YAML's safe loader without implicit timestamps: dates stay text and are checked here,
+    so a bad date (``2024-02-30``) is reported against its key rather than as a YAML crash."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        ch: [(tag, rx) for tag, rx in rs if tag != "tag:yaml.org,2002:timestamp"]
+        for ch, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return Loader
+
+
+def load_params(path: Path, overrides: dict | None = None) -> Params:
+    """Read and check a params file; ``overrides`` (``trusts``, ``periods``, ``notebooks``
+    lists from the command line) replace the file's values.
+
+    Raises :class:`ParamsError` naming the offending key (the CLI exits 2).
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"{path}: cannot read: {exc}") from None
+    try:
+        raw = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    return parse_params(raw, path.resolve().parent, overrides, params_file=path.resolve())
+
+
+def with_overrides(params: Params, **changes) -> Params:
+    """A copy of ``params`` with fields replaced (for tests and programmatic runs)."""
+    return replace(params, **changes)

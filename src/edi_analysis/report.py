@@ -1,0 +1,563 @@
+"""The notebook-facing API: one call per section of a report notebook.
+
+A report notebook is thin: a ``parameters`` cell, ``r = report.load(...)``,
+then one ``r.section(label)`` per headline. A *section* is
+
+    metric id(s) → this trust's rows for the period → plain-English sentence(s)
+    → figure with 95% CI and denominators → accessible chart → table
+    → trend over earlier periods → position among the trusts in the run,
+
+all from the rows that :func:`edi_analysis.metrics.compute` returns — the
+same function and arguments that write ``metrics.csv`` — so the report and
+``metrics.csv`` cannot disagree (``tests/test_notebooks.py`` checks it).
+Each section also emits its rows as machine-readable JSON (MIME type
+:data:`ROWS_MIME`) for that check and for the publisher.
+
+Sections are declared in :data:`SECTIONS` by metric id patterns and resolved
+against the metric registry at run time, so a metric registered in the
+package appears in its notebook without editing the notebook; every other
+metric of an action area is listed in that notebook's "other measures" table.
+
+The stable labels in :data:`HEADLINES` (``#| label:`` comment + cell tag) let
+the publisher pick cells, e.g. Quarto ``{{< embed 06_hia6_bullying_disciplinary.ipynb#hl-wres3 >}}``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from edi_analysis import narrative
+
+#: MIME type of the metric rows a section shows (JSON list of metrics.csv records).
+ROWS_MIME = "application/vnd.edi-analysis.metrics+json"
+SLICE_MARKER = "slice.json"
+PROVENANCE_FILE = "provenance.json"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One headline section: a stable label, a title, the metric id patterns it shows."""
+
+    label: str
+    notebook: str
+    title: str
+    metrics: tuple[str, ...]
+    intro: str = ""
+
+
+NOTEBOOKS = {
+    "00_overview": ("Overview", None),
+    "01_hia1_board": ("High impact action 1: board accountability", "hia1"),
+    "02_hia2_recruitment": ("High impact action 2: recruitment, talent and representation", "hia2"),
+    "03_hia3_pay": ("High impact action 3: pay gaps and flexible working", "hia3"),
+    "04_hia4_health": ("High impact action 4: health inequalities in the workforce", "hia4"),
+    "05_hia5_international": ("High impact action 5: internationally recruited staff", "hia5"),
+    "06_hia6_bullying_disciplinary": (
+        "High impact action 6: bullying, harassment and disciplinary consistency", "hia6"),
+    "07_people_plan": ("NHS People Plan priorities", "people_plan"),
+}
+
+_S = Section
+SECTIONS: tuple[Section, ...] = (
+    _S("hl-actions", "00_overview", "Plan actions: due dates and status", ("actions.status",)),
+    # HIA1
+    _S("hl-wres9", "01_hia1_board", "Board ethnicity compared with the workforce (WRES 9)",
+       ("wres.9.board_gap",)),
+    _S("hl-wdes10", "01_hia1_board", "Board disability compared with the workforce (WDES 10)",
+       ("wdes.10.board_gap",)),
+    _S("hl-hia1-objectives", "01_hia1_board", "Board members' EDI objectives",
+       ("hia1.smart_objectives_share", "hia1.appraised_share")),
+    # HIA2
+    _S("hl-wres2", "02_hia2_recruitment", "Appointment from shortlisting by ethnicity (WRES 2)",
+       ("wres.2.relative_likelihood", "wres.2.appointment_rate")),
+    _S("hl-wdes2", "02_hia2_recruitment", "Appointment from shortlisting by disability (WDES 2)",
+       ("wdes.2.relative_likelihood", "wdes.2.appointment_rate")),
+    _S("hl-sex2", "02_hia2_recruitment", "Appointment from shortlisting by sex",
+       ("sex.2.relative_likelihood", "sex.2.appointment_rate")),
+    _S("hl-shortlisting", "02_hia2_recruitment", "Shortlisting", ("hia2.shortlisting_rate",)),
+    _S("hl-wres4", "02_hia2_recruitment", "Non-mandatory training and CPD (WRES 4)",
+       ("wres.4.relative_likelihood", "wres.4.access_rate")),
+    _S("hl-wres1", "02_hia2_recruitment", "Workforce by ethnicity (WRES 1)", ("wres.1.share",)),
+    _S("hl-wdes1", "02_hia2_recruitment", "Workforce by disability (WDES 1)", ("wdes.1.share",)),
+    _S("hl-senior", "02_hia2_recruitment", "Senior leadership", ("hia2.senior_share",)),
+    _S("hl-model-employer", "02_hia2_recruitment", "Model Employer: representation by pay cluster",
+       ("hia2.representation_ratio",)),
+    _S("hl-career", "02_hia2_recruitment", "Equal opportunities for career progression (survey)",
+       ("wres.7", "wdes.5")),
+    # HIA3
+    _S("hl-pay-gender", "03_hia3_pay", "Gender pay gap",
+       ("pay.gender.mean_gap", "pay.gender.median_gap")),
+    _S("hl-pay-bonus", "03_hia3_pay", "Gender bonus gap",
+       ("pay.gender.bonus_mean_gap", "pay.gender.bonus_median_gap", "pay.gender.bonus_share")),
+    _S("hl-pay-quartiles", "03_hia3_pay", "Women and men in each pay quartile",
+       ("pay.gender.quartile_share",)),
+    _S("hl-pay-ethnicity", "03_hia3_pay", "Ethnicity pay gap",
+       ("pay.ethnicity.mean_gap", "pay.ethnicity.median_gap")),
+    _S("hl-pay-disability", "03_hia3_pay", "Disability pay gap",
+       ("pay.disability.mean_gap", "pay.disability.median_gap")),
+    _S("hl-mend-the-gap", "03_hia3_pay", "Mend the Gap: doctors' gender pay gap",
+       ("pay.medical.*",)),
+    _S("hl-flexible", "03_hia3_pay", "Flexible working", ("hia3.flexible_working_share",)),
+    # HIA4
+    _S("hl-sickness", "04_hia4_health", "Sickness absence", ("hia4.sickness_absence_rate",)),
+    _S("hl-hwb-action", "04_hia4_health", "Positive action on health and wellbeing (survey)",
+       ("hia4.org_action_hwb",)),
+    _S("hl-presenteeism", "04_hia4_health", "Pressure to work when unwell (WDES 6)", ("wdes.6",)),
+    _S("hl-adjustments", "04_hia4_health", "Reasonable adjustments (WDES 8)", ("wdes.8",)),
+    # HIA5
+    _S("hl-hia5-training", "05_hia5_international", "Training for international recruits",
+       ("hia5.training_relative_likelihood",)),
+    _S("hl-hia5-retention", "05_hia5_international", "Retention of international recruits",
+       ("hia5.retention_12m",)),
+    _S("hl-hia5-belonging", "05_hia5_international", "Sense of belonging (survey)",
+       ("hia5.belonging",)),
+    _S("hl-hia5-harassment", "05_hia5_international", "Harassment from managers (survey)",
+       ("hia5.harassment_manager",)),
+    # HIA6
+    _S("hl-wres3", "06_hia6_bullying_disciplinary",
+       "Entering the formal disciplinary process by ethnicity (WRES 3)",
+       ("wres.3.relative_likelihood", "wres.3.rate")),
+    _S("hl-wdes3", "06_hia6_bullying_disciplinary",
+       "Entering the formal capability process by disability (WDES 3)",
+       ("wdes.3.relative_likelihood", "wdes.3.rate")),
+    _S("hl-sex3", "06_hia6_bullying_disciplinary", "Entering the formal disciplinary process by sex",
+       ("sex.3.relative_likelihood", "sex.3.rate")),
+    _S("hl-hia6-model", "06_hia6_bullying_disciplinary",
+       "Where the data show inconsistency: the adjusted model",
+       ("hia6.inconsistency", "hia6.adjusted_relative_likelihood", "hia6.adjusted_odds_ratio",
+        "hia6.*.inconsistency", "hia6.*.adjusted_relative_likelihood",
+        "hia6.*.adjusted_odds_ratio"),
+       intro="The unadjusted figures above are the published WRES and WDES measures. The model "
+             "compares like with like: staff in the same staff group and pay cluster."),
+    _S("hl-hia6-cells", "06_hia6_bullying_disciplinary", "Where the inconsistency sits",
+       ("hia6.cell_ratio", "hia6.*.cell_ratio")),
+    _S("hl-er-outcomes", "06_hia6_bullying_disciplinary", "Outcomes and time to close",
+       ("er.*",)),
+    _S("hl-harassment", "06_hia6_bullying_disciplinary", "Harassment, bullying and abuse (survey)",
+       ("wres.5", "wres.6", "wdes.4*", "hia6.harassment_manager")),
+    _S("hl-discrimination", "06_hia6_bullying_disciplinary", "Discrimination at work (survey)",
+       ("wres.8", "hia6.discrimination_colleague")),
+    # People Plan
+    _S("hl-leavers", "07_people_plan", "Leavers", ("pp.leaver_rate",)),
+    _S("hl-pp-hwb", "07_people_plan", "Health and wellbeing support", ("pp.hwb.*",)),
+    _S("hl-valued", "07_people_plan", "Feeling valued (WDES 7)", ("wdes.7",)),
+    _S("hl-engagement", "07_people_plan", "Staff engagement (WDES 9a)", ("wdes.9a",)),
+)
+
+#: label → section; the publisher and tests read this.
+HEADLINES: dict[str, Section] = {s.label: s for s in SECTIONS}
+
+#: The section whose first headline sentence represents each area in the overview.
+OVERVIEW_HEADLINES = {
+    "hia1": "hl-wres9", "hia2": "hl-wres2", "hia3": "hl-pay-gender", "hia4": "hl-sickness",
+    "hia5": "hl-hia5-training", "hia6": "hl-wres3", "people_plan": "hl-leavers",
+}
+
+
+def other_label(notebook: str) -> str:
+    """Label of a notebook's "other measures" table (every registered metric of its area not
+    shown in a section)."""
+    return f"tbl-{notebook.split('_', 1)[1].split('_')[0]}-other"
+
+
+def sections_for(notebook: str) -> list[Section]:
+    return [s for s in SECTIONS if s.notebook == notebook]
+
+
+def labels_for(notebook: str) -> list[str]:
+    """Every stable label a notebook carries, in order."""
+    out = [s.label for s in sections_for(notebook)]
+    if notebook == "00_overview":
+        out += [f"hl-overview-{a}" for a in OVERVIEW_HEADLINES]
+    elif NOTEBOOKS.get(notebook, (None, None))[1]:
+        out.append(other_label(notebook))
+    return out
+
+
+def resolve(patterns: Sequence[str], registry=None) -> list[str]:
+    """Registered metric ids matching the patterns (glob), in pattern then registry order."""
+    if registry is None:
+        from edi_analysis.metrics import REGISTRY as registry
+    out: list[str] = []
+    for p in patterns:
+        for mid in registry:
+            if fnmatch.fnmatchcase(mid, p) and mid not in out:
+                out.append(mid)
+    return out
+
+
+def shown_ids(registry=None) -> set[str]:
+    return {m for s in SECTIONS for m in resolve(s.metrics, registry)}
+
+
+def other_ids(area: str, registry=None) -> list[str]:
+    if registry is None:
+        from edi_analysis.metrics import REGISTRY as registry
+    shown = shown_ids(registry)
+    return [m for m, sp in registry.items() if sp.area == area and m not in shown]
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def resolve_data(data: str | Path) -> Path:
+    """The data folder: as given, else relative to the project (so defaults work under nbval)."""
+    p = Path(data)
+    if p.exists() or p.is_absolute():
+        return p
+    for base in (PROJECT_ROOT / "notebooks", PROJECT_ROOT):
+        if (base / p).exists():
+            return (base / p).resolve()
+    return p
+
+
+def load_tables(data: str | Path, trust: str | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Validated tables of one trust: from a prepared slice (Parquet, fast) or a dataset folder.
+
+    A slice folder (written by the runner) holds ``slice.json`` and one
+    Parquet file per table, already validated and typed. Any other folder is
+    validated here (CONTRACT.md §6) and restricted to ``trust``.
+    Returns (tables, provenance).
+    """
+    folder = resolve_data(data)
+    marker = folder / SLICE_MARKER
+    if marker.exists():
+        meta = json.loads(marker.read_text(encoding="utf-8"))
+        tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]}
+        prov_file = folder / PROVENANCE_FILE
+        prov = json.loads(prov_file.read_text(encoding="utf-8")) if prov_file.exists() else {}
+        return tables, prov
+    from edi_analysis.contract import validate_dataset
+
+    rep = validate_dataset(folder)
+    if not rep.ok:
+        raise ValueError(f"{folder}: the data are not valid; run `edi-analysis validate {folder}`")
+    tables = {k: v for k, v in rep.dataset.tables.items() if v is not None}
+    if trust is not None:
+        tables = {k: (v[v["trust_code"] == trust] if "trust_code" in v else v)
+                  for k, v in tables.items()}
+    return tables, {"inputs": dict(rep.dataset.sha256), "data": str(folder)}
+
+
+def _records(rows: pd.DataFrame) -> list[dict]:
+    out = []
+    for rec in rows.to_dict(orient="records"):
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, float) and math.isnan(v):
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            clean[k] = v
+        out.append(clean)
+    return out
+
+
+def _display(bundle: dict) -> None:
+    from IPython.display import display
+
+    display(bundle, raw=True)
+
+
+def _md(text: str) -> None:
+    _display({"text/markdown": text, "text/plain": text})
+
+
+def _html(html_text: str, plain: str) -> None:
+    _display({"text/html": html_text, "text/plain": plain})
+
+
+# --- the report ------------------------------------------------------------------------------
+
+@dataclass
+class Report:
+    """One trust's report for one period: computes the rows once, shows them section by section."""
+
+    trust: str | None
+    period: str
+    data: str | Path
+    notebook: str
+    min_count: int = 8
+    min_survey_responses: int = 11
+    seed: int = 20240331
+    peers: str | Path | None = None
+    tables: dict = field(default_factory=dict, repr=False)
+    provenance: dict = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def ctx(self):
+        from edi_analysis.metrics import MetricContext
+
+        return MetricContext.from_tables(self.tables, [self.period], trusts=[self.trust],
+                                         seed=self.seed)
+
+    @property
+    def earlier_periods(self) -> list[str]:
+        """Snapshots in the trust's data before this period (for trends)."""
+        wf = self.tables.get("workforce")
+        if wf is None or wf.empty:
+            return []
+        snaps = sorted({pd.Timestamp(d).strftime("%Y-%m-%d") for d in wf["snapshot_date"].unique()})
+        return [p for p in snaps if p < self.period]
+
+    def ids(self) -> list[str]:
+        """Every metric id this notebook shows (sections plus the area's other measures)."""
+        if self.notebook == "00_overview":
+            pats = [p for s in sections_for(self.notebook) for p in s.metrics]
+            pats += [p for lab in OVERVIEW_HEADLINES.values() for p in HEADLINES[lab].metrics]
+            return resolve(pats)
+        out = resolve([p for s in sections_for(self.notebook) for p in s.metrics])
+        area = NOTEBOOKS.get(self.notebook, (None, None))[1]
+        return out + [m for m in other_ids(area) if m not in out] if area else out
+
+    def _compute(self, ctx, ids: list[str]) -> pd.DataFrame:
+        from edi_analysis.metrics import compute
+        from edi_analysis.metrics.rows import PUBLISHED
+
+        if not ids:
+            return pd.DataFrame(columns=PUBLISHED)
+        return compute(ctx, ids, min_count=self.min_count,
+                       min_survey_responses=self.min_survey_responses)
+
+    @cached_property
+    def rows(self) -> pd.DataFrame:
+        """This trust's published rows for the period: the same call that writes metrics.csv."""
+        return self._compute(self.ctx, self.ids())
+
+    @cached_property
+    def trend_rows(self) -> pd.DataFrame:
+        """Published rows for the earlier periods in the data (headlines only are shown)."""
+        earlier = self.earlier_periods
+        if not earlier:
+            return self.rows.iloc[0:0]
+        from edi_analysis.metrics import MetricContext
+
+        ctx = MetricContext.from_tables(self.tables, earlier, trusts=[self.trust], seed=self.seed)
+        ids = [m for s in sections_for(self.notebook) for m in resolve(s.metrics)[:1]]
+        if self.notebook == "00_overview":
+            ids = []
+        return self._compute(ctx, ids)
+
+    @cached_property
+    def peer_rows(self) -> pd.DataFrame:
+        """Headline rows of every trust in the run for this period (written once by the runner)."""
+        if not self.peers:
+            return self.rows.iloc[0:0]
+        p = Path(self.peers)
+        if not p.exists():
+            return self.rows.iloc[0:0]
+        return pd.read_parquet(p)
+
+    # -- display ---------------------------------------------------------------------------
+    def heading(self) -> None:
+        """The notebook's opening: title, trust, period, thresholds."""
+        title = NOTEBOOKS.get(self.notebook, (self.notebook, None))[0]
+        p = pd.Timestamp(self.period)
+        year = f"{p.year - 1}/{str(p.year)[2:]}" if p.month <= 3 else f"{p.year}/{str(p.year + 1)[2:]}"
+        _md(f"# {title}\n\n**Trust:** {self.trust} · **Period:** snapshot {self.period} "
+            f"(reporting year {year})\n\nFigures based on fewer than {self.min_count} people "
+            f"(or fewer than {self.min_survey_responses} survey responses) are suppressed to "
+            f"protect confidentiality.")
+
+    def _is_survey(self, mid: str) -> bool:
+        from edi_analysis.metrics import FAMILIES, REGISTRY
+
+        fam = FAMILIES.get(REGISTRY[mid].family)
+        return fam is not None and "staff_survey" in fam.tables
+
+    def sentences(self, rows: pd.DataFrame) -> list[str]:
+        """Sentences for a set of rows: one per headline row (no breakdown, known group)."""
+        from edi_analysis.metrics import REGISTRY
+
+        out = []
+        for _, r in rows.iterrows():
+            if r["breakdown"] or r["group"] == "Unknown":
+                continue
+            out.append(narrative.sentence(r, label=REGISTRY[r["metric_id"]].label,
+                                          survey=self._is_survey(r["metric_id"]),
+                                          min_count=self.min_count,
+                                          min_survey_responses=self.min_survey_responses))
+        return out
+
+    def section(self, label: str) -> pd.DataFrame:
+        """Show one headline section; returns the rows shown (also emitted as JSON)."""
+        from edi_analysis import charts
+        from edi_analysis.metrics import REGISTRY
+
+        sec = HEADLINES[label]
+        ids = resolve(sec.metrics)
+        rows = self.rows[self.rows["metric_id"].isin(ids)]
+        if sec.intro:
+            _md(sec.intro)
+        if rows.empty:
+            _md(f"No figures for *{sec.title.lower()}* in this period: the data needed "
+                "are not in this trust's extract.")
+            self._emit(rows)
+            return rows
+        if label == "hl-actions":
+            return self._actions(rows)
+        words = self.sentences(rows)
+        if words:
+            _md("\n\n".join(words))
+        for mid in ids:
+            mrows = rows[rows["metric_id"] == mid]
+            if mrows.empty:
+                continue
+            sp = REGISTRY[mid]
+            if sp.unit != "flag":
+                plot = mrows if len(mrows) <= 12 else mrows[mrows["breakdown"] == ""]
+                ch = charts.bar_chart(plot, sp.label, sp.unit,
+                                      reference=1.0 if sp.unit == "ratio" else None,
+                                      non_adverse_band=narrative.wording(mid, sp.unit).non_adverse_range)
+                if ch is not None:
+                    _html(ch.html(), ch.alt)
+            _html(charts.table_html(mrows, f"{sp.label}, {self.trust}, {self.period}"),
+                  f"Table: {sp.label}")
+        self._trend(ids[0])
+        self._peers(ids[0])
+        self._emit(rows)
+        return rows
+
+    def _emit(self, rows: pd.DataFrame) -> None:
+        _display({ROWS_MIME: _records(rows), "text/plain": f"{len(rows)} metric rows"})
+
+    def _trend(self, mid: str) -> None:
+        from edi_analysis import charts
+        from edi_analysis.metrics import REGISTRY
+
+        if not self.earlier_periods:
+            return
+        sp = REGISTRY[mid]
+        both = pd.concat([self.trend_rows, self.rows], ignore_index=True)
+        both = both[(both["metric_id"] == mid) & (both["breakdown"] == "")
+                    & (both["group"] != "Unknown")]
+        if both["period"].nunique() < 2:
+            return
+        both = both.sort_values(["group", "period"])
+        ch = charts.trend_chart(both, sp.label, sp.unit)
+        if ch is not None:
+            _html(ch.html(), ch.alt)
+        table = both.assign(group=both["group"] + ", " + both["period"])
+        _html(charts.table_html(table, f"Trend: {sp.label}"), f"Trend table: {sp.label}")
+
+    def _peers(self, mid: str) -> None:
+        from edi_analysis import charts
+        from edi_analysis.metrics import REGISTRY
+
+        peers = self.peer_rows
+        if peers.empty:
+            return
+        sp = REGISTRY[mid]
+        sel = peers[(peers["metric_id"] == mid) & (peers["breakdown"] == "")]
+        groups = [g for g in sel["group"].unique() if g != "Unknown"]
+        if sel["trust_code"].nunique() < 2 or len(groups) != 1:
+            return  # positions are shown for single-figure headlines (ratios, gaps)
+        ch = charts.peers_chart(sel[sel["group"] == groups[0]], self.trust, sp.label, sp.unit,
+                                caption=f"Trusts in this run, {self.period}")
+        if ch is not None:
+            _html(ch.html(), ch.alt)
+
+    def _actions(self, rows: pd.DataFrame) -> pd.DataFrame:
+        from edi_analysis import charts
+
+        _md(narrative.rag_summary(rows["value"]))
+        table = rows.copy()
+        table["note"] = table["note"].where(table["note"].astype(str) != "", "")
+        _html(charts.table_html(table, f"Plan actions, {self.trust}, {self.period}"),
+              "Table: plan actions")
+        self._emit(rows)
+        return rows
+
+    def overview(self, area: str) -> pd.DataFrame:
+        """The overview's headline for one action area: its first section's first sentence."""
+        sec = HEADLINES[OVERVIEW_HEADLINES[area]]
+        ids = resolve(sec.metrics)[:1]
+        rows = self.rows[self.rows["metric_id"].isin(ids)]
+        title = NOTEBOOKS[next(n for n in NOTEBOOKS if NOTEBOOKS[n][1] == area)][0]
+        words = self.sentences(rows)
+        _md(f"**{title}.** " + (" ".join(words[:2]) if words else
+                                 "No headline figure for this period."))
+        self._emit(rows)
+        return rows
+
+    def other_measures(self) -> pd.DataFrame:
+        """Every other registered metric of this notebook's area, as one table."""
+        from edi_analysis import charts
+        from edi_analysis.metrics import REGISTRY
+
+        area = NOTEBOOKS.get(self.notebook, (None, None))[1]
+        ids = other_ids(area) if area else []
+        rows = self.rows[self.rows["metric_id"].isin(ids)]
+        if rows.empty:
+            _md("Every measure of this action area is shown above.")
+        for mid in ids:
+            mrows = rows[rows["metric_id"] == mid]
+            if not mrows.empty:
+                _html(charts.table_html(mrows, REGISTRY[mid].label), f"Table: {REGISTRY[mid].label}")
+        self._emit(rows)
+        return rows
+
+    def methodology(self) -> None:
+        """For reviewers: definitions and sources from the registry, thresholds, input hashes."""
+        from edi_analysis import charts
+        from edi_analysis.metrics import REGISTRY
+
+        ids = self.ids()
+        defs = pd.DataFrame([{"Metric": m, "Definition": REGISTRY[m].definition,
+                              "Source": REGISTRY[m].source} for m in ids])
+        _md("## Methodology\n\nEvery figure above is computed by the `edi_analysis` package "
+            "(`edi_analysis.metrics.compute`), the same function that writes `metrics.csv`; "
+            "nothing is computed in this notebook. Relative likelihoods use the log (Katz) "
+            "95% interval, proportions the Wilson interval, pay gap intervals a percentile "
+            f"bootstrap with seed {self.seed}.\n\n**Suppression.** A count of 1 to "
+            f"{self.min_count - 1}, or a figure built from one, is suppressed; survey results "
+            f"with fewer than {self.min_survey_responses} answers are suppressed; where a "
+            "breakdown shows its total and one cell is suppressed, the next smallest is too "
+            "(CONTRACT.md §4.8).")
+        if not defs.empty:
+            _html(charts.simple_table_html(defs, "Definitions and sources"),
+                  "Table: definitions and sources")
+        inputs = self.provenance.get("inputs", {})
+        if inputs:
+            hashes = pd.DataFrame({"Input file": list(inputs), "SHA-256": list(inputs.values())})
+            _html(charts.simple_table_html(hashes, "Input files and their SHA-256 hashes"),
+                  "Table: input file hashes")
+        meta = {k: self.provenance[k] for k in ("git_commit", "versions") if k in self.provenance}
+        if meta:
+            commit = meta.get("git_commit") or "not a git checkout"
+            vers = ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())
+            _md(f"**Provenance.** Project commit: `{commit}`. Package versions: {vers}.")
+
+
+def load(notebook: str, trust: str | None, period: str, data: str | Path, *,
+         min_count: int = 8, min_survey_responses: int = 11, seed: int = 20240331,
+         peers: str | Path | None = None) -> Report:
+    """Load the trust's tables and make its report (the first trust in the data if none given)."""
+    tables, prov = load_tables(data, trust)
+    if trust is None:
+        wf = tables["workforce"]
+        trust = sorted(wf["trust_code"].unique())[0]
+        tables = {k: (v[v["trust_code"] == trust] if "trust_code" in v else v)
+                  for k, v in tables.items()}
+    return Report(trust=trust, period=str(period), data=data, notebook=notebook,
+                  min_count=int(min_count), min_survey_responses=int(min_survey_responses),
+                  seed=int(seed), peers=peers or None, tables=tables, provenance=prov)
+
+
+def preload() -> None:
+    """Import what the sections need, so a notebook's timing separates imports from work."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import seaborn  # noqa: F401
+
+    from edi_analysis import charts, metrics  # noqa: F401

@@ -1,0 +1,427 @@
+"""Execute the report notebooks with papermill: every trust × period × notebook, in parallel.
+
+``run(params)``:
+
+1. validates the dataset (all problems reported at once; nothing written when invalid);
+2. prepares each trust's data slice **once** (validated, typed tables as
+   Parquet in a temporary working folder) and, per period, computes every
+   trust's metrics in one vectorised pass: each trust's ``metrics.csv`` and a
+   small peers file (headline rows of the trusts in the run: trust codes and
+   published figures only, no record-level data);
+3. executes the notebooks with papermill's Python API in N worker processes
+   (default: the number of cores), kernel = this environment's Python,
+   behind a progress bar; one failing notebook does not stop the others;
+4. writes ``reports/<period>/<trust>/`` (executed notebooks, ``metrics.csv``,
+   ``manifest.json``) into a staging folder and renames it into place only
+   when that trust and period are complete, so an interrupted run never
+   leaves a half-written report that looks finished; a re-run replaces the
+   old folder only then.
+
+The run ends with a summary naming each failed notebook and where it is
+kept; ``RunResult.exit_code`` is 1 if any notebook failed or the data are
+invalid (CONTRACT.md §7).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from edi_analysis.params import PROJECT_ROOT, Params
+
+KERNEL_NAME = "python3"
+START_TIMEOUT = 120  # seconds for a kernel to start on a busy machine
+#: Packages whose versions the manifest records.
+VERSIONED = ("edi-analysis", "pandas", "numpy", "scipy", "pyarrow", "papermill", "nbclient",
+             "nbformat", "ipykernel", "statsmodels", "scikit-learn", "seaborn", "matplotlib",
+             "pandera")
+MANIFEST = "manifest.json"
+STAGING_PREFIX = ".staging-"
+
+
+@dataclass
+class NotebookRecord:
+    """One executed notebook: where, whether it worked, and how long each part took.
+
+    ``kernel_start`` is the time from asking papermill to run until the first
+    cell started (kernel launch and connection); ``imports`` the cell tagged
+    ``imports``; ``work`` every other cell.
+    """
+
+    trust: str
+    period: str
+    notebook: str
+    status: str = "pending"
+    duration: float | None = None
+    kernel_start: float | None = None
+    imports: float | None = None
+    work: float | None = None
+    error: str | None = None
+    path: str | None = None
+
+
+@dataclass
+class RunResult:
+    """What a run did: per-notebook records, the report folders written, the exit status."""
+
+    exit_code: int
+    records: list[NotebookRecord] = field(default_factory=list)
+    report_dirs: list[Path] = field(default_factory=list)
+    duration: float = 0.0
+    invalid: bool = False
+
+    @property
+    def failures(self) -> list[NotebookRecord]:
+        return [r for r in self.records if r.status != "ok"]
+
+
+# --- provenance ------------------------------------------------------------------------------
+
+def package_versions() -> dict[str, str | None]:
+    out = {}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit(root: Path = PROJECT_ROOT) -> str | None:
+    """The project's git commit (with ``-dirty`` when the tree has changes); None outside git."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# --- kernel ----------------------------------------------------------------------------------
+
+def kernelspec_dir(work: Path) -> Path:
+    """Write a ``python3`` kernelspec that runs *this* interpreter; returns the JUPYTER_PATH entry.
+
+    JUPYTER_PATH is searched before user and system kernel folders, so the
+    notebooks' ``python3`` kernel is this environment even when another
+    ``python3`` kernel is installed for the user.
+    """
+    root = work / "jupyter"
+    spec = root / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        # log level ERROR: ipykernel warns on every start that local TCP is unencrypted,
+        # which would bury the run's summary under one warning per notebook
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--IPKernelApp.log_level=ERROR"],
+        "display_name": "edi-analysis (Python 3)", "language": "python",
+    }), encoding="utf-8")
+    return root
+
+
+def _kernel_env(jupyter_path: Path) -> dict[str, str]:
+    env = {
+        "JUPYTER_PATH": os.pathsep.join(
+            [str(jupyter_path)] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]),
+        "MPLBACKEND": "Agg",
+        "PYTHONHASHSEED": "0",
+        # debugpy warns about frozen modules on every kernel start; the notebooks do not debug
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }
+    return env
+
+
+# --- one notebook (runs in a worker process) -------------------------------------------------
+
+def execute_one(template: str, output: str, parameters: dict, cwd: str) -> dict:
+    """Execute one notebook with papermill; never raises for a notebook error (returns it)."""
+    import logging
+
+    import nbformat
+    import papermill as pm
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    t0 = time.time()
+    status, error = "ok", None
+    try:
+        pm.execute_notebook(template, output, parameters=parameters, kernel_name=KERNEL_NAME,
+                            progress_bar=False, log_output=False, cwd=cwd,
+                            start_timeout=START_TIMEOUT, request_save_on_cell_execute=False)
+    except pm.PapermillExecutionError as exc:
+        status, error = "failed", f"{exc.ename}: {exc.evalue}"
+    except Exception as exc:  # kernel died, timeout, unreadable template: still a failed notebook
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    t1 = time.time()
+    timing = {"duration": round(t1 - t0, 3), "kernel_start": None, "imports": None, "work": None}
+    try:
+        nb = nbformat.read(output, as_version=4)
+        timing.update(_split_timing(nb, t0))
+    except Exception:  # no output notebook (e.g. template unreadable): keep the wall time only
+        pass
+    return {"status": status, "error": error, **timing}
+
+
+def _ts(text: str | None) -> float | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _split_timing(nb, t0: float) -> dict:
+    """Kernel start / imports / work from papermill's per-cell timestamps."""
+    starts, imports, work = [], 0.0, 0.0
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("papermill", {})
+        start, dur = _ts(meta.get("start_time")), meta.get("duration")
+        if start is not None:
+            starts.append(start)
+        if dur is None:
+            continue
+        if "imports" in cell.get("metadata", {}).get("tags", []):
+            imports += float(dur)
+        else:
+            work += float(dur)
+    kernel = (min(starts) - t0) if starts else None
+    return {"kernel_start": None if kernel is None else round(max(kernel, 0.0), 3),
+            "imports": round(imports, 3), "work": round(work, 3)}
+
+
+# --- data preparation ------------------------------------------------------------------------
+
+def _slice_tables(tables: dict, trust: str) -> dict:
+    return {name: (df[df["trust_code"] == trust].reset_index(drop=True) if "trust_code" in df else df)
+            for name, df in tables.items() if df is not None}
+
+
+def write_slice(folder: Path, tables: dict, trust: str, provenance: dict) -> Path:
+    """One trust's validated tables as Parquet, with ``slice.json`` and ``provenance.json``."""
+    from edi_analysis.report import PROVENANCE_FILE, SLICE_MARKER
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for name, df in _slice_tables(tables, trust).items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+        names.append(name)
+    (folder / SLICE_MARKER).write_text(json.dumps({"trust": trust, "tables": names}),
+                                       encoding="utf-8")
+    (folder / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2), encoding="utf-8")
+    return folder
+
+
+def _install(staging: Path, target: Path) -> None:
+    """Move a complete staging folder into place, replacing any older report atomically enough:
+    the old folder is renamed aside first, so at no time is a half-written folder at ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = target.parent / f".old-{target.name}-{uuid.uuid4().hex[:8]}"
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def _resolve_trusts(params: Params, tables: dict) -> list[str]:
+    from edi_analysis.pipeline import UsageError
+
+    known = sorted(tables["workforce"]["trust_code"].unique())
+    if params.trusts is None:
+        return known
+    missing = [t for t in params.trusts if t not in known]
+    if missing:
+        raise UsageError(f"trust(s) not in the workforce table: {', '.join(missing)}")
+    return list(params.trusts)
+
+
+def _peers_rows(rows):
+    """Headline rows (no breakdown, numeric) of every trust: public trust codes and published
+    figures."""
+    out = rows[(rows["breakdown"] == "") & (rows["unit"] != "flag")].reset_index(drop=True)
+    out["value"] = out["value"].astype("float64")  # flag labels (text) are excluded above
+    return out
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="nb", file=sys.stderr, disable=not enabled, dynamic_ncols=True,
+                desc="notebooks")
+
+
+def _summary(result: RunResult, stream=None) -> None:
+    stream = stream or sys.stderr
+    ok = sum(r.status == "ok" for r in result.records)
+    n = len(result.records)
+    trusts = len({r.trust for r in result.records})
+    periods = len({r.period for r in result.records})
+    print(f"ran {n} notebook{'s' * (n != 1)} ({trusts} trust{'s' * (trusts != 1)} × {periods} "
+          f"period{'s' * (periods != 1)}) in {result.duration:.1f} s: {ok} ok, "
+          f"{n - ok} failed", file=stream)
+    if result.records:
+        slow = max(result.records, key=lambda r: r.duration or 0)
+        print(f"slowest: {slow.notebook} for {slow.trust} {slow.period} "
+              f"({(slow.duration or 0):.1f} s)", file=stream)
+    for r in result.failures:
+        print(f"FAILED {r.notebook} for {r.trust} {r.period}: {r.error}\n"
+              f"       kept at {r.path}", file=stream)
+
+
+def run(params: Params, jobs: int | None = None, executor: str = "local", scheduler=None,
+        progress: bool = True) -> RunResult:
+    """Validate, prepare slices, execute every notebook for every trust and period, write reports."""
+    from edi_analysis import pipeline
+
+    if executor != "local":
+        raise pipeline.UsageError(
+            f"executor {executor!r} is not available in this release (Dask comes in a later "
+            "release); use --executor local")
+    t_start = time.time()
+    started = _now()
+    report = pipeline.validate(params.data, periods=params.periods, params_file=params.params_file)
+    if not report.ok:
+        pipeline.report_validation(report)
+        return RunResult(exit_code=1, invalid=True, duration=time.time() - t_start)
+    if report.warnings or report.notes:
+        pipeline.report_validation(report)
+    dataset = report.dataset
+    trusts = _resolve_trusts(params, dataset.tables)
+    jobs = jobs or os.cpu_count() or 1
+
+    params.reports_dir.mkdir(parents=True, exist_ok=True)
+    run_id = f"{datetime.now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    staging_root = params.reports_dir / f"{STAGING_PREFIX}{run_id}"
+    work = Path(tempfile.mkdtemp(prefix="edi-analysis-run-"))
+    result = RunResult(exit_code=0)
+    versions, commit = package_versions(), git_commit()
+    inputs = dict(sorted(dataset.sha256.items()))
+    provenance = {"inputs": inputs, "versions": versions, "git_commit": commit,
+                  "params": params.as_record()}
+    try:
+        # 1. per-trust slices, once (all periods: trends need the earlier snapshots)
+        slices = {t: write_slice(work / "slices" / t, dataset.tables, t, provenance) for t in trusts}
+        # 2. per period: every trust's metrics in one pass → metrics.csv per trust, peers file
+        pending: dict[tuple[str, str], list[NotebookRecord]] = {}
+        tasks = []
+        for period in params.periods:
+            rows = pipeline.compute_metrics(dataset, [period], trusts, min_count=params.min_count,
+                                            min_survey_responses=params.min_survey_responses,
+                                            seed=params.seed)
+            peers_file = work / "peers" / f"{period}.parquet"
+            peers_file.parent.mkdir(parents=True, exist_ok=True)
+            _peers_rows(rows).to_parquet(peers_file, index=False)
+            for trust in trusts:
+                stage = staging_root / period / trust
+                stage.mkdir(parents=True, exist_ok=True)
+                (stage / "metrics.csv").write_bytes(
+                    pipeline.metrics_csv_bytes(rows[rows["trust_code"] == trust]))
+                recs = []
+                for template in params.notebooks:
+                    rec = NotebookRecord(trust=trust, period=period, notebook=template.name,
+                                         path=str(params.reports_dir / period / trust / template.name))
+                    recs.append(rec)
+                    tasks.append((rec, str(template), str(stage / template.name), {
+                        "trust": trust, "period": period, "data": str(slices[trust]),
+                        "peers": str(peers_file), "min_count": params.min_count,
+                        "min_survey_responses": params.min_survey_responses,
+                        "seed": params.seed}, str(stage)))
+                pending[(period, trust)] = recs
+        # 3. notebooks, in parallel worker processes
+        _execute_all(tasks, jobs, work, progress, lambda rec: _finish_if_complete(
+            rec, pending, staging_root, params, provenance, started, result))
+        result.records = [r for recs in pending.values() for r in recs]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging_root, ignore_errors=True)
+    result.duration = time.time() - t_start
+    result.exit_code = 1 if result.failures else 0
+    _summary(result)
+    return result
+
+
+def _execute_all(tasks: list, jobs: int, work: Path, progress: bool, on_done) -> None:
+    """Run tasks in a process pool; call ``on_done(record)`` as each finishes."""
+    import multiprocessing as mp
+
+    env = _kernel_env(kernelspec_dir(work))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # inherited by the workers and, through them, the kernels
+    bar = _progress(len(tasks), progress)
+    slowest = (0.0, "")
+    try:
+        # spawn: workers start clean (no inherited threads or event loops from the parent)
+        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks) or 1)),
+                                 mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(execute_one, tpl, out, par, cwd): rec
+                       for rec, tpl, out, par, cwd in tasks}
+            remaining = set(futures)
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    rec = futures[fut]
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # the worker itself died
+                        res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                    for k, v in res.items():
+                        setattr(rec, k, v)
+                    if (rec.duration or 0) > slowest[0]:
+                        slowest = (rec.duration, f"{rec.notebook} {rec.trust} {rec.period}")
+                    bar.set_postfix_str(f"slowest {slowest[1]} {slowest[0]:.1f}s", refresh=False)
+                    bar.update(1)
+                    on_done(rec)
+    finally:
+        bar.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _finish_if_complete(rec: NotebookRecord, pending: dict, staging_root: Path, params: Params,
+                        provenance: dict, started: str, result: RunResult) -> None:
+    """When the last notebook of a trust and period is done: write its manifest, move it into place."""
+    recs = pending[(rec.period, rec.trust)]
+    if any(r.status == "pending" for r in recs):
+        return
+    stage = staging_root / rec.period / rec.trust
+    manifest = {
+        "trust": rec.trust,
+        "period": rec.period,
+        "status": "ok" if all(r.status == "ok" for r in recs) else "failed",
+        "started": started,
+        "finished": _now(),
+        "parameters": {**params.as_record(), "trusts": [rec.trust], "periods": [rec.period]},
+        "inputs": provenance["inputs"],
+        "versions": provenance["versions"],
+        "git_commit": provenance["git_commit"],
+        "notebooks": [{k: v for k, v in asdict(r).items() if k not in ("trust", "period")}
+                      for r in recs],
+    }
+    (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    target = params.reports_dir / rec.period / rec.trust
+    _install(stage, target)
+    result.report_dirs.append(target)

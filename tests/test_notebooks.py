@@ -1,0 +1,229 @@
+"""The report notebooks end to end: committed clean, executed on the sample, numbers = metrics.csv.
+
+One run of the sample per session (two trusts, the latest period, every notebook, --jobs 2) is
+shared by the tests here. ``test_nbval`` runs every committed notebook with its default
+parameters through nbval (``--nbval-lax``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from edi_analysis import narrative, report
+from edi_analysis.params import load_params
+
+from test_runner import sample_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+PERIOD = "2024-03-31"
+ID_COLUMNS = ("staff_id", "application_id", "case_id", "respondent_id", "member_id")
+
+
+# --- committed notebooks ---------------------------------------------------------------------
+
+def test_one_notebook_per_action_area():
+    assert [p.stem for p in NOTEBOOKS] == list(report.NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs_with_parameters_and_labels(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert [c for c in code if "parameters" in c.metadata.get("tags", [])][0].source.count("=") >= 7
+    labels = []
+    for c in code:
+        m = re.match(r"#\| label: (\S+)\n", c.source)
+        if m:
+            labels.append(m.group(1))
+            assert m.group(1) in c.metadata["tags"]  # cell tag and Quarto label agree
+    assert labels == report.labels_for(path.stem)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_every_registered_metric_has_a_place():
+    from edi_analysis.metrics import REGISTRY
+
+    placed = report.shown_ids() | {m for a in ("hia1", "hia2", "hia3", "hia4", "hia5", "hia6",
+                                               "people_plan") for m in report.other_ids(a)}
+    assert placed == set(REGISTRY)
+
+
+# --- the sample run --------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    import contextlib
+    import io
+
+    from edi_analysis import runner
+    from edi_analysis.contract import validate_dataset
+
+    data = sample_dir(tmp_path_factory)
+    base = tmp_path_factory.mktemp("sample-run")
+    f = base / "p.yaml"
+    f.write_text(f"data: {data}\nperiods: [{PERIOD}]\nnotebooks_dir: {ROOT / 'notebooks'}\n"
+                 "reports_dir: reports\n", encoding="utf-8")
+    dataset = validate_dataset(data).dataset
+    trusts = sorted(dataset.tables["workforce"]["trust_code"].unique())[:2]
+    params = load_params(f, {"trusts": trusts})
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        result = runner.run(params, jobs=2, progress=False)
+    return params, trusts, result, dataset, err.getvalue()
+
+
+def _outputs(nb, mime):
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        for o in c.get("outputs", []):
+            if mime in o.get("data", {}):
+                yield c, o["data"][mime]
+
+
+def _executed(params, trusts):
+    for t in trusts:
+        for p in sorted((params.reports_dir / PERIOD / t).glob("*.ipynb")):
+            yield t, p, nbformat.read(p, as_version=4)
+
+
+def test_every_notebook_for_every_trust(sample_run):
+    params, trusts, result, _, err = sample_run
+    assert result.exit_code == 0, err
+    for t in trusts:
+        folder = params.reports_dir / PERIOD / t
+        assert sorted(p.name for p in folder.glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
+        m = json.loads((folder / "manifest.json").read_text())
+        assert m["status"] == "ok"
+        assert [n["notebook"] for n in m["notebooks"]] == [p.name for p in NOTEBOOKS]
+
+
+def test_notebook_figures_equal_metrics_csv(sample_run):
+    params, trusts, _, _, _ = sample_run
+    compared = 0
+    for t, path, nb in _executed(params, trusts):
+        csv = pd.read_csv(params.reports_dir / PERIOD / t / "metrics.csv", keep_default_na=False,
+                          dtype=str)
+        by_key = {tuple(r[k] for k in ("trust_code", "period", "metric_id", "breakdown", "group")): r
+                  for r in csv.to_dict(orient="records")}
+        for _, rows in _outputs(nb, report.ROWS_MIME):
+            for row in rows:
+                key = tuple(row[k] for k in ("trust_code", "period", "metric_id", "breakdown", "group"))
+                assert key in by_key, (path.name, key)
+                ref = by_key[key]
+                for col in ("numerator", "denominator", "value", "ci_lower", "ci_upper"):
+                    shown, expected = row[col], ref[col]
+                    if expected == "":
+                        assert shown is None, (key, col)
+                    elif row["unit"] == "flag" and col == "value":
+                        assert shown == expected
+                    else:
+                        assert math.isclose(float(shown), float(expected), rel_tol=1e-12,
+                                            abs_tol=1e-12), (key, col, shown, expected)
+                assert str(row["suppressed"]).lower() == ref["suppressed"]
+                assert (row["note"] or "") == ref["note"]
+                compared += 1
+    assert compared > 200  # every notebook shows many rows; an empty comparison proves nothing
+
+
+def test_sentences_in_notebooks_agree_with_metrics_csv(sample_run):
+    """Each headline row of metrics.csv that a section shows is described by its own sentence."""
+    from edi_analysis.metrics import REGISTRY
+
+    params, trusts, _, _, _ = sample_run
+    checked = 0
+    for t, path, nb in _executed(params, trusts):
+        csv = pd.read_csv(params.reports_dir / PERIOD / t / "metrics.csv", keep_default_na=False)
+        csv = csv.replace({"": None})
+        for c in nb.cells:
+            tags = c.metadata.get("tags", [])
+            label = next((x for x in tags if x in report.HEADLINES), None)
+            if label is None or label == "hl-actions":
+                continue
+            text = "\n".join(o["data"].get("text/markdown", "") for o in c.outputs
+                             if "data" in o)
+            ids = report.resolve(report.HEADLINES[label].metrics)
+            for _, r in csv[csv["metric_id"].isin(ids)].iterrows():
+                if r["breakdown"] or r["group"] == "Unknown":
+                    continue
+                r = r.copy()
+                r["breakdown"] = ""
+                r["suppressed"] = str(r["suppressed"]).lower() == "true"
+                fam = REGISTRY[r["metric_id"]].family
+                from edi_analysis.metrics import FAMILIES
+
+                s = narrative.sentence(r, label=REGISTRY[r["metric_id"]].label,
+                                       survey="staff_survey" in FAMILIES[fam].tables)
+                assert s in text, (path.name, label, s)
+                checked += 1
+    assert checked > 50
+
+
+def test_no_identifier_in_any_output(sample_run):
+    params, trusts, _, dataset, _ = sample_run
+    ids = set()
+    for df in dataset.tables.values():
+        for col in ID_COLUMNS:
+            if df is not None and col in df:
+                ids |= set(df[col].dropna().astype(str))
+    assert len(ids) > 1000
+    for t in trusts:
+        for p in (params.reports_dir / PERIOD / t).iterdir():
+            tokens = set(re.findall(r"[A-Za-z0-9_-]+", p.read_text(encoding="utf-8")))
+            leaked = tokens & ids
+            assert not leaked, (p.name, sorted(leaked)[:5])
+
+
+def test_charts_have_alt_text_and_tables_are_tables(sample_run):
+    params, trusts, _, _, _ = sample_run
+    imgs = 0
+    for _, path, nb in _executed(params, trusts):
+        for _, h in _outputs(nb, "text/html"):
+            for m in re.finditer(r"<img ([^>]*)>", h):
+                alt = re.search(r'alt="([^"]+)"', m.group(1))
+                assert alt and alt.group(1).startswith(("Chart of", "This")), path.name
+                imgs += 1
+            if "<table" in h:
+                assert "<caption>" in h and 'scope="col"' in h
+    assert imgs > 20
+
+
+def test_trend_and_peers_shown(sample_run):
+    params, trusts, _, _, _ = sample_run
+    nb = nbformat.read(params.reports_dir / PERIOD / trusts[0] / "06_hia6_bullying_disciplinary.ipynb",
+                       as_version=4)
+    html = "\n".join(h for _, h in _outputs(nb, "text/html"))
+    assert "Trend: " in html and "2023-03-31" in html  # the earlier snapshot in the data
+    assert f"This trust ({trusts[0]}) is " in html and " of 2 from lowest to highest" in html
+
+
+def test_methodology_shows_input_hashes(sample_run):
+    params, trusts, _, dataset, _ = sample_run
+    nb = nbformat.read(params.reports_dir / PERIOD / trusts[0] / "03_hia3_pay.ipynb", as_version=4)
+    html = "\n".join(h for _, h in _outputs(nb, "text/html"))
+    for name, digest in dataset.sha256.items():
+        assert name in html and digest in html
+
+
+@pytest.mark.slow
+def test_nbval_runs_every_committed_notebook():
+    if not (ROOT / "data" / "sample" / "workforce.csv").exists():
+        pytest.skip("data/sample is not in this checkout (the notebooks' default parameters use it)")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q",
+         "-p", "no:cacheprovider", "-n", "2", "--dist", "loadscope",
+         str(ROOT / "notebooks")],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -1,0 +1,211 @@
+"""The runner: failures collected and reported, atomic report folders, manifest, kernel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from edi_analysis import runner
+from edi_analysis.params import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+PERIOD = "2024-03-31"
+
+
+def sample_dir(tmp_path_factory) -> Path:
+    """The sample dataset: data/sample when present, else generated once per session."""
+    shipped = ROOT / "data" / "sample"
+    if (shipped / "workforce.csv").exists() or (shipped / "workforce.parquet").exists():
+        return shipped
+    out = tmp_path_factory.getbasetemp() / "sample-data"
+    if not (out / "workforce.csv").exists():
+        from edi_analysis import sample
+
+        sample.write_sample(out)
+    return out
+
+
+def _nb(path: Path, body: str) -> None:
+    params = new_code_cell("trust = None\nperiod = None\ndata = None\npeers = None\n"
+                           "min_count = 8\nmin_survey_responses = 11\nseed = 0")
+    params.metadata["tags"] = ["parameters"]
+    imports = new_code_cell("import json, sys")
+    imports.metadata["tags"] = ["imports"]
+    nb = new_notebook(cells=[params, imports, new_code_cell(body)],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                               "language": "python"}})
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """A params file over the sample data with two tiny notebooks: one works, one raises."""
+    base = tmp_path_factory.mktemp("runner")
+    nbs = base / "nbs"
+    nbs.mkdir()
+    _nb(nbs / "01_ok.ipynb", "print(sys.executable, trust, period)")
+    _nb(nbs / "02_fail.ipynb", "raise ValueError('deliberate failure for ' + trust)")
+    data = sample_dir(tmp_path_factory)
+    f = base / "p.yaml"
+    f.write_text(f"data: {data}\nperiods: [{PERIOD}]\nnotebooks_dir: nbs\nreports_dir: reports\n",
+                 encoding="utf-8")
+    return f
+
+
+@pytest.fixture(scope="module")
+def failing_run(toy, tmp_path_factory):
+    import contextlib
+    import io
+
+    from edi_analysis.contract import validate_dataset
+
+    trust = sorted(validate_dataset(load_params(toy).data).dataset.tables["workforce"]
+                   ["trust_code"].unique())[0]
+    params = load_params(toy, {"trusts": [trust]})
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        result = runner.run(params, jobs=2, progress=False)
+    return params, trust, result, err.getvalue()
+
+
+def test_one_failure_does_not_stop_the_others(failing_run):
+    params, trust, result, _ = failing_run
+    status = {r.notebook: r.status for r in result.records}
+    assert status == {"01_ok.ipynb": "ok", "02_fail.ipynb": "failed"}
+    assert result.exit_code == 1
+    folder = params.reports_dir / PERIOD / trust
+    ok = nbformat.read(folder / "01_ok.ipynb", as_version=4)
+    # the kernel is this environment's interpreter
+    import sys
+
+    assert sys.executable in ok.cells[-1].outputs[0]["text"]
+
+
+def test_summary_names_the_failure_and_where_it_is_kept(failing_run):
+    params, trust, result, err = failing_run
+    kept = params.reports_dir / PERIOD / trust / "02_fail.ipynb"
+    assert f"FAILED 02_fail.ipynb for {trust} {PERIOD}: ValueError: deliberate failure for {trust}" in err
+    assert f"kept at {kept}" in err
+    assert "ran 2 notebooks (1 trust × 1 period)" in err and "1 ok, 1 failed" in err
+    failed = nbformat.read(kept, as_version=4)
+    errors = [o for c in failed.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert errors and errors[0]["ename"] == "ValueError"
+
+
+def test_manifest_records_the_failure_and_provenance(failing_run):
+    params, trust, result, _ = failing_run
+    m = json.loads((params.reports_dir / PERIOD / trust / "manifest.json").read_text())
+    assert m["status"] == "failed"
+    assert (m["trust"], m["period"]) == (trust, PERIOD)
+    assert m["parameters"]["min_count"] == 8 and m["parameters"]["periods"] == [PERIOD]
+    by_name = {n["notebook"]: n for n in m["notebooks"]}
+    assert by_name["02_fail.ipynb"]["status"] == "failed"
+    assert "deliberate failure" in by_name["02_fail.ipynb"]["error"]
+    ok = by_name["01_ok.ipynb"]
+    assert ok["status"] == "ok" and ok["duration"] > 0
+    # the split is measured, and its parts fit inside the wall time
+    assert ok["kernel_start"] > 0 and ok["imports"] >= 0 and ok["work"] >= 0
+    assert ok["kernel_start"] + ok["imports"] + ok["work"] <= ok["duration"] + 0.01
+    assert set(m["versions"]) >= {"edi-analysis", "pandas", "papermill", "nbclient", "seaborn"}
+    assert "git_commit" in m and m["started"] <= m["finished"]
+
+
+def test_manifest_hashes_match_the_input_files(failing_run):
+    from edi_analysis.io import sha256_file
+
+    params, trust, _, _ = failing_run
+    m = json.loads((params.reports_dir / PERIOD / trust / "manifest.json").read_text())
+    files = {p.name for p in params.data.iterdir() if p.suffix in (".csv", ".parquet")}
+    assert set(m["inputs"]) == files
+    for name, digest in m["inputs"].items():
+        assert digest == sha256_file(params.data / name)
+
+
+def test_metrics_csv_written_for_the_trust(failing_run):
+    import pandas as pd
+
+    params, trust, _, _ = failing_run
+    rows = pd.read_csv(params.reports_dir / PERIOD / trust / "metrics.csv")
+    assert set(rows["trust_code"]) == {trust} and set(rows["period"]) == {PERIOD}
+
+
+def test_no_staging_or_temporary_folders_left(failing_run):
+    params, _, _, _ = failing_run
+    leftovers = [p.name for p in params.reports_dir.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_interrupted_run_leaves_old_report_untouched(toy, failing_run, monkeypatch):
+    params, trust, _, _ = failing_run
+    folder = params.reports_dir / PERIOD / trust
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def interrupted(tasks, *a, **k):
+        raise KeyboardInterrupt  # as if Ctrl-C arrived while notebooks were running
+
+    monkeypatch.setattr(runner, "_execute_all", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(params, jobs=1, progress=False)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p for p in params.reports_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_install_replaces_only_a_complete_folder(tmp_path):
+    target = tmp_path / "reports" / PERIOD / "RXA"
+    target.mkdir(parents=True)
+    (target / "old.txt").write_text("old")
+    stage = tmp_path / ".staging" / "RXA"
+    stage.mkdir(parents=True)
+    (stage / "manifest.json").write_text("{}")
+    runner._install(stage, target)
+    assert sorted(p.name for p in target.iterdir()) == ["manifest.json"]
+    assert not stage.exists()
+    assert [p.name for p in target.parent.iterdir()] == ["RXA"]
+
+
+def test_invalid_data_exits_1_and_writes_nothing(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "workforce.csv").write_text("staff_id\n1\n", encoding="utf-8")
+    f = tmp_path / "p.yaml"
+    f.write_text(f"data: data\nperiods: [{PERIOD}]\nreports_dir: reports\n", encoding="utf-8")
+    result = runner.run(load_params(f), jobs=1, progress=False)
+    assert result.exit_code == 1 and result.invalid
+    assert not (tmp_path / "reports").exists()
+    assert "invalid:" in capsys.readouterr().err
+
+
+def test_only_the_local_executor_for_now(toy):
+    from edi_analysis.pipeline import UsageError
+
+    with pytest.raises(UsageError, match="Dask comes in a later release"):
+        runner.run(load_params(toy), executor="dask")
+
+
+def test_kernelspec_runs_this_interpreter(tmp_path):
+    import sys
+
+    root = runner.kernelspec_dir(tmp_path)
+    spec = json.loads((root / "kernels" / "python3" / "kernel.json").read_text())
+    assert spec["argv"][0] == sys.executable
+    env = runner._kernel_env(root)
+    assert env["JUPYTER_PATH"].split(":")[0] == str(root)
+
+
+def test_split_timing_from_papermill_metadata():
+    nb = new_notebook(cells=[new_code_cell("a"), new_code_cell("b"), new_code_cell("c")])
+    nb.cells[1].metadata["tags"] = ["imports"]
+    for cell, (start, dur) in zip(nb.cells, [("2024-01-01T00:00:03Z", 0.5),
+                                             ("2024-01-01T00:00:03.5Z", 2.0),
+                                             ("2024-01-01T00:00:05.5Z", 4.0)]):
+        cell.metadata["papermill"] = {"start_time": start, "duration": dur}
+    from datetime import datetime, timezone
+
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
+    # kernel start = first cell start − t0 = 3 s; imports = 2.0; work = 0.5 + 4.0
+    assert runner._split_timing(nb, t0) == {"kernel_start": 3.0, "imports": 2.0, "work": 4.5}
