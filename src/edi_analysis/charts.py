@@ -75,6 +75,16 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+UNIT_AXIS = {"percent": "%", "ratio": "Relative likelihood", "pp": "Percentage points",
+             "gbp": "£", "score": "Score", "days": "Days"}
+
+
+def _wrap(text: str, width: int = 80) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
 def row_label(row: pd.Series) -> str:
     """Axis label of a row: its group, plus the breakdown when there is one."""
     where = breakdown_phrase(row.get("breakdown", "") or "")
@@ -162,7 +172,7 @@ def bar_chart(rows: pd.DataFrame, label: str, unit: str, *, reference: float | N
     ax.set_yticks(y, list(data["_label"]))
     ax.invert_yaxis()
     ax.set_ylabel("")
-    ax.set_xlabel(label if unit != "percent" else f"{label} (%)")
+    ax.set_xlabel(_wrap(label if unit != "percent" else f"{label} (%)"))
     if has_ci.any() or non_adverse_band:
         ax.legend(loc="best", fontsize=8, frameon=False)
     fig.tight_layout()
@@ -186,7 +196,9 @@ def trend_chart(rows: pd.DataFrame, label: str, unit: str, caption: str = "") ->
                     color=colour, marker="o", capsize=4, label=name)
     if unit == "ratio":
         ax.axhline(1.0, color=PALETTE[4], linewidth=1, linestyle="--")
-    ax.set_ylabel(label if unit != "percent" else f"{label} (%)")
+    # The metric's label is long: it goes above the plot, wrapped; the axis names the unit.
+    ax.set_title(_wrap(label), fontsize=10, loc="left")
+    ax.set_ylabel(UNIT_AXIS.get(unit, ""))
     ax.set_xlabel("Period (snapshot date)")
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
@@ -211,7 +223,7 @@ def peers_chart(rows: pd.DataFrame, trust: str, label: str, unit: str,
                   [f"{t} (this trust)" if t == trust else t for t in data["trust_code"]])
     if unit == "ratio":
         ax.axvline(1.0, color=PALETTE[4], linewidth=1, linestyle="--")
-    ax.set_xlabel(label if unit != "percent" else f"{label} (%)")
+    ax.set_xlabel(_wrap(label if unit != "percent" else f"{label} (%)"))
     fig.tight_layout()
     rank = list(data["trust_code"]).index(trust) + 1 if trust in set(data["trust_code"]) else None
     alt = describe(data.assign(group=data["trust_code"], breakdown=""), label, unit)

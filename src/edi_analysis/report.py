@@ -156,6 +156,10 @@ SECTIONS: tuple[Section, ...] = (
 #: label → section; the publisher and tests read this.
 HEADLINES: dict[str, Section] = {s.label: s for s in SECTIONS}
 
+#: Metrics the contract defines only by breakdown: the breakdown that is their headline
+#: (WRES 9 / WDES 10 are defined on the board's voting membership).
+HEADLINE_BREAKDOWN = {"wres.9.board_gap": "board=voting", "wdes.10.board_gap": "board=voting"}
+
 #: The section whose first headline sentence represents each area in the overview.
 OVERVIEW_HEADLINES = {
     "hia1": "hl-wres9", "hia2": "hl-wres2", "hia3": "hl-pay-gender", "hia4": "hl-sickness",
@@ -379,7 +383,7 @@ class Report:
 
         out = []
         for _, r in rows.iterrows():
-            if r["breakdown"] or r["group"] == "Unknown":
+            if r["breakdown"] != HEADLINE_BREAKDOWN.get(r["metric_id"], "") or r["group"] == "Unknown":
                 continue
             out.append(narrative.sentence(r, label=REGISTRY[r["metric_id"]].label,
                                           survey=self._is_survey(r["metric_id"]),
