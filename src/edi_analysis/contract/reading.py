@@ -1,0 +1,245 @@
+"""Reading a table file as it is written, keeping the line number of every row.
+
+CSV files are read with every column as text (pyarrow's CSV reader), so
+that a value that is not a date or a number can be reported with its line
+rather than failing the whole read. Parquet files are read with
+their stored types. Nothing is interpreted here; :mod:`.parsing` does that.
+
+Line numbers: the header is line 1 and the first data row line 2. When the
+file has blank lines, rows of the wrong width or quoted values spanning
+lines, the line of every row is recounted exactly with Python's ``csv``
+module (slower, but only for such files). A Parquet file's rows are
+numbered as if it were a CSV with a header: row *i* (from 0) is line *i* + 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from edi_analysis.contract.report import WHOLE_TABLE, Issue
+from edi_analysis.io import sha256_file
+
+BOM = b"\xef\xbb\xbf"
+# Decode in slices that end at a line break: a UTF-8 newline byte never sits
+# inside a multi-byte character, so no character is cut in two.
+_DECODE_SLICE = 8 << 20
+_MAX_LINES_LISTED = 10
+
+
+@dataclass
+class RawTable:
+    """A table as read: the wanted columns (text for CSV), one line number per row."""
+
+    header: list[str]
+    columns: dict[str, pa.ChunkedArray]
+    lines: np.ndarray
+    sha256: str
+    issues: list[Issue] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.lines)
+
+
+class UnreadableTable(Exception):
+    """The file cannot be read at all; ``issues`` says why (with the line where known)."""
+
+    def __init__(self, issues: list[Issue], sha256: str | None = None):
+        super().__init__("; ".join(i.format() for i in issues))
+        self.issues = issues
+        self.sha256 = sha256
+
+
+def read_table(path: Path, display: str, wanted: set[str]) -> RawTable:
+    """Read ``path`` (CSV or Parquet), keeping only the ``wanted`` columns that exist."""
+    if path.suffix == ".parquet":
+        return _read_parquet(path, display, wanted)
+    return _read_csv(path, display, wanted)
+
+
+# --------------------------------------------------------------------------- CSV
+
+def _read_csv(path: Path, display: str, wanted: set[str]) -> RawTable:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableTable([Issue(display, 1, WHOLE_TABLE,
+                                     f"cannot read the file: {exc.strerror or exc}")]) from None
+    # Hash on a second thread while parsing: hashlib and pyarrow both release the GIL.
+    with ThreadPoolExecutor(1) as pool:
+        digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+        try:
+            table = _parse_csv(data, display, wanted)
+        except UnreadableTable as exc:
+            exc.sha256 = digest.result()
+            raise
+        table.sha256 = digest.result()
+    return table
+
+
+def _parse_csv(data: bytes, display: str, wanted: set[str]) -> RawTable:
+    if not data.isascii():
+        bad = _invalid_utf8_lines(data)
+        if bad:
+            raise UnreadableTable([_encoding_issue(display, data, bad)])
+    start = len(BOM) if data.startswith(BOM) else 0
+    end = data.find(b"\n", start)
+    header_line = data[start:end if end >= 0 else len(data)].rstrip(b"\r")
+    if not header_line.strip():
+        what = "the file is empty" if not data[start:].strip() else "the first line is blank"
+        raise UnreadableTable([Issue(display, 1, WHOLE_TABLE,
+                                     f"{what}; expected a header row naming the columns")])
+    header = next(csv.reader([header_line.decode("utf-8")]))
+    if len(header) == 1:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+            if sep in header[0]:
+                raise UnreadableTable([Issue(display, 1, WHOLE_TABLE,
+                                             f"the header is separated by {name}, not commas "
+                                             "(save the file as comma-separated values)")])
+    seen: set[str] = set()
+    dupes = [c for c in header if c in seen or seen.add(c)]
+    if dupes:
+        raise UnreadableTable([Issue(display, 1, c, "this column name appears more than once in "
+                                     "the header") for c in dict.fromkeys(dupes)])
+
+    n_bad = 0
+
+    def on_invalid_row(row) -> str:  # rows of the wrong width: counted here, located below
+        nonlocal n_bad
+        n_bad += 1
+        return "skip"
+
+    keep = [c for c in header if c in wanted]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            # One parsing thread: pyarrow's parallel reader spends several times the CPU
+            # (measured: 4x on a 200 MB extract) for a modest wall-clock gain, and the
+            # second core is already hashing the file.
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True,
+                                              invalid_row_handler=on_invalid_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header}, include_columns=keep,
+                strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[],
+                check_utf8=False,  # checked above, once, for the whole file
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError) as exc:
+        raise UnreadableTable([Issue(display, 1, WHOLE_TABLE,
+                                     f"cannot be read as CSV: {exc}")]) from None
+
+    n_rows = table.num_rows
+    # Line breaks at the very end shift no row, so they do not force a recount.
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":
+        end -= 1
+    physical_lines = data.count(b"\n", 0, end) + 1
+    raw = RawTable(header=header, columns={c: table.column(c) for c in keep},
+                   lines=np.arange(2, n_rows + 2, dtype=np.int64), sha256="")
+    if n_bad or physical_lines != n_rows + 1:
+        lines, bad_rows = _count_lines(data, len(header))
+        if len(lines) == n_rows:
+            raw.lines = lines
+        else:  # the two CSV readers disagree: keep positional numbering, and say so
+            raw.notes.append(f"{display}: line numbers may be approximate (unusual quoting)")
+        raw.issues += [
+            Issue(display, line, WHOLE_TABLE,
+                  f"has {width} field{'s' * (width != 1)} but the header has {len(header)}; "
+                  "this row was not read")
+            for line, width in bad_rows
+        ]
+    return raw
+
+
+def _count_lines(data: bytes, width: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Exact first line of every well-formed row, and (line, width) of rows of the wrong width.
+
+    Blank lines are skipped, as pyarrow skips them; a quoted value holding
+    line breaks makes its row span several lines.
+    """
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(stream)
+    next(reader)
+    lines: list[int] = []
+    bad: list[tuple[int, int]] = []
+    last = reader.line_num
+    for record in reader:
+        first, last = last + 1, reader.line_num
+        if not record:
+            continue
+        if len(record) == width:
+            lines.append(first)
+        else:
+            bad.append((first, len(record)))
+    return np.asarray(lines, dtype=np.int64), bad
+
+
+def _invalid_utf8_lines(data: bytes) -> list[tuple[int, int]]:
+    """(line, offending byte) for every line holding bytes that are not UTF-8; [] if none."""
+    out: list[tuple[int, int]] = []
+    view = memoryview(data)
+    pos, n = 0, len(data)
+    counted, line = 0, 1  # newlines are counted once, up to the last bad byte found
+    while pos < n:
+        stop = data.find(b"\n", min(pos + _DECODE_SLICE, n))
+        stop = n if stop < 0 else stop + 1
+        try:
+            str(view[pos:stop], "utf-8")
+        except UnicodeDecodeError as exc:
+            where = pos + exc.start
+            line += data.count(b"\n", counted, where)
+            counted = where
+            out.append((line, data[where]))
+            nxt = data.find(b"\n", where)
+            pos = n if nxt < 0 else nxt + 1
+            continue
+        pos = stop
+    return out
+
+
+def _encoding_issue(display: str, data: bytes, bad: list[tuple[int, int]]) -> Issue:
+    line, byte = bad[0]
+    msg = (f"the file is not UTF-8: byte 0x{byte:02X} on this line cannot be decoded "
+           "(save or export the file as UTF-8)")
+    if len(bad) > 1:
+        others = [str(b[0]) for b in bad[1:_MAX_LINES_LISTED + 1]]
+        more = ", ..." if len(bad) > _MAX_LINES_LISTED + 1 else ""
+        msg += f"; {len(bad)} lines in all, also line {', '.join(others)}{more}"
+    return Issue(display, line, WHOLE_TABLE, msg)
+
+
+# ----------------------------------------------------------------------- Parquet
+
+def _read_parquet(path: Path, display: str, wanted: set[str]) -> RawTable:
+    try:
+        sha = sha256_file(path)
+    except OSError as exc:
+        raise UnreadableTable([Issue(display, 1, WHOLE_TABLE,
+                                     f"cannot read the file: {exc.strerror or exc}")]) from None
+    try:
+        header = list(pq.read_schema(path).names)
+        keep = [c for c in header if c in wanted]
+        table = pq.read_table(path, columns=keep)
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise UnreadableTable([Issue(display, 1, WHOLE_TABLE,
+                                     f"cannot be read as Parquet: {exc}")], sha) from None
+    columns = {}
+    for c in keep:
+        col = table.column(c)
+        if pa.types.is_dictionary(col.type):  # pandas categoricals are stored dictionary-encoded
+            col = col.cast(col.type.value_type)
+        columns[c] = col
+    return RawTable(header=header, columns=columns,
+                    lines=np.arange(2, table.num_rows + 2, dtype=np.int64), sha256=sha)
