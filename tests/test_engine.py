@@ -185,8 +185,15 @@ def test_suppression_is_applied(all_at_once):
     assert all_at_once["suppressed"].any()
     shown = all_at_once[~all_at_once["suppressed"]]
     assert not shown["numerator"].between(1, 7).any()
-    board = all_at_once["metric_id"].isin(["wres.9.board_gap", "wdes.10.board_gap"])
-    assert not all_at_once.loc[board, "suppressed"].any()
+    # Board gaps are not suppressed for their own sake, only where an overall workforce
+    # share cell of the same trust and period is hidden (the public board make-up would
+    # give it away: stats.secondary_suppression, derived_from).
+    for gap, share in (("wres.9.board_gap", "wres.1.share"), ("wdes.10.board_gap", "wdes.1.share")):
+        overall = all_at_once[(all_at_once["metric_id"] == share) & (all_at_once["breakdown"] == "")]
+        hidden = overall.groupby(["trust_code", "period"])["suppressed"].any()
+        gaps = all_at_once[all_at_once["metric_id"] == gap]
+        expected = [hidden[(t, p)] for t, p in zip(gaps["trust_code"], gaps["period"])]
+        assert gaps["suppressed"].tolist() == expected
 
 
 def test_selected_ids_only(tables):

@@ -196,8 +196,13 @@ def test_outcome_share_of_closed_cases_started_in_the_reporting_year(rows):
     shares = rows[(rows.metric_id == "er.outcome_share") & (rows.trust_code == "RAA")]
     assert set(shares["group"]) == {"White", "BME", "All"}  # Unknown had no closed case
     assert shares.groupby("group")["value"].sum().tolist() == [100.0] * 3  # outcomes partition each group
-    assert shares.loc[shares.group != "All", "total_shown"].all()
-    assert not shares.loc[shares.group == "All", "total_shown"].any()
+    # Partitions (secondary suppression): a group's outcomes add up to its closed cases;
+    # White/BME/Unknown add up to All within each outcome. All's rows are cells of the first only.
+    assert shares["total_shown"].all()
+    parts = shares.set_index(["group", "breakdown"])["partition"]
+    assert parts[("All", "outcome=dismissal")] == "er.outcome_share:outcome=*:All"
+    assert parts[("BME", "outcome=dismissal")] == (
+        "er.outcome_share:outcome=dismissal|er.outcome_share:outcome=*:BME")
 
 
 def test_days_to_close_median(rows):

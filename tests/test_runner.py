@@ -180,11 +180,15 @@ def test_invalid_data_exits_1_and_writes_nothing(tmp_path, capsys):
     assert "invalid:" in capsys.readouterr().err
 
 
-def test_only_the_local_executor_for_now(toy):
+def test_executor_options_are_checked(toy):
     from edi_analysis.pipeline import UsageError
 
-    with pytest.raises(UsageError, match="Dask comes in a later release"):
+    with pytest.raises(UsageError, match="needs --scheduler"):
         runner.run(load_params(toy), executor="dask")
+    with pytest.raises(UsageError, match="only used with --executor dask"):
+        runner.run(load_params(toy), scheduler="tcp://127.0.0.1:8786")
+    with pytest.raises(UsageError, match="unknown executor"):
+        runner.run(load_params(toy), executor="slurm")
 
 
 def test_kernelspec_runs_this_interpreter(tmp_path):

@@ -68,11 +68,27 @@ def _build_parser() -> argparse.ArgumentParser:
         s.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="Dask scheduler address for --executor dask")
         s.add_argument("--no-progress", action="store_true", help="no progress bar")
+        s.add_argument("--fresh-kernels", action="store_true",
+                       help="a new kernel per notebook (papermill's default engine) instead of "
+                            "one warm kernel per worker")
 
     s = sub.add_parser("publish", help="render the report site and PDF board packs")
     s.add_argument("params", metavar="PARAMS.yaml")
     s.add_argument("--engine", choices=("auto", "quarto", "fallback"), default="auto",
                    help="auto: Quarto when on PATH, else the built-in route")
+
+    s = sub.add_parser("audit", help="check published files for input identifiers and "
+                                     "unsuppressed small counts (exit 1 on any finding)")
+    s.add_argument("paths", nargs="+", metavar="PATH",
+                   help="published files or folders, or one PARAMS.yaml (audits its "
+                        "reports_dir and site_dir against its data)")
+    s.add_argument("--data", default=None, metavar="DATA_DIR",
+                   help="the input dataset whose identifiers must not appear "
+                        "(required unless a PARAMS.yaml is given)")
+    s.add_argument("--min-count", type=_positive_int, default=None,
+                   help="suppression threshold for counts (default: params, else 8)")
+    s.add_argument("--min-survey-responses", type=_positive_int, default=None,
+                   help="suppression threshold for survey answers (default: params, else 11)")
     return p
 
 

@@ -153,7 +153,8 @@ def cmd_run(args) -> int:
 
     params = _load_params(args)
     result = runner.run(params, jobs=args.jobs, executor=args.executor,
-                        scheduler=args.scheduler, progress=not args.no_progress)
+                        scheduler=args.scheduler, progress=not args.no_progress,
+                        fresh_kernels=getattr(args, "fresh_kernels", False))
     return result.exit_code
 
 
@@ -171,7 +172,72 @@ def cmd_build(args) -> int:
         _err("build: the run failed; nothing was published")
         return code
     args.engine = "auto"
-    return cmd_publish(args)
+    code = cmd_publish(args)
+    if code != 0:
+        return code
+    # Pre-publication disclosure check over everything just written (reports and site).
+    params = _load_params(args)
+    code = run_audit(params)
+    if code != 0:
+        _err(f"build: the disclosure audit failed; do not release {params.site_dir} "
+             "until the findings above are resolved")
+        return code
+    _err(f"build: done; the site is in {params.site_dir}")
+    return 0
+
+
+def run_audit(target, data_dir=None, *, min_count: int | None = None,
+              min_survey_responses: int | None = None, stream=None) -> int:
+    """Disclosure audit of published outputs; prints findings and a summary; returns 0 clean, 1 not.
+
+    ``target`` is a checked :class:`edi_analysis.params.Params` (audits its
+    ``reports_dir`` and ``site_dir`` against its ``data`` and thresholds —
+    what ``build`` calls after publishing) or an iterable of files/folders
+    with ``data_dir``. Raises :class:`UsageError` when the audit cannot run.
+    """
+    from edi_analysis import audit as _audit
+    from edi_analysis import stats
+
+    stream = stream or sys.stderr
+    if hasattr(target, "site_dir") and hasattr(target, "reports_dir"):
+        params = target
+        paths = [p for p in (params.reports_dir, params.site_dir) if Path(p).exists()]
+        if not paths:
+            raise UsageError(f"nothing to audit: neither {params.reports_dir} nor {params.site_dir} exists")
+        data_dir = params.data
+        min_count = params.min_count if min_count is None else min_count
+        if min_survey_responses is None:
+            min_survey_responses = params.min_survey_responses
+    else:
+        paths = [Path(p) for p in target]
+        if data_dir is None:
+            raise UsageError("--data DATA_DIR is required (the inputs whose identifiers must not appear)")
+    try:
+        report = _audit.audit(
+            paths, Path(data_dir),
+            stats.DEFAULT_MIN_COUNT if min_count is None else min_count,
+            stats.DEFAULT_MIN_SURVEY_RESPONSES if min_survey_responses is None else min_survey_responses,
+        )
+    except _audit.AuditError as exc:
+        raise UsageError(str(exc)) from None
+    _audit.print_report(report, stream)
+    return 0 if report.ok else 1
+
+
+def cmd_audit(args) -> int:
+    from edi_analysis.params import ParamsError, load_params
+
+    paths = [Path(p) for p in args.paths]
+    thresholds = {"min_count": args.min_count, "min_survey_responses": args.min_survey_responses}
+    if len(paths) == 1 and paths[0].suffix.lower() in (".yaml", ".yml"):
+        try:
+            params = load_params(paths[0])
+        except ParamsError as exc:
+            raise UsageError(str(exc)) from None
+        return run_audit(params, **thresholds)
+    if any(p.suffix.lower() in (".yaml", ".yml") for p in paths):
+        raise UsageError("a PARAMS.yaml must be the only PATH")
+    return run_audit(paths, args.data, **thresholds)
 
 
 COMMANDS = {
@@ -181,6 +247,7 @@ COMMANDS = {
     "run": cmd_run,
     "publish": cmd_publish,
     "build": cmd_build,
+    "audit": cmd_audit,
 }
 
 

@@ -9,8 +9,13 @@
    small peers file (headline rows of the trusts in the run: trust codes and
    published figures only, no record-level data);
 3. executes the notebooks with papermill's Python API in N worker processes
-   (default: the number of cores), kernel = this environment's Python,
-   behind a progress bar; one failing notebook does not stop the others;
+   (default: the number of cores) or, with ``executor="dask"``, as tasks on a
+   Dask distributed cluster; kernel = this environment's Python; behind a
+   progress bar; one failing notebook does not stop the others. By default
+   each worker keeps one *warm* kernel and runs notebook after notebook in it,
+   reset in between to a fresh kernel's state (:mod:`edi_analysis.warm`);
+   ``fresh_kernels=True`` uses papermill's default engine, a new kernel per
+   notebook;
 4. writes ``reports/<period>/<trust>/`` (executed notebooks, ``metrics.csv``,
    ``manifest.json``) into a staging folder and renames it into place only
    when that trust and period are complete, so an interrupted run never
@@ -20,6 +25,15 @@
 The run ends with a summary naming each failed notebook and where it is
 kept; ``RunResult.exit_code`` is 1 if any notebook failed or the data are
 invalid (CONTRACT.md §7).
+
+Re-running with the same inputs writes a byte-identical ``metrics.csv`` and
+notebooks that differ only in papermill's and nbclient's timestamps and
+durations: the prepared slices and peers file live inside the run's staging
+folder and are passed to the notebooks as paths *relative to the notebook's
+folder* (no temporary folder name in the parameters), the papermill
+``output_path`` recorded in a notebook is its final place in ``reports/``, and
+the injected parameters cell gets a fixed cell id (papermill draws a random
+one).
 """
 
 from __future__ import annotations
@@ -27,9 +41,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -48,6 +65,11 @@ VERSIONED = ("edi-analysis", "pandas", "numpy", "scipy", "pyarrow", "papermill",
              "pandera")
 MANIFEST = "manifest.json"
 STAGING_PREFIX = ".staging-"
+#: Inside a staging folder: the prepared slices and peers files (removed with it).
+WORK_DIR = "_work"
+#: Fixed cell id of papermill's injected parameters cell (papermill draws a random one).
+INJECTED_CELL_ID = "injected-parameters"
+EXECUTORS = ("local", "dask")
 
 
 @dataclass
@@ -69,6 +91,8 @@ class NotebookRecord:
     work: float | None = None
     error: str | None = None
     path: str | None = None
+    #: the machine that executed it (differs between executors; not part of the results)
+    host: str | None = None
 
 
 @dataclass
@@ -154,32 +178,111 @@ def _kernel_env(jupyter_path: Path) -> dict[str, str]:
 
 # --- one notebook (runs in a worker process) -------------------------------------------------
 
-def execute_one(template: str, output: str, parameters: dict, cwd: str) -> dict:
-    """Execute one notebook with papermill; never raises for a notebook error (returns it)."""
-    import logging
+_worker_lock = threading.Lock()
+_worker_ready = False
 
+
+def _worker_setup() -> None:
+    """Once per worker process: the kernel environment, and clean-up at the worker's exit.
+
+    Done in the worker, not the parent, so a Dask worker on another machine
+    gets the same kernel (this environment's Python, ``MPLBACKEND=Agg``,
+    ``PYTHONHASHSEED=0``) as a local worker.
+    """
+    global _worker_ready
+    with _worker_lock:
+        if _worker_ready:
+            return
+        import logging
+        from multiprocessing import util
+
+        from edi_analysis import warm
+
+        work = Path(tempfile.mkdtemp(prefix="edi-analysis-kernel-"))
+        os.environ.update(_kernel_env(kernelspec_dir(work)))
+        logging.getLogger("papermill").setLevel(logging.WARNING)
+        warm.register()
+        # multiprocessing finalizers run when a worker process exits (atexit does not, there);
+        # in a main process they run at exit too. Kernels first (higher priority), then files.
+        util.Finalize(None, warm.shutdown_all, exitpriority=20)
+        util.Finalize(None, shutil.rmtree, args=(str(work),), kwargs={"ignore_errors": True},
+                      exitpriority=10)
+        _worker_ready = True
+
+
+def _local_worker_init() -> None:
+    """Initialiser of the local pool's worker processes.
+
+    Ctrl-C is the parent's business (it cancels the run and stops the
+    workers), so workers ignore SIGINT; SIGTERM, which the parent sends to stop
+    them, kills the worker's warm kernel before the worker exits, so no kernel
+    outlives an interrupted run.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def on_term(signum, frame):
+        from edi_analysis import warm
+
+        warm.shutdown_all()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    _worker_setup()
+
+
+def _finalise_notebook(nb, output: str, final_path: str | None) -> None:
+    """Record the notebook's final place as papermill's ``output_path``, give the injected
+    parameters cell its fixed id, and write it (so re-runs differ only in timestamps)."""
+    import nbformat
+
+    if final_path is not None:
+        nb.metadata.setdefault("papermill", {})["output_path"] = final_path
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []) and "id" in cell:
+            cell["id"] = INJECTED_CELL_ID
+    Path(output).write_text(nbformat.writes(nb), encoding="utf-8")
+
+
+def execute_one(template: str, output: str, parameters: dict, cwd: str,
+                final_path: str | None = None, fresh_kernel: bool = False) -> dict:
+    """Execute one notebook with papermill; never raises for a notebook error (returns it).
+
+    ``fresh_kernel``: papermill's default engine (a new kernel for this
+    notebook) instead of this worker's warm kernel. Returns the record fields:
+    status, error, timings, host, and ``written`` (whether a notebook was
+    saved: not when the kernel died or the template could not be read).
+    """
     import nbformat
     import papermill as pm
 
-    logging.getLogger("papermill").setLevel(logging.WARNING)
+    from edi_analysis import warm
+
+    _worker_setup()
     t0 = time.time()
-    status, error = "ok", None
+    status, error, nb = "ok", None, None
     try:
-        pm.execute_notebook(template, output, parameters=parameters, kernel_name=KERNEL_NAME,
-                            progress_bar=False, log_output=False, cwd=cwd,
-                            start_timeout=START_TIMEOUT, request_save_on_cell_execute=False)
+        nb = pm.execute_notebook(template, output, parameters=parameters, kernel_name=KERNEL_NAME,
+                                 engine_name=None if fresh_kernel else warm.ENGINE_NAME,
+                                 progress_bar=False, log_output=False, cwd=cwd,
+                                 start_timeout=START_TIMEOUT, request_save_on_cell_execute=False)
     except pm.PapermillExecutionError as exc:
         status, error = "failed", f"{exc.ename}: {exc.evalue}"
     except Exception as exc:  # kernel died, timeout, unreadable template: still a failed notebook
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     t1 = time.time()
     timing = {"duration": round(t1 - t0, 3), "kernel_start": None, "imports": None, "work": None}
+    written = False
     try:
-        nb = nbformat.read(output, as_version=4)
-        timing.update(_split_timing(nb, t0))
-    except Exception:  # no output notebook (e.g. template unreadable): keep the wall time only
+        if nb is None and Path(output).exists():  # a failed cell: papermill saved it, then raised
+            nb = nbformat.read(output, as_version=4)
+        if nb is not None:
+            timing.update(_split_timing(nb, t0))
+            _finalise_notebook(nb, output, final_path)
+            written = True
+    except Exception:  # no readable output notebook: keep the wall time only
         pass
-    return {"status": status, "error": error, **timing}
+    return {"status": status, "error": error, "host": socket.gethostname(), "written": written,
+            **timing}
 
 
 def _ts(text: str | None) -> float | None:
@@ -285,19 +388,30 @@ def _summary(result: RunResult, stream=None) -> None:
         print(f"slowest: {slow.notebook} for {slow.trust} {slow.period} "
               f"({(slow.duration or 0):.1f} s)", file=stream)
     for r in result.failures:
-        print(f"FAILED {r.notebook} for {r.trust} {r.period}: {r.error}\n"
-              f"       kept at {r.path}", file=stream)
+        where = (f"kept at {r.path}" if r.path else
+                 "no notebook was saved (the kernel or its worker stopped before saving it)")
+        print(f"FAILED {r.notebook} for {r.trust} {r.period}: {r.error}\n       {where}",
+              file=stream)
 
 
 def run(params: Params, jobs: int | None = None, executor: str = "local", scheduler=None,
-        progress: bool = True) -> RunResult:
-    """Validate, prepare slices, execute every notebook for every trust and period, write reports."""
+        progress: bool = True, fresh_kernels: bool = False) -> RunResult:
+    """Validate, prepare slices, execute every notebook for every trust and period, write reports.
+
+    ``executor``: ``"local"`` (a pool of ``jobs`` worker processes) or
+    ``"dask"`` (tasks on the Dask cluster whose scheduler is at ``scheduler``,
+    e.g. ``tcp://10.0.0.5:8786``; the reports folder and the data must be on a
+    file system the workers share). ``fresh_kernels``: a new kernel per
+    notebook (papermill's default engine) instead of warm kernels.
+    """
     from edi_analysis import pipeline
 
-    if executor != "local":
-        raise pipeline.UsageError(
-            f"executor {executor!r} is not available in this release (Dask comes in a later "
-            "release); use --executor local")
+    if executor not in EXECUTORS:
+        raise pipeline.UsageError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    if executor == "dask" and not scheduler:
+        raise pipeline.UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
+    if executor == "local" and scheduler:
+        raise pipeline.UsageError("--scheduler is only used with --executor dask")
     t_start = time.time()
     started = _now()
     report = pipeline.validate(params.data, periods=params.periods, params_file=params.params_file)
@@ -313,7 +427,7 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
     params.reports_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     staging_root = params.reports_dir / f"{STAGING_PREFIX}{run_id}"
-    work = Path(tempfile.mkdtemp(prefix="edi-analysis-run-"))
+    work = staging_root / WORK_DIR
     result = RunResult(exit_code=0)
     versions, commit = package_versions(), git_commit()
     inputs = dict(sorted(dataset.sha256.items()))
@@ -339,21 +453,31 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
                     pipeline.metrics_csv_bytes(rows[rows["trust_code"] == trust]))
                 recs = []
                 for template in params.notebooks:
+                    final = params.reports_dir / period / trust / template.name
                     rec = NotebookRecord(trust=trust, period=period, notebook=template.name,
-                                         path=str(params.reports_dir / period / trust / template.name))
+                                         path=str(final))
                     recs.append(rec)
-                    tasks.append((rec, str(template), str(stage / template.name), {
-                        "trust": trust, "period": period, "data": str(slices[trust]),
-                        "peers": str(peers_file), "min_count": params.min_count,
+                    # paths relative to the notebook's folder (its kernel's cwd): the same
+                    # parameters in every run, whatever the staging folder is called
+                    tasks.append((rec, (str(template), str(stage / template.name), {
+                        "trust": trust, "period": period,
+                        "data": os.path.relpath(slices[trust], stage),
+                        "peers": os.path.relpath(peers_file, stage),
+                        "min_count": params.min_count,
                         "min_survey_responses": params.min_survey_responses,
-                        "seed": params.seed}, str(stage)))
+                        "seed": params.seed}, str(stage), str(final), fresh_kernels)))
                 pending[(period, trust)] = recs
-        # 3. notebooks, in parallel worker processes
-        _execute_all(tasks, jobs, work, progress, lambda rec: _finish_if_complete(
-            rec, pending, staging_root, params, provenance, started, result))
+        # 3. notebooks, in parallel: local worker processes or a Dask cluster
+        on_done = lambda rec: _finish_if_complete(  # noqa: E731
+            rec, pending, staging_root, params, provenance, started, result)
+        if executor == "dask":
+            from edi_analysis.dask_executor import execute_all as dask_execute_all
+
+            dask_execute_all(tasks, scheduler, _Progress(len(tasks), progress), on_done)
+        else:
+            _execute_all(tasks, jobs, _Progress(len(tasks), progress), on_done)
         result.records = [r for recs in pending.values() for r in recs]
     finally:
-        shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(staging_root, ignore_errors=True)
     result.duration = time.time() - t_start
     result.exit_code = 1 if result.failures else 0
@@ -361,44 +485,70 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
     return result
 
 
-def _execute_all(tasks: list, jobs: int, work: Path, progress: bool, on_done) -> None:
-    """Run tasks in a process pool; call ``on_done(record)`` as each finishes."""
+class _Progress:
+    """The progress bar: done/total and the slowest notebook so far."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.bar = _progress(total, enabled)
+        self.slowest = (0.0, "")
+
+    def record(self, rec: NotebookRecord, res: dict) -> None:
+        """Copy a task's result into its record (the same for every executor) and tick."""
+        written = res.pop("written", False)
+        for k, v in res.items():
+            setattr(rec, k, v)
+        if not written:
+            rec.path = None  # nothing saved: the summary must not point at a missing file
+        if (rec.duration or 0) > self.slowest[0]:
+            self.slowest = (rec.duration, f"{rec.notebook} {rec.trust} {rec.period}")
+        self.bar.set_postfix_str(f"slowest {self.slowest[1]} {self.slowest[0]:.1f}s", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def worker_died(exc: BaseException) -> dict:
+    """The result of a task whose worker process died (the notebook counts as failed)."""
+    return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "written": False}
+
+
+def _execute_all(tasks: list, jobs: int, progress: _Progress, on_done) -> None:
+    """Run tasks in a local process pool; call ``on_done(record)`` as each finishes.
+
+    On an interruption (Ctrl-C) or any error here, queued notebooks are
+    cancelled and the workers are stopped with SIGTERM (each kills its warm
+    kernel first) instead of letting the pool finish its queue.
+    """
     import multiprocessing as mp
 
-    env = _kernel_env(kernelspec_dir(work))
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # inherited by the workers and, through them, the kernels
-    bar = _progress(len(tasks), progress)
-    slowest = (0.0, "")
+    before = set(mp.active_children())
+    # spawn: workers start clean (no inherited threads or event loops from the parent)
+    pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks) or 1)),
+                               mp_context=mp.get_context("spawn"), initializer=_local_worker_init)
     try:
-        # spawn: workers start clean (no inherited threads or event loops from the parent)
-        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks) or 1)),
-                                 mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(execute_one, tpl, out, par, cwd): rec
-                       for rec, tpl, out, par, cwd in tasks}
-            remaining = set(futures)
-            while remaining:
-                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    rec = futures[fut]
-                    try:
-                        res = fut.result()
-                    except Exception as exc:  # the worker itself died
-                        res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-                    for k, v in res.items():
-                        setattr(rec, k, v)
-                    if (rec.duration or 0) > slowest[0]:
-                        slowest = (rec.duration, f"{rec.notebook} {rec.trust} {rec.period}")
-                    bar.set_postfix_str(f"slowest {slowest[1]} {slowest[0]:.1f}s", refresh=False)
-                    bar.update(1)
-                    on_done(rec)
+        futures = {pool.submit(execute_one, *args): rec for rec, args in tasks}
+        remaining = set(futures)
+        while remaining:
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for fut in done:
+                rec = futures[fut]
+                try:
+                    res = fut.result()
+                except Exception as exc:  # the worker itself died
+                    res = worker_died(exc)
+                progress.record(rec, res)
+                on_done(rec)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in set(mp.active_children()) - before:  # this pool's workers
+            proc.terminate()
+        for proc in set(mp.active_children()) - before:
+            proc.join(timeout=15)
+        raise
     finally:
-        bar.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        progress.close()
+    pool.shutdown(wait=True)
 
 
 def _finish_if_complete(rec: NotebookRecord, pending: dict, staging_root: Path, params: Params,

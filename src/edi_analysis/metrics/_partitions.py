@@ -36,6 +36,9 @@ class Slot:
     column's values become the breakdown (``"<breakdown>=<value>"``) and the
     group is ``All``. ``total_shown`` marks groups that partition a total the
     report also shows, so the engine's secondary suppression protects them.
+    ``partition`` names a partition spanning breakdowns (relative to the
+    metric: the family prefixes ``<metric_id>:``); blank = the row's own
+    breakdown (``rows.py``).
     """
 
     breakdown: str = ""
@@ -43,6 +46,7 @@ class Slot:
     labels: tuple[str, ...] = (groups.ALL,)
     total_shown: bool = False
     by_breakdown: bool = False
+    partition: str = ""
 
 
 def everyone(breakdown: str = "") -> Slot:
@@ -67,8 +71,16 @@ def characteristic(
 
 
 def as_breakdown(column: str, labels: Sequence[str]) -> Slot:
-    """Each value of ``column`` as its own breakdown ``column=value``, group ``All``."""
-    return Slot(breakdown=column, column=column, labels=tuple(labels), by_breakdown=True)
+    """Each value of ``column`` as its own breakdown ``column=value``, group ``All``.
+
+    The values add up to the headline total, across breakdowns: partition
+    ``<column>=*`` (secondary suppression, CONTRACT.md §4.8). A person whose
+    value is not one of ``labels`` is left out (see :func:`expand`), so the
+    partition is exact only when every value is labelled — treated as one
+    either way, to be safe.
+    """
+    return Slot(breakdown=column, column=column, labels=tuple(labels), by_breakdown=True,
+                total_shown=True, partition=f"{column}=*")
 
 
 def _label_frame(slot: Slot) -> pd.DataFrame:
@@ -83,11 +95,12 @@ def _finish(frame: pd.DataFrame, slot: Slot) -> pd.DataFrame:
         frame["breakdown"] = slot.breakdown
         frame["group"] = frame["_label"]
     frame["total_shown"] = slot.total_shown
+    frame["partition"] = slot.partition
     return frame.drop(columns="_label")
 
 
 def grid(present: pd.DataFrame, slots: Sequence[Slot]) -> pd.DataFrame:
-    """Every (key row of ``present``) × (breakdown, group) of ``slots``, with ``total_shown``."""
+    """Every (key row of ``present``) × (breakdown, group) of ``slots``, with ``total_shown`` and ``partition``."""
     parts = [_finish(present.merge(_label_frame(s), how="cross"), s) for s in slots]
     return pd.concat(parts, ignore_index=True)
 
@@ -108,7 +121,7 @@ def expand(
         else:
             part = df[keep].assign(_label=df[s.column].astype("str"))
             part = part[part["_label"].isin(s.labels)]
-        parts.append(_finish(part.copy(), s).drop(columns="total_shown"))
+        parts.append(_finish(part.copy(), s).drop(columns=["total_shown", "partition"]))
     return pd.concat(parts, ignore_index=True)
 
 

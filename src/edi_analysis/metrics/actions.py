@@ -52,6 +52,7 @@ SPECS = [
             "high impact action 1: progress monitored via the Board Assurance Framework; "
             "NHS England letter PRN01002; NHS People Plan priority actions"
         ),
+        counts=(),  # a RAG label
     ),
 ]
 

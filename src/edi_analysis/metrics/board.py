@@ -40,6 +40,7 @@ SPECS = [
         ),
         source=_SOURCE,
         breakdowns=_SUBSETS[1:],
+        counts=(),  # board membership is public: not suppressed (§4.8)
     ),
     MetricSpec(
         id="hia1.appraised_share",
@@ -53,6 +54,7 @@ SPECS = [
         ),
         source=_SOURCE,
         breakdowns=_SUBSETS[1:],
+        counts=(),  # board membership is public: not suppressed (§4.8)
     ),
 ]
 

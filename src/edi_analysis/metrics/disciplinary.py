@@ -110,6 +110,7 @@ SPECS = [
         f"{HIA6_SOURCE}",
         "Median of closed date − start date (calendar days) over disciplinary cases that started in "
         "the reporting year and were closed by the snapshot, per ethnicity group and for All.",
+        counts=(),  # a median of days
     ),
 ]
 
@@ -301,13 +302,18 @@ def outcome_rows(closed: pd.DataFrame) -> pd.DataFrame:
     long["n"] = long.groupby(["trust_code", "period", "ethnicity"])["k"].transform("sum")
     k, n = long["k"].to_numpy(dtype="float64"), long["n"].to_numpy(dtype="float64")
     lo, hi = stats.wilson_interval(k, n)
+    # Two partitions (CONTRACT.md §4.8): a group's outcomes add up to its closed cases
+    # (the denominator, shown), and White, BME and Unknown add up to All's count of
+    # each outcome. All's rows are cells of the first only.
+    grp = long["ethnicity"].astype("str")
+    across_outcomes = "er.outcome_share:outcome=*:" + grp
+    partition = across_outcomes.where(
+        grp.eq(groups.ALL), "er.outcome_share:outcome=" + long["outcome"] + "|" + across_outcomes)
     return make_rows(
         trust_code=long["trust_code"], period=long["period"], metric_id="er.outcome_share",
         breakdown="outcome=" + long["outcome"], group=long["ethnicity"], numerator=k, denominator=n,
         value=k / n * 100, ci_lower=lo * 100, ci_upper=hi * 100, basis="rate",
-        min_cell=min_positive(k, n),
-        # The groups White/BME/Unknown partition the All count of each outcome.
-        total_shown=long["ethnicity"].ne(groups.ALL),
+        min_cell=min_positive(k, n), total_shown=True, partition=partition,
     )
 
 

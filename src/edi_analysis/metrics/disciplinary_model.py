@@ -574,6 +574,7 @@ def _specs() -> list[MetricSpec]:
                 "out of person-years (rolling basis of §4.3, Unknown excluded) on the characteristic "
                 "with staff group and pay cluster main effects, unpenalised; 95% Wald interval. "
                 "Model output: not suppressed.",
+                counts=(),  # publishes no count
             ),
             MetricSpec(
                 char.metric("adjusted_relative_likelihood"), "hia6",
@@ -584,6 +585,7 @@ def _specs() -> list[MetricSpec]:
                 "standardisation); 95% CI = exact Poisson interval on the observed count ÷ expected. "
                 f"numerator = observed, denominator = expected. Shown beside {char.unadjusted}. "
                 "Model output: not suppressed.",
+                counts=("numerator",),  # observed cases; the denominator is an expected value
             ),
             MetricSpec(
                 char.metric("cell_ratio"), "hia6",
@@ -591,6 +593,7 @@ def _specs() -> list[MetricSpec]:
                 f"As {char.metric('adjusted_relative_likelihood')}, within one staff group: where the "
                 "inconsistency sits. Model output: not suppressed.",
                 breakdowns=tuple(f"staff_group={s}" for s in groups.STAFF_GROUPS),
+                counts=("numerator",),  # observed cases; the denominator is an expected value
             ),
             MetricSpec(
                 char.metric("inconsistency"), "hia6",
@@ -598,6 +601,7 @@ def _specs() -> list[MetricSpec]:
                 f"From {char.metric('adjusted_relative_likelihood')}: 'adverse' when its lower 95% "
                 "bound > 1 and the ratio > 1.25; 'within_range' when 0.80 ≤ ratio ≤ 1.25 (NHS England, "
                 "A fair experience for all, 2019); 'inconclusive' otherwise (also when blank).",
+                counts=(),  # a label
             ),
         ]
     return specs
@@ -664,5 +668,8 @@ def disciplinary_model_metrics(ctx) -> pd.DataFrame:
                 reference_group=char.reference, numerator=c["observed"], denominator=c["expected"],
                 value=c["ratio"], ci_lower=c["ci_lower"], ci_upper=c["ci_upper"], note=c["note"],
                 basis="model", min_cell=min_positive(c["observed"]),
+                # The staff groups' observed counts add up to the adjusted ratio's observed
+                # count, which is published: secondary suppression (CONTRACT.md §4.8).
+                partition=f"{char.metric('cell_ratio')}:staff_group=*:{char.compared}",
             ))
     return pd.concat(parts, ignore_index=True)

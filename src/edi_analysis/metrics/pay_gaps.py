@@ -57,24 +57,28 @@ _SPECS = [
         f"{_REGS}, Sch. 1 paras 2(1)(a), 8",
         "Mean hourly pay of male full-pay relevant staff minus that of female, as % of the male "
         "mean. " + _GAP_DEF,
+        counts=(),  # £ figures, not counts
     ),
     MetricSpec(
         "pay.gender.median_gap", "hia3", "Gender pay gap: median hourly pay", "percent",
         f"{_REGS}, Sch. 1 paras 2(1)(b), 9",
         "Median hourly pay of male full-pay relevant staff minus that of female, as % of the male "
         "median. " + _GAP_DEF,
+        counts=(),  # £ figures, not counts
     ),
     MetricSpec(
         "pay.gender.bonus_mean_gap", "hia3", "Gender bonus gap: mean bonus pay", "percent",
         f"{_REGS}, Sch. 1 paras 2(1)(c), 10",
         "Mean bonus paid in the reporting year to men paid a bonus minus that to women paid a "
         "bonus, as % of the male mean; all relevant employees (bank included). " + _GAP_DEF,
+        counts=(),  # £ figures, not counts
     ),
     MetricSpec(
         "pay.gender.bonus_median_gap", "hia3", "Gender bonus gap: median bonus pay", "percent",
         f"{_REGS}, Sch. 1 paras 2(1)(d), 11",
         "Median bonus of men paid a bonus minus that of women paid a bonus, as % of the male "
         "median; all relevant employees (bank included). " + _GAP_DEF,
+        counts=(),  # £ figures, not counts
     ),
     MetricSpec(
         "pay.gender.bonus_share", "hia3", "Staff paid a bonus, by sex", "percent",
@@ -99,23 +103,27 @@ _SPECS = [
         "mean. Breakdown ethnicity5=<group>: each of Mixed, Asian, Black, Other and White other "
         "than British (codes B, C; group 'White') vs White British (code A). " + _GAP_DEF,
         breakdowns=("ethnicity5",),
+        counts=(),  # £ figures, not counts
     ),
     MetricSpec(
         "pay.ethnicity.median_gap", "hia3", "Ethnicity pay gap: median hourly pay", "percent",
         "DBT, Ethnicity pay reporting: guidance for employers (2023); NHS practice (BME vs White)",
         "As pay.ethnicity.mean_gap with medians. " + _GAP_DEF,
         breakdowns=("ethnicity5",),
+        counts=(),  # £ figures, not counts
     ),
     MetricSpec(
         "pay.disability.mean_gap", "hia3", "Disability pay gap: mean hourly pay", "percent",
         "Method of SI 2017/353 Sch. 1 para 8 applied to disability (EDI Improvement Plan HIA3)",
         "Mean hourly pay of Non-disabled minus Disabled full-pay relevant staff, as % of the "
         "Non-disabled mean; Unknown excluded. " + _GAP_DEF,
+        counts=(),  # £ figures, not counts
     ),
     MetricSpec(
         "pay.disability.median_gap", "hia3", "Disability pay gap: median hourly pay", "percent",
         "Method of SI 2017/353 Sch. 1 para 9 applied to disability (EDI Improvement Plan HIA3)",
         "As pay.disability.mean_gap with medians. " + _GAP_DEF,
+        counts=(),  # £ figures, not counts
     ),
 ]
 
@@ -518,5 +526,7 @@ def flexible_working(ctx) -> pd.DataFrame:
     for name, col in _CHARACTERISTICS:
         agg = s.groupby(KEY + [col], sort=True)["flex"].agg(["sum", "count"]).reset_index()
         parts.append(_share_rows(_FLEX_SPEC.id, agg["trust_code"], agg["period"], agg[col],
-                                 agg["sum"], agg["count"], breakdown=f"characteristic={name}"))
+                                 agg["sum"], agg["count"], breakdown=f"characteristic={name}",
+                                 # the groups add up to the overall (All) row
+                                 total_shown=True))
     return pd.concat(parts, ignore_index=True)

@@ -53,23 +53,25 @@ _SPECS = [
     MetricSpec("pay.medical.gender_mean_gap", "hia3",
                "Doctors' gender pay gap: mean basic hourly pay", "percent", _MTG,
                "Medical and Dental full-pay relevant staff, basic hourly pay. " + _GAP,
-               breakdowns=("pay_band",)),
+               breakdowns=("pay_band",), counts=()),  # £ figures
     MetricSpec("pay.medical.gender_median_gap", "hia3",
                "Doctors' gender pay gap: median basic hourly pay", "percent", _MTG,
-               "As pay.medical.gender_mean_gap with medians. " + _GAP, breakdowns=("pay_band",)),
+               "As pay.medical.gender_mean_gap with medians. " + _GAP, breakdowns=("pay_band",),
+               counts=()),  # £ figures
     MetricSpec("pay.medical.gender_mean_gap_total", "hia3",
                "Doctors' gender pay gap: mean total pay per hour", "percent", _MTG,
-               _TOTAL + _GAP, breakdowns=("pay_band",)),
+               _TOTAL + _GAP, breakdowns=("pay_band",), counts=()),  # £ figures
     MetricSpec("pay.medical.gender_median_gap_total", "hia3",
                "Doctors' gender pay gap: median total pay per hour", "percent", _MTG,
-               _TOTAL + "Medians. " + _GAP, breakdowns=("pay_band",)),
+               _TOTAL + "Medians. " + _GAP, breakdowns=("pay_band",), counts=()),  # £ figures
     MetricSpec("pay.medical.adjusted_gender_gap", "hia3",
                "Doctors' like-for-like gender pay gap (adjusted)", "percent", _MTG,
                "OLS of log hourly pay on female, pay band (dummies), years of service and fte, "
                "Medical and Dental full-pay relevant staff; gap = (1 − exp(β_female)) × 100, 95% "
                "CI from the t interval of β_female transformed the same way. Blank with a note "
                f"when fewer than {MIN_MODEL_PER_SEX} women or men. Denominator = staff in the "
-               "model."),
+               "model.",
+               counts=("denominator",)),  # staff in the model: published, so protected
 ]
 
 BASIC = GapSpec("medical.basic", "pay.medical.gender_mean_gap", "pay.medical.gender_median_gap",

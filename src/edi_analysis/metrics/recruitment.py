@@ -172,8 +172,13 @@ def _event_counts(df: pd.DataFrame, group_col: str, labels, event: str,
     return agg.reindex(idx, fill_value=0).astype("float64").reset_index()
 
 
-def rate_rows(metric_id: str, long: pd.DataFrame, *, breakdown="", empty_note: str) -> pd.DataFrame:
-    """Per-group rate rows k ÷ n × 100 with Wilson 95% CI; ``note`` where n is 0."""
+def rate_rows(metric_id: str, long: pd.DataFrame, *, breakdown="", empty_note: str,
+              total_shown: bool = False) -> pd.DataFrame:
+    """Per-group rate rows k ÷ n × 100 with Wilson 95% CI; ``note`` where n is 0.
+
+    ``total_shown``: the groups' counts add up to a total shown on another row
+    (secondary suppression, CONTRACT.md §4.8).
+    """
     k, n = long["k"].to_numpy(), long["n"].to_numpy()
     lo, hi = stats.wilson_interval(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -182,7 +187,7 @@ def rate_rows(metric_id: str, long: pd.DataFrame, *, breakdown="", empty_note: s
         trust_code=long["trust_code"], period=long["period"], metric_id=metric_id,
         breakdown=breakdown, group=long["group"], numerator=k, denominator=n, value=value,
         ci_lower=100 * lo, ci_upper=100 * hi, note=np.where(n > 0, "", empty_note),
-        basis="rate", min_cell=min_positive(k, n),
+        basis="rate", min_cell=min_positive(k, n), total_shown=total_shown,
     )
 
 
@@ -234,6 +239,8 @@ def _recruitment_rows(apps: pd.DataFrame) -> list[pd.DataFrame]:
         parts.append(rate_rows(
             "hia2.shortlisting_rate", long, breakdown=f"characteristic={characteristic}",
             empty_note="no applications",
+            # Each characteristic's groups (Unknown included) add up to the overall row.
+            total_shown=True,
         ))
     return parts
 

@@ -15,6 +15,8 @@ import pandas as pd
 
 AREAS = ("hia1", "hia2", "hia3", "hia4", "hia5", "hia6", "people_plan")
 UNITS = ("percent", "ratio", "pp", "gbp", "score", "days", "flag")
+COUNT_COLUMNS = ("numerator", "denominator")
+COUNT_RULES = ("min_count", "min_survey_responses")
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,23 @@ class MetricSpec:
     definition: str
     family: str = ""
     breakdowns: tuple[str, ...] = ()
+    #: Published columns holding counts of people or cases, subject to CONTRACT.md §4.8:
+    #: an unsuppressed row may not show one below the threshold named by ``count_rule``.
+    #: ``()`` where numerator/denominator hold £, days, expected values or public board counts.
+    counts: tuple[str, ...] = ("numerator", "denominator")
+    #: Which threshold protects those counts: ``min_count`` or ``min_survey_responses``.
+    count_rule: str = "min_count"
 
     def __post_init__(self) -> None:
         if self.area not in AREAS:
             raise ValueError(f"{self.id}: area {self.area!r} not in {AREAS}")
         if self.unit not in UNITS:
             raise ValueError(f"{self.id}: unit {self.unit!r} not in {UNITS}")
+        bad = set(self.counts) - set(COUNT_COLUMNS)
+        if bad:
+            raise ValueError(f"{self.id}: counts {sorted(bad)} not in {COUNT_COLUMNS}")
+        if self.count_rule not in COUNT_RULES:
+            raise ValueError(f"{self.id}: count_rule {self.count_rule!r} not in {COUNT_RULES}")
 
 
 @dataclass(frozen=True)

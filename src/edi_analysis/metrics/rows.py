@@ -6,8 +6,19 @@ reads and the writer drops:
 - ``basis``: how the row is protected (see ``stats.BASES``).
 - ``min_cell``: smallest positive count the figure is built from (NaN: none).
 - ``n_values``: values behind a mean/median, or answers behind a survey result.
-- ``total_shown``: the rows of this (metric, breakdown) partition a total that
-  is shown (e.g. shares of one headcount) → secondary suppression applies.
+- ``total_shown``: the row is a cell of a partition whose total is shown
+  (e.g. shares of one headcount) → secondary suppression applies.
+- ``partition``: which partitions the row is a cell of, as names joined by
+  ``|`` (a cell may add up to two shown totals, e.g. an outcome share within
+  its group and within its outcome). Blank with ``total_shown``: the default,
+  the rows of its own (metric, breakdown), named ``<metric_id>:<breakdown>``
+  (``stats.default_partition``). Names are shared within a trust and period,
+  so a family may name a partition spanning breakdowns (``pp.leaver_rate``
+  by age band) or link two metrics that publish the same count. A non-blank
+  ``partition`` implies ``total_shown``.
+- ``derived_from``: partition names (``|``-joined) whose cells the figure is
+  computed from; the row is suppressed whenever any of those cells is
+  (a ratio would otherwise let a reader undo their suppression).
 - ``label``: the text value of a ``flag`` metric (RAG status, inconsistency).
 """
 
@@ -20,11 +31,11 @@ PUBLISHED = [
     "trust_code", "period", "area", "metric_id", "breakdown", "group", "reference_group",
     "numerator", "denominator", "value", "ci_lower", "ci_upper", "unit", "suppressed", "note",
 ]
-INTERNAL = ["basis", "min_cell", "n_values", "total_shown", "label"]
+INTERNAL = ["basis", "min_cell", "n_values", "total_shown", "partition", "derived_from", "label"]
 KEYS = ["trust_code", "period", "metric_id", "breakdown", "group"]
 NUMERIC = ["numerator", "denominator", "value", "ci_lower", "ci_upper", "min_cell", "n_values"]
 TEXT = ["trust_code", "period", "area", "metric_id", "breakdown", "group", "reference_group",
-        "unit", "note", "basis", "label"]
+        "unit", "note", "basis", "partition", "derived_from", "label"]
 
 
 def make_rows(
@@ -46,6 +57,8 @@ def make_rows(
     min_cell=np.nan,
     n_values=np.nan,
     total_shown=False,
+    partition="",
+    derived_from="",
     label="",
 ) -> pd.DataFrame:
     """Build metric rows from scalars or aligned arrays/Series (broadcast like a DataFrame).
@@ -62,7 +75,8 @@ def make_rows(
         breakdown=breakdown, group=group, reference_group=reference_group,
         numerator=numerator, denominator=denominator, value=value,
         ci_lower=ci_lower, ci_upper=ci_upper, unit=unit, suppressed=False, note=note,
-        basis=basis, min_cell=min_cell, n_values=n_values, total_shown=total_shown, label=label,
+        basis=basis, min_cell=min_cell, n_values=n_values, total_shown=total_shown,
+        partition=partition, derived_from=derived_from, label=label,
     )
     cols = {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in cols.items()}
     lengths = {len(v) for v in cols.values() if isinstance(v, (np.ndarray, list))}
@@ -84,7 +98,7 @@ def normalise(rows: pd.DataFrame) -> pd.DataFrame:
         rows[c] = rows[c].astype("str").where(rows[c].notna(), "").astype("str")
         rows[c] = rows[c].replace({"nan": "", "None": "", "<NA>": ""})
     rows["suppressed"] = rows["suppressed"].fillna(False).astype(bool)
-    rows["total_shown"] = rows["total_shown"].fillna(False).astype(bool)
+    rows["total_shown"] = rows["total_shown"].fillna(False).astype(bool) | rows["partition"].ne("")
     return rows
 
 

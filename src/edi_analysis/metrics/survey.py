@@ -271,6 +271,8 @@ ENGAGEMENT = MetricSpec(
         "calendar year before the snapshot."
     ),
     breakdowns=("characteristic=ethnicity", "characteristic=international_recruit"),
+    counts=("denominator",),  # respondents with a score
+    count_rule="min_survey_responses",
 )
 
 _ROW_SCHEME = (
@@ -297,6 +299,10 @@ def _spec(item: SurveyItem) -> MetricSpec:
         source=item.source,
         definition=item.definition + scheme + " Wilson 95% interval.",
         breakdowns=tuple(f"characteristic={c}" for c in others),
+        # numerator = Y answers, denominator = answers: §4.8 protects a survey result on
+        # its number of answers (a result with 11+ answers is published whatever its Y count).
+        counts=("denominator",),
+        count_rule="min_survey_responses",
     )
 
 

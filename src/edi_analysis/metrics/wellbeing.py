@@ -78,6 +78,7 @@ SPECS = [
             "Digital, NHS Sickness Absence Rates (FTE days lost ÷ FTE days available)"
         ),
         breakdowns=_CHAR_BREAKDOWNS,
+        counts=(),  # FTE days, protected on headcount (min_cell)
     ),
     *[
         MetricSpec(
@@ -173,6 +174,12 @@ def ratio_interval(s_y, s_x, s_yy, s_xx, s_xy, n, z: float = stats.Z95):
     return r, lo, hi
 
 
+def _qualified(metric_id: str, t: pd.DataFrame) -> np.ndarray:
+    """A tally's relative partition names (``_partitions.Slot.partition``) as ``<metric_id>:<name>``."""
+    rel = t["partition"].to_numpy(dtype=object) if "partition" in t else np.full(len(t), "", object)
+    return np.where(rel != "", metric_id + ":" + rel.astype("str"), "")
+
+
 def _rate_rows(
     metric_id: str, t: pd.DataFrame, k: str, n: str, empty_note: str, note=None
 ) -> pd.DataFrame:
@@ -197,6 +204,7 @@ def _rate_rows(
         basis="rate",
         min_cell=min_positive(kv, nv),
         total_shown=t["total_shown"],
+        partition=_qualified(metric_id, t),
     )
 
 
