@@ -42,12 +42,18 @@ for f in sorted(d.iterdir()):
 
 def measure(cmd: list[str]) -> tuple[float, float, int]:
     """Run cmd; return (wall seconds, peak RSS in MB, exit status)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    import tempfile
+
+    # stderr to a file, not a pipe: a command that prints many warnings would otherwise
+    # block on a full pipe while we wait for it.
+    with tempfile.TemporaryFile() as errf:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
     if proc.returncode not in (0,):
         tail = "\n".join(err.splitlines()[-5:])
         print(f"  ! exit {proc.returncode}: {' '.join(cmd[:3])} …\n{tail}", file=sys.stderr)

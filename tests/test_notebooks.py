@@ -1,7 +1,7 @@
 """The report notebooks end to end: committed clean, executed on the sample, numbers = metrics.csv.
 
-One run of the sample per session (two trusts, the latest period, every notebook, --jobs 2) is
-shared by the tests here. ``test_nbval`` runs every committed notebook with its default
+One run of the whole sample per test process (tests/publish_support.py) is shared by the tests
+here and by the publishing and accessibility tests. ``test_nbval`` runs every committed notebook with its default
 parameters through nbval (``--nbval-lax``).
 """
 
@@ -21,7 +21,6 @@ import pytest
 from edi_analysis import narrative, report
 from edi_analysis.params import load_params
 
-from test_runner import sample_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -63,25 +62,20 @@ def test_every_registered_metric_has_a_place():
 # --- the sample run --------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def sample_run(tmp_path_factory):
-    import contextlib
-    import io
+def sample_run():
+    """The whole sample (every trust, both periods, every notebook), run once per test process
+    and shared with the publishing and accessibility tests (tests/publish_support.py)."""
+    from types import SimpleNamespace
 
-    from edi_analysis import runner
+    import publish_support
     from edi_analysis.contract import validate_dataset
 
-    data = sample_dir(tmp_path_factory)
-    base = tmp_path_factory.mktemp("sample-run")
-    f = base / "p.yaml"
-    f.write_text(f"data: {data}\nperiods: [{PERIOD}]\nnotebooks_dir: {ROOT / 'notebooks'}\n"
-                 "reports_dir: reports\n", encoding="utf-8")
-    dataset = validate_dataset(data).dataset
-    trusts = sorted(dataset.tables["workforce"]["trust_code"].unique())[:2]
-    params = load_params(f, {"trusts": trusts})
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        result = runner.run(params, jobs=2, progress=False)
-    return params, trusts, result, dataset, err.getvalue()
+    reports = publish_support.sample_reports()  # asserts the run's exit code was 0
+    params = publish_support.sample_params(reports, publish_support.BUILD / "site")
+    dataset = validate_dataset(params.data).dataset
+    trusts = sorted(dataset.tables["workforce"]["trust_code"].unique())
+    # Two trusts are enough for the per-notebook checks; the peers check sees all of them.
+    return params, trusts[:2], SimpleNamespace(exit_code=0), dataset, ""
 
 
 def _outputs(nb, mime):
@@ -206,7 +200,9 @@ def test_trend_and_peers_shown(sample_run):
                        as_version=4)
     html = "\n".join(h for _, h in _outputs(nb, "text/html"))
     assert "Trend: " in html and "2023-03-31" in html  # the earlier snapshot in the data
-    assert f"This trust ({trusts[0]}) is " in html and " of 2 from lowest to highest" in html
+    n_trusts = len(list((params.reports_dir / PERIOD).iterdir()))
+    assert n_trusts >= 2
+    assert f"This trust ({trusts[0]}) is " in html and f" of {n_trusts} from lowest to highest" in html
 
 
 def test_methodology_shows_input_hashes(sample_run):

@@ -55,7 +55,7 @@ def execute_all(tasks: list, scheduler: str, progress, on_done) -> None:
             key = f"edi-notebook-{run}-{i:06d}-{rec.trust}-{rec.period}-{rec.notebook}"
             futures[client.submit(execute_one, *args, key=key, pure=False, retries=0)] = rec
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 rec = futures[fut]
                 try:
                     res = fut.result()

@@ -223,6 +223,19 @@ def resolve_data(data: str | Path) -> Path:
     return p
 
 
+class SliceError(ValueError):
+    """A prepared slice file that cannot be read (truncated, corrupt or missing)."""
+
+
+def _read_slice_table(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow's messages do not always name the file
+        raise SliceError(f"cannot read the prepared slice {path}: {type(exc).__name__}: {exc}. "
+                         "Run the notebooks again with `edi-analysis run`, which prepares it "
+                         "afresh.") from None
+
+
 def load_tables(data: str | Path, trust: str | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """Validated tables of one trust: from a prepared slice (Parquet, fast) or a dataset folder.
 
@@ -235,7 +248,7 @@ def load_tables(data: str | Path, trust: str | None = None) -> tuple[dict[str, p
     marker = folder / SLICE_MARKER
     if marker.exists():
         meta = json.loads(marker.read_text(encoding="utf-8"))
-        tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]}
+        tables = {name: _read_slice_table(folder / f"{name}.parquet") for name in meta["tables"]}
         prov_file = folder / PROVENANCE_FILE
         prov = json.loads(prov_file.read_text(encoding="utf-8")) if prov_file.exists() else {}
         return tables, prov

@@ -67,7 +67,8 @@ MANIFEST = "manifest.json"
 STAGING_PREFIX = ".staging-"
 #: Inside a staging folder: the prepared slices and peers files (removed with it).
 WORK_DIR = "_work"
-#: Fixed cell id of papermill's injected parameters cell (papermill draws a random one).
+#: Fixed cell id of papermill's injected parameters cell (papermill draws a random one; so it
+#: does for its error marker cells, which become ``papermill-error-1``, ``-2``…).
 INJECTED_CELL_ID = "injected-parameters"
 EXECUTORS = ("local", "dask")
 
@@ -104,6 +105,8 @@ class RunResult:
     report_dirs: list[Path] = field(default_factory=list)
     duration: float = 0.0
     invalid: bool = False
+    #: wall seconds of each stage: validate, prepare (slices, metrics.csv, peers), notebooks
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[NotebookRecord]:
@@ -231,15 +234,23 @@ def _local_worker_init() -> None:
 
 
 def _finalise_notebook(nb, output: str, final_path: str | None) -> None:
-    """Record the notebook's final place as papermill's ``output_path``, give the injected
-    parameters cell its fixed id, and write it (so re-runs differ only in timestamps)."""
+    """Record the notebook's final place as papermill's ``output_path``, give the cells papermill
+    adds (injected parameters, error markers) fixed ids instead of random ones, and write it,
+    so that re-runs differ only in timestamps."""
     import nbformat
 
     if final_path is not None:
         nb.metadata.setdefault("papermill", {})["output_path"] = final_path
+    errors = 0
     for cell in nb.cells:
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []) and "id" in cell:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "id" not in cell:
+            continue
+        if "injected-parameters" in tags:
             cell["id"] = INJECTED_CELL_ID
+        elif "papermill-error-cell-tag" in tags:  # papermill's "execution failed" markers
+            errors += 1
+            cell["id"] = f"papermill-error-{errors}"
     Path(output).write_text(nbformat.writes(nb), encoding="utf-8")
 
 
@@ -420,6 +431,7 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
         return RunResult(exit_code=1, invalid=True, duration=time.time() - t_start)
     if report.warnings or report.notes:
         pipeline.report_validation(report)
+    t_valid = time.time()
     dataset = report.dataset
     trusts = _resolve_trusts(params, dataset.tables)
     jobs = jobs or os.cpu_count() or 1
@@ -468,6 +480,9 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
                         "seed": params.seed}, str(stage), str(final), fresh_kernels)))
                 pending[(period, trust)] = recs
         # 3. notebooks, in parallel: local worker processes or a Dask cluster
+        t_prepared = time.time()
+        result.stages = {"validate": round(t_valid - t_start, 3),
+                         "prepare": round(t_prepared - t_valid, 3)}
         on_done = lambda rec: _finish_if_complete(  # noqa: E731
             rec, pending, staging_root, params, provenance, started, result)
         if executor == "dask":
@@ -477,6 +492,7 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
         else:
             _execute_all(tasks, jobs, _Progress(len(tasks), progress), on_done)
         result.records = [r for recs in pending.values() for r in recs]
+        result.stages["notebooks"] = round(time.time() - t_prepared, 3)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
     result.duration = time.time() - t_start

@@ -43,6 +43,7 @@ affects the next.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -71,7 +72,6 @@ def prepare_kernel() -> None:
     cell (``report.preload``), so the recorded state is what a fresh kernel
     has once that cell has run.
     """
-    import sys
     import warnings
 
     import matplotlib
@@ -99,7 +99,6 @@ def _library_roots() -> tuple[str, ...]:
 def reset_kernel(cwd: str) -> None:
     """Return the kernel to its state after :func:`prepare_kernel`; runs inside the kernel."""
     import gc
-    import sys
     import warnings
 
     from IPython import get_ipython
@@ -235,7 +234,13 @@ def kernel_for_this_thread(kernel_name: str, start_timeout: float, cwd: str) -> 
         discard(k)
         k = None
     if k is None:
-        k = WarmKernel(kernel_name, start_timeout, cwd)
+        try:
+            k = WarmKernel(kernel_name, start_timeout, cwd)
+        except Exception:
+            # Starting runs no notebook code, so a second attempt is safe; it covers the
+            # known race of kernels started at once by several workers picking the same free
+            # port (jupyter_client chooses ports before the kernel binds them).
+            k = WarmKernel(kernel_name, start_timeout, cwd)
         _local.kernel = k
         with _all_lock:
             _all.add(k)
@@ -268,8 +273,17 @@ def kernel_stats() -> dict:
 
 
 def _has_error(nb) -> bool:
-    return any(o.get("output_type") == "error" for c in nb.cells if c.get("cell_type") == "code"
-               for o in c.get("outputs", []))
+    """Whether a cell failed: an error output, or papermill's failure mark (e.g. a cell timeout,
+    after which the cell may still be running in the kernel)."""
+    for c in nb.cells:
+        if c.get("cell_type") != "code":
+            continue
+        pm = c.get("metadata", {}).get("papermill", {})
+        if pm.get("exception") or pm.get("status") == "failed":
+            return True
+        if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+            return True
+    return False
 
 
 def _engine_class():

@@ -1,0 +1,257 @@
+"""Faults during a run: a notebook that raises, a kernel that dies, Ctrl-C, a corrupt slice;
+and re-runs that reproduce their outputs.
+
+Small runs (one trust of the sample, one period, toy notebooks or the two
+cheapest report notebooks) keep this file quick.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from edi_analysis import runner
+from edi_analysis.params import load_params
+
+from test_runner import _nb, sample_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+PERIOD = "2024-03-31"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from edi_analysis.contract import validate_dataset
+
+    path = sample_dir(tmp_path_factory)
+    trusts = sorted(validate_dataset(path).dataset.tables["workforce"]["trust_code"].unique())
+    return path, trusts
+
+
+def _params_file(folder: Path, data_dir: Path, notebooks: dict[str, str], **extra) -> Path:
+    nbs = folder / "nbs"
+    nbs.mkdir(parents=True, exist_ok=True)
+    for name, body in notebooks.items():
+        _nb(nbs / name, body)
+    lines = [f"data: {data_dir}", f"periods: [{PERIOD}]", "notebooks_dir: nbs",
+             "reports_dir: reports", "site_dir: site"]
+    lines += [f"{k}: {v}" for k, v in extra.items()]
+    f = folder / "p.yaml"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return f
+
+
+def _run(params, **kw):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        result = runner.run(params, progress=False, **kw)
+    return result, err.getvalue()
+
+
+def _outputs_text(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)
+
+
+# --- a notebook that raises, a kernel that dies ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def faulty_run(tmp_path_factory, data):
+    """One worker, one warm kernel, in this order: ok, raises, kills its kernel, ok, ok."""
+    data_dir, trusts = data
+    pid = "import os\nprint('kernel', os.getpid())"
+    f = _params_file(tmp_path_factory.mktemp("faults"), data_dir, {
+        "01_ok.ipynb": pid,
+        "02_raises.ipynb": "raise ValueError('deliberate failure for ' + trust)",
+        "03_dies.ipynb": "import os\nos._exit(1)",
+        "04_ok.ipynb": pid,
+        "05_ok.ipynb": pid,
+    })
+    params = load_params(f, {"trusts": [trusts[-1]]})
+    result, err = _run(params, jobs=1)
+    return params, trusts[-1], result, err
+
+
+def _kernel_pid(params, trust, name) -> int:
+    text = _outputs_text(params.reports_dir / PERIOD / trust / name)
+    return int(text.split()[1])
+
+
+def test_a_raising_and_a_dying_notebook_fail_and_the_others_complete(faulty_run):
+    params, trust, result, err = faulty_run
+    status = {r.notebook: r.status for r in result.records}
+    assert status == {"01_ok.ipynb": "ok", "02_raises.ipynb": "failed", "03_dies.ipynb": "failed",
+                      "04_ok.ipynb": "ok", "05_ok.ipynb": "ok"}
+    assert result.exit_code == 1
+    errors = {r.notebook: r.error for r in result.failures}
+    assert errors["02_raises.ipynb"] == f"ValueError: deliberate failure for {trust}"
+    assert errors["03_dies.ipynb"].startswith("DeadKernelError")
+    assert "ran 5 notebooks (1 trust × 1 period)" in err and "3 ok, 2 failed" in err
+
+
+def test_summary_names_both_failures_and_what_was_kept(faulty_run):
+    params, trust, _, err = faulty_run
+    folder = params.reports_dir / PERIOD / trust
+    assert f"FAILED 02_raises.ipynb for {trust} {PERIOD}: ValueError" in err
+    assert f"kept at {folder / '02_raises.ipynb'}" in err
+    assert f"FAILED 03_dies.ipynb for {trust} {PERIOD}: DeadKernelError" in err
+    assert "no notebook was saved" in err
+    # the raising notebook is kept with its traceback; the dead kernel saved nothing
+    kept = nbformat.read(folder / "02_raises.ipynb", as_version=4)
+    assert [o["ename"] for c in kept.cells for o in c.get("outputs", [])
+            if o["output_type"] == "error"] == ["ValueError"]
+    assert not (folder / "03_dies.ipynb").exists()
+    m = json.loads((folder / "manifest.json").read_text())
+    assert m["status"] == "failed"
+    assert {n["notebook"]: n["status"] for n in m["notebooks"]}["03_dies.ipynb"] == "failed"
+
+
+def test_kernels_are_replaced_after_a_failure_and_reused_otherwise(faulty_run):
+    params, trust, _, _ = faulty_run
+    first, after, next_ = (_kernel_pid(params, trust, n)
+                           for n in ("01_ok.ipynb", "04_ok.ipynb", "05_ok.ipynb"))
+    assert after != first  # the kernel that ran the failed notebooks was not reused
+    assert next_ == after  # a kernel whose notebook succeeded is kept warm
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_interrupt_leaves_no_half_built_report_or_site_and_a_rerun_completes(tmp_path, data):
+    data_dir, trusts = data
+    trust = trusts[-1]
+    go = tmp_path / "go"  # present: the second notebook finishes at once; absent: it waits
+    f = _params_file(tmp_path, data_dir, {
+        "01_first.ipynb": "print('first', trust)",
+        "02_waits.ipynb": f"import os, time\nwhile not os.path.exists({str(go)!r}):\n"
+                          "    time.sleep(0.2)\nprint('second', trust)",
+    })
+    cmd = [sys.executable, "-m", "edi_analysis", "build", str(f), "--trust", trust,
+           "--jobs", "1", "--no-progress"]
+    reports, site = tmp_path / "reports", tmp_path / "site"
+    folder = reports / PERIOD / trust
+
+    go.touch()
+    done = subprocess.run([*cmd[:3], "run", *cmd[4:]], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    go.unlink()
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 300
+        # the first notebook has finished when it appears in the run's staging folder
+        while not list(reports.glob(f".staging-*/{PERIOD}/{trust}/01_first.ipynb")):
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+            time.sleep(0.2)
+        time.sleep(1.0)  # the second notebook is now waiting in the kernel
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    # the previous complete report is untouched, nothing half-built is left, no site
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
+    assert not site.exists()
+
+    go.touch()
+    again = subprocess.run([*cmd[:3], "run", *cmd[4:]], capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "second " + trust in _outputs_text(folder / "02_waits.ipynb")
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "ok"
+
+
+# --- a corrupt prepared slice ----------------------------------------------------------------
+
+def test_corrupt_slice_fails_its_notebooks_with_the_file_named(tmp_path, data, monkeypatch):
+    data_dir, trusts = data
+    bad, good = trusts[-1], trusts[-2]
+    f = _params_file(tmp_path, data_dir, {
+        "01_load.ipynb": "from edi_analysis import report\n"
+                         "r = report.load('01_hia1_board', trust, period, data, peers=peers)\n"
+                         "print(len(r.tables['workforce']))",
+    })
+    write_slice = runner.write_slice
+
+    def truncating(folder, tables, trust, provenance):
+        out = write_slice(folder, tables, trust, provenance)
+        if trust == bad:  # as if the disk filled up while the slice was written
+            target = out / "workforce.parquet"
+            target.write_bytes(target.read_bytes()[:100])
+        return out
+
+    monkeypatch.setattr(runner, "write_slice", truncating)
+    result, err = _run(load_params(f, {"trusts": [bad, good]}), jobs=2)
+    by_trust = {r.trust: r for r in result.records}
+    assert by_trust[good].status == "ok"
+    assert by_trust[bad].status == "failed" and result.exit_code == 1
+    assert by_trust[bad].error.startswith("SliceError: cannot read the prepared slice ")
+    assert f"slices/{bad}/workforce.parquet" in by_trust[bad].error
+    assert f"FAILED 01_load.ipynb for {bad} {PERIOD}: SliceError" in err
+
+
+# --- re-runs reproduce their outputs --------------------------------------------------------
+
+def _timeless(path: Path) -> dict:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("start_time", "end_time", "duration"):
+        nb["metadata"]["papermill"].pop(key)
+    for cell in nb["cells"]:
+        for key in ("start_time", "end_time", "duration"):
+            cell["metadata"].get("papermill", {}).pop(key, None)
+        cell["metadata"].pop("execution", None)
+    return nb
+
+
+def _manifest_without_times(path: Path) -> dict:
+    m = json.loads(path.read_text())
+    for key in ("started", "finished"):
+        m.pop(key)
+    for n in m["notebooks"]:
+        for key in ("duration", "kernel_start", "imports", "work", "host"):
+            n.pop(key)
+    return m
+
+
+@pytest.mark.slow
+def test_rerun_gives_identical_metrics_and_notebooks(tmp_path, data):
+    data_dir, trusts = data
+    f = tmp_path / "p.yaml"
+    f.write_text(f"data: {data_dir}\nperiods: [{PERIOD}]\nnotebooks: [overview, hia1]\n"
+                 f"notebooks_dir: {ROOT / 'notebooks'}\nreports_dir: reports\n", encoding="utf-8")
+    params = load_params(f, {"trusts": [trusts[-1]]})
+    folder = params.reports_dir / PERIOD / trusts[-1]
+    first, _ = _run(params, jobs=2)
+    assert first.exit_code == 0
+    kept = tmp_path / "first"
+    shutil.copytree(folder, kept)
+    second, _ = _run(params, jobs=2)
+    assert second.exit_code == 0
+    assert (folder / "metrics.csv").read_bytes() == (kept / "metrics.csv").read_bytes()
+    names = sorted(p.name for p in kept.glob("*.ipynb"))
+    assert names == ["00_overview.ipynb", "01_hia1_board.ipynb"]
+    for name in names:
+        a, b = _timeless(kept / name), _timeless(folder / name)
+        assert a == b, name
+        # no temporary or staging folder name anywhere in the notebook
+        text = (folder / name).read_text()
+        assert ".staging-" not in text and "edi-analysis-run-" not in text
+        assert a["metadata"]["papermill"]["output_path"] == str(folder / name)
+    assert _manifest_without_times(folder / "manifest.json") == \
+        _manifest_without_times(kept / "manifest.json")
