@@ -150,7 +150,9 @@ def add_groups(df: pd.DataFrame) -> pd.DataFrame:
     ``white_british``, ``disability_group``, ``sex_group``, ``pay_cluster``,
     ``senior``, ``clinical``, ``in_scope``, ``recruit_type``.
     """
-    out = df.copy()
+    # A shallow copy: pandas 3 copy-on-write keeps the caller's frame unchanged while the
+    # existing columns are shared, not duplicated (a national workforce table is ~3 M rows).
+    out = df.copy(deep=False)
     if "ethnic_category" in out:
         out["ethnicity"] = ethnicity(out["ethnic_category"])
         out["ethnicity5"] = ethnicity5(out["ethnic_category"])

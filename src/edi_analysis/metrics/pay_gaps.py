@@ -153,7 +153,7 @@ def workforce_for_periods(ctx) -> pd.DataFrame | None:
     wf = wf[wf["snapshot_date"].isin(list(ctx.periods))]
     if wf.empty:
         return None
-    wf = wf.copy()
+    wf = wf.copy(deep=False)  # copy-on-write: the new column does not touch ctx's table
     wf["period"] = wf["snapshot_date"].dt.strftime("%Y-%m-%d").astype("str")
     return wf
 
@@ -336,10 +336,12 @@ def gap_rows(pop: pd.DataFrame, spec: GapSpec, *, seed: int, n_resamples: int) -
 # --- gaps: sex, ethnicity, disability, bonus ------------------------------------
 
 def _pop(df: pd.DataFrame, label: pd.Series, value: pd.Series, breakdown="") -> pd.DataFrame:
-    return pd.DataFrame({
-        "trust_code": df["trust_code"].to_numpy(), "period": df["period"].to_numpy(),
-        "breakdown": breakdown, "label": label.to_numpy(), "value": value.to_numpy(dtype="float64"),
-    })
+    # Series, not .to_numpy(): text columns stay in pandas' compact string storage rather than
+    # becoming millions of Python objects (the national workforce has ~1.5 M rows per period).
+    out = pd.DataFrame({"trust_code": df["trust_code"], "period": df["period"],
+                        "breakdown": breakdown, "label": label,
+                        "value": value.astype("float64")})
+    return out.reset_index(drop=True)
 
 
 def ethnicity5_vs_white_british(df: pd.DataFrame) -> pd.Series:
@@ -381,14 +383,15 @@ def pay_gaps(ctx) -> pd.DataFrame:
         return empty_rows()
     hourly = hourly_population(wf)
     paid = wf[wf["bonus_pay_12m"].fillna(0) > 0]
-    work = [
-        (_pop(hourly, hourly["sex_group"], hourly["hourly_pay"]), GENDER),
-        (_pop(paid, paid["sex_group"], paid["bonus_pay_12m"]), BONUS),
-        (_pop(hourly, hourly["ethnicity"], hourly["hourly_pay"]), ETHNICITY),
-        (_pop(hourly, ethnicity5_vs_white_british(hourly), hourly["hourly_pay"]), ETHNICITY5),
-        (_pop(hourly, hourly["disability_group"], hourly["hourly_pay"]), DISABILITY),
-    ]
-    parts = [gap_rows(pop, spec, seed=ctx.seed, n_resamples=ctx.n_bootstrap) for pop, spec in work]
+    # One population at a time (a generator), so only one national-size frame is alive.
+    work = (
+        (lambda: _pop(hourly, hourly["sex_group"], hourly["hourly_pay"]), GENDER),
+        (lambda: _pop(paid, paid["sex_group"], paid["bonus_pay_12m"]), BONUS),
+        (lambda: _pop(hourly, hourly["ethnicity"], hourly["hourly_pay"]), ETHNICITY),
+        (lambda: _pop(hourly, ethnicity5_vs_white_british(hourly), hourly["hourly_pay"]), ETHNICITY5),
+        (lambda: _pop(hourly, hourly["disability_group"], hourly["hourly_pay"]), DISABILITY),
+    )
+    parts = [gap_rows(make(), spec, seed=ctx.seed, n_resamples=ctx.n_bootstrap) for make, spec in work]
     return pd.concat(parts, ignore_index=True)
 
 

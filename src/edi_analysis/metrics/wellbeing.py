@@ -390,6 +390,7 @@ def wellbeing(ctx) -> pd.DataFrame:
         parts.append(_sickness(staff))
         parts += _hwb(staff)
         parts.append(_training_rl(staff))
+    del staff  # national scale: release the snapshot before the year-on-year pairing
     pairs, missing = year_on_year(ctx)
     if not pairs.empty:
         parts.append(_leavers(pairs))
