@@ -561,6 +561,12 @@ def _execute_all(tasks: list, jobs: int, progress: _Progress, on_done) -> None:
             proc.terminate()
         for proc in set(mp.active_children()) - before:
             proc.join(timeout=15)
+        # A worker that did not stop on SIGTERM (e.g. its handler could not run while it was
+        # blocked) is killed: otherwise the pool's exit handler would wait for it forever.
+        # Its kernel exits on its own when its parent goes (ipykernel's parent poller).
+        for proc in set(mp.active_children()) - before:
+            proc.kill()
+            proc.join(timeout=5)
         raise
     finally:
         progress.close()

@@ -224,7 +224,9 @@ class WarmKernel:
 
 _local = threading.local()
 _all: set[WarmKernel] = set()
-_all_lock = threading.Lock()
+# Re-entrant: the SIGTERM handler (shutdown_all) may run on the main thread while that thread
+# already holds the lock, which would deadlock a plain Lock and leave the worker alive.
+_all_lock = threading.RLock()
 
 
 def kernel_for_this_thread(kernel_name: str, start_timeout: float, cwd: str) -> WarmKernel:
