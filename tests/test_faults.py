@@ -149,7 +149,10 @@ def test_interrupt_leaves_no_half_built_report_or_site_and_a_rerun_completes(tmp
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     go.unlink()
 
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Its own session, so Ctrl-C can be sent as a terminal sends it: to the whole foreground
+    # process group (the run, its workers and their kernels).
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         deadline = time.time() + 300
         # the first notebook has finished when it appears in the run's staging folder
@@ -157,11 +160,13 @@ def test_interrupt_leaves_no_half_built_report_or_site_and_a_rerun_completes(tmp
             assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
             time.sleep(0.2)
         time.sleep(1.0)  # the second notebook is now waiting in the kernel
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
+        with contextlib.suppress(ProcessLookupError):  # no worker or kernel outlives the test
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
     assert "interrupted" in err
     # the previous complete report is untouched, nothing half-built is left, no site

@@ -224,10 +224,15 @@ def _local_worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def on_term(signum, frame):
-        from edi_analysis import warm
+        # Exit whatever happens while stopping the kernel: an exception raised in a signal
+        # handler surfaces in the interrupted code (here papermill's event loop), which may
+        # swallow it and leave the worker running its notebook.
+        try:
+            from edi_analysis import warm
 
-        warm.shutdown_all()
-        os._exit(128 + signum)
+            warm.shutdown_all()
+        finally:
+            os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_term)
     _worker_setup()
