@@ -131,7 +131,7 @@ def test_kernels_are_replaced_after_a_failure_and_reused_otherwise(faulty_run):
 @pytest.mark.slow
 @pytest.mark.xfail(
     reason="known defect, tracked in the scale-and-reliability issue: passes on its own, but in "
-           "two of three full-suite runs the interrupted run's parent process did not exit within "
+           "every full-suite run so far the interrupted run's parent process did not exit within "
            "120 s of Ctrl-C (cause not yet found); the process group is killed so nothing leaks",
     strict=False, raises=subprocess.TimeoutExpired)
 def test_interrupt_leaves_no_half_built_report_or_site_and_a_rerun_completes(tmp_path, data):
