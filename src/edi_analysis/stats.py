@@ -6,7 +6,7 @@ period and group at once. No I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -106,20 +106,6 @@ def exact_poisson_interval(k, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarr
     return lo, hi
 
 
-def mean_t_interval(values, alpha: float = 0.05) -> tuple[float, float, float, int]:
-    """Mean with its Student t interval: (mean, lo, hi, n) over non-missing values."""
-    v = _arr(values)
-    v = v[~np.isnan(v)]
-    n = v.size
-    if n == 0:
-        return np.nan, np.nan, np.nan, 0
-    m = float(v.mean())
-    if n < 2:
-        return m, np.nan, np.nan, n
-    half = float(_sps.t.ppf(1 - alpha / 2, n - 1)) * float(v.std(ddof=1)) / np.sqrt(n)
-    return m, m - half, m + half, n
-
-
 def grouped_mean_t(df: pd.DataFrame, keys: Sequence[str], col: str, alpha: float = 0.05) -> pd.DataFrame:
     """Vectorised t intervals of the mean of ``col`` within ``keys``: columns mean, lo, hi, n."""
     g = df.dropna(subset=[col]).groupby(list(keys), observed=True, sort=True)[col]
@@ -129,33 +115,6 @@ def grouped_mean_t(df: pd.DataFrame, keys: Sequence[str], col: str, alpha: float
     out["lo"] = out["mean"] - half
     out["hi"] = out["mean"] + half
     return out.drop(columns="sd").reset_index()
-
-
-def percentile_bootstrap(
-    statistic: Callable[[np.ndarray, np.ndarray], float],
-    x: np.ndarray,
-    y: np.ndarray,
-    n_resamples: int = 1000,
-    seed: int = 20240331,
-    alpha: float = 0.05,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of statistic(x, y), resampling within each group.
-
-    x and y are resampled independently with replacement (CONTRACT.md §4.5:
-    "1,000 resamples within each group"); the generator is seeded so a
-    re-run gives the same interval.
-    """
-    x, y = _arr(x), _arr(y)
-    if x.size == 0 or y.size == 0:
-        return np.nan, np.nan
-    rng = np.random.default_rng(seed)
-    xi = rng.integers(0, x.size, size=(n_resamples, x.size))
-    yi = rng.integers(0, y.size, size=(n_resamples, y.size))
-    reps = np.array([statistic(x[xi[b]], y[yi[b]]) for b in range(n_resamples)])
-    reps = reps[np.isfinite(reps)]
-    if reps.size == 0:
-        return np.nan, np.nan
-    return float(np.quantile(reps, alpha / 2)), float(np.quantile(reps, 1 - alpha / 2))
 
 
 # --- Suppression (CONTRACT.md §4.8) -------------------------------------------------
