@@ -11,9 +11,11 @@ It writes a synthetic dataset with :func:`edi_analysis.sample.write_sample`
 ``--format csv``) to a temporary folder, then runs ``edi_analysis.runner.run``
 (validate, prepare, execute every notebook for every trust for ``--period``)
 with ``--jobs`` workers (default: the number of cores) and
-``edi_analysis.publish.publish``, and prints:
+``edi_analysis.publish.publish`` and the disclosure audit (``build``'s
+steps after ``run``), and prints:
 
-- the wall time of each stage (generate, validate, prepare, notebooks, publish) and the total;
+- the wall time of each stage (generate, validate, prepare, notebooks, publish, audit) and
+  the total;
 - per notebook, the medians over trusts of the three parts the runner measures
   from papermill's cell timestamps: *kernel start* (until the first cell
   starts: with warm kernels the reset between notebooks, plus the start of
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="work in DIR and keep it (default: a temporary folder, removed)")
     args = ap.parse_args(argv)
 
-    from edi_analysis import publish, runner, sample
+    from edi_analysis import pipeline, publish, runner, sample
     from edi_analysis.params import load_params
 
     jobs = args.jobs or os.cpu_count() or 1
@@ -100,10 +102,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_publish and result.exit_code == 0:
             t = time.perf_counter()
             with contextlib.redirect_stderr(err):
-                pub = publish.publish(replace(params), quiet=True)
+                pub = publish.publish(replace(params), quiet=True, jobs=jobs)
             stages["publish"] = time.perf_counter() - t
             if pub.exit_code != 0:
                 print("publish failed", file=sys.stderr)
+            else:  # build's last step: the disclosure audit of reports and site
+                t = time.perf_counter()
+                audit_out = io.StringIO()
+                if pipeline.run_audit(params, stream=audit_out) != 0:
+                    print(audit_out.getvalue()[-3000:], file=sys.stderr)
+                stages["audit"] = time.perf_counter() - t
         build = time.perf_counter() - t_build
     finally:
         if not args.keep:
@@ -119,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
           f"--jobs {jobs} on {os.cpu_count()} cores, {engine}; "
           f"{sum(r.status == 'ok' for r in recs)} ok")
     print("\nstage        seconds")
-    for k in ("generate", "validate", "prepare", "notebooks", "publish"):
+    for k in ("generate", "validate", "prepare", "notebooks", "publish", "audit"):
         if k in stages:
             print(f"{k:12} {stages[k]:8.1f}")
-    print(f"{'build':12} {build:8.1f}   (validate + prepare + notebooks + publish)")
+    print(f"{'build':12} {build:8.1f}   (validate + prepare + notebooks + publish + audit)")
 
     print(f"\n{'notebook (medians, s)':34} {'runs':>5} {'kernel':>7} {'imports':>7} "
           f"{'work':>7} {'total':>7}")
@@ -151,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         per_trust_nb = nb_wall / args.trusts
         fixed = stages.get("validate", 0) + stages.get("prepare", 0)
         scale = ENGLAND_TRUSTS / args.trusts
-        est = per_trust_nb * ENGLAND_TRUSTS + fixed * scale + stages.get("publish", 0) * scale
+        est = (per_trust_nb * ENGLAND_TRUSTS + fixed * scale
+               + (stages.get("publish", 0) + stages.get("audit", 0)) * scale)
         print(f"extrapolated to {ENGLAND_TRUSTS} trusts (linear in trusts, same staff per trust): "
               f"{est / 60:.1f} min with --jobs {jobs}")
     return result.exit_code

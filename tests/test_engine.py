@@ -248,3 +248,42 @@ def test_every_family_all_trusts_at_once_equal_trust_by_trust(sample_tables):
     pd.testing.assert_frame_equal(
         alone, together[together["trust_code"] == trust].reset_index(drop=True)
     )
+
+
+def test_published_rows_do_not_depend_on_which_other_metrics_are_requested(sample_tables):
+    # A report notebook asks for its own metrics only; what it shows must be exactly what
+    # metrics.csv (every metric) shows for them: same rows, same suppression.
+    from edi_analysis import report
+
+    ctx = MetricContext.from_tables(sample_tables, PERIODS, n_bootstrap=40)
+    everything = compute(ctx)
+    requests = [report.Report(trust=None, period=PERIODS[-1], data="", notebook=nb).ids()
+                for nb in report.NOTEBOOKS]
+    requests += [[m] for m in ("wres.9.board_gap", "wdes.10.board_gap",
+                               "hia2.representation_ratio", "hia6.inconsistency")]
+    for ids in requests:
+        got = compute(ctx, ids)
+        want = everything[everything["metric_id"].isin(ids)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_partitions_and_derived_rows_stay_within_their_family(sample_tables):
+    # Why the above holds: compute() suppresses whole families, so no partition name
+    # (cells or derived_from) may be shared by rows of two families.
+    from edi_analysis.stats import default_partition
+
+    rows = compute(MetricContext.from_tables(sample_tables, PERIODS, n_bootstrap=40),
+                   internal=True)
+    family = {m: sp.family for m, sp in REGISTRY.items()}
+    shown = rows[rows["total_shown"]]
+    names = shown["partition"].where(
+        shown["partition"].ne(""), default_partition(shown["metric_id"], shown["breakdown"]))
+    pairs = [(m, n) for m, ns in zip(shown["metric_id"], names) for n in ns.split("|")]
+    pairs += [(m, n) for m, ns in zip(rows["metric_id"], rows["derived_from"]) if ns
+              for n in ns.split("|")]
+    assert len(pairs) > 1000
+    families_of: dict[str, set[str]] = {}
+    for metric, name in pairs:
+        families_of.setdefault(name, set()).add(family[metric])
+    crossing = {n: f for n, f in families_of.items() if len(f) > 1}
+    assert crossing == {}

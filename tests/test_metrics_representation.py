@@ -380,6 +380,22 @@ def test_published_suppression():
     assert blank[["numerator", "denominator", "value", "ci_lower", "ci_upper"]].isna().all().all()
 
 
+def test_board_gap_asked_for_alone_is_suppressed_with_its_workforce_share():
+    # The same trust as above: overall Unknown 2 is hidden, so the board gap must be too,
+    # even when wres.1.share is not among the metrics requested (a report section showing
+    # only the board gap would otherwise publish what metrics.csv hides).
+    ctx = MetricContext.from_tables(
+        {"workforce": workforce(*RAA_STAFF), "board": RAA_BOARD}, periods=["2024-03-31"]
+    )
+    alone = compute(ctx, ["wres.9.board_gap"])
+    assert set(alone["metric_id"]) == {"wres.9.board_gap"}
+    assert alone["suppressed"].all() and alone["value"].isna().all()
+    everything = compute(ctx)
+    pd.testing.assert_frame_equal(
+        alone, everything[everything["metric_id"] == "wres.9.board_gap"].reset_index(drop=True)
+    )
+
+
 def test_representation_ratio_blank_when_reference_share_is_zero():
     wf = workforce(
         staff(10, code="A", trust="RDD"),

@@ -119,7 +119,7 @@ def small(tmp_path_factory):
     """A small published site: (params, result)."""
     tmp = tmp_path_factory.mktemp("publish")
     params = params_for(tmp, make_reports(tmp / "reports"))
-    return params, publish(params, engine="fallback", quiet=True)
+    return params, publish(params, engine="fallback", quiet=True, jobs=2)
 
 
 # --- the content model -------------------------------------------------------------------------
@@ -254,10 +254,13 @@ def test_board_pack_pdf_is_tagged_titled_and_reads_as_a_board_paper(small):
     assert "0123456789abcdef" not in flat  # hashes abbreviated
 
 
-def test_fallback_output_is_deterministic(small, tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_fallback_output_is_deterministic(small, tmp_path, jobs):
+    # `small` was built with two worker processes; built again one report at a time (and
+    # in parallel again), every byte is the same
     params, first = small
     again = publish(SimpleNamespace(**{**vars(params), "site_dir": tmp_path / "again"}),
-                    engine="fallback", quiet=True)
+                    engine="fallback", quiet=True, jobs=jobs)
     a, b = Path(params.site_dir), tmp_path / "again"
     files = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())

@@ -162,7 +162,7 @@ def cmd_publish(args) -> int:
     from edi_analysis import publish
 
     params = _load_params(args)
-    result = publish.publish(params, engine=args.engine)
+    result = publish.publish(params, engine=args.engine, jobs=getattr(args, "jobs", None))
     return result.exit_code
 
 

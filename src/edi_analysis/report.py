@@ -236,6 +236,72 @@ def _read_slice_table(path: Path) -> pd.DataFrame:
                          "afresh.") from None
 
 
+#: In a prepared slice: this trust's published rows per report period (see :func:`write_rows`).
+ROWS_DIR = "metrics"
+
+
+def trend_ids(notebook: str) -> list[str]:
+    """The metrics a notebook shows as trends: the first metric of each of its sections."""
+    if notebook == "00_overview":
+        return []
+    return [ids[0] for s in sections_for(notebook) if (ids := resolve(s.metrics))]
+
+
+def all_trend_ids() -> list[str]:
+    return list(dict.fromkeys(m for nb in NOTEBOOKS for m in trend_ids(nb)))
+
+
+def write_rows(path: Path, rows: pd.DataFrame) -> None:
+    """Published rows as Parquet. ``value`` holds numbers and, for flags, text labels; Parquet
+    needs one type per column, so labels go to ``value_label`` and come back in :func:`read_rows`."""
+    from edi_analysis.metrics.rows import PUBLISHED
+
+    out = rows[PUBLISHED].copy()
+    value = out["value"].astype("object")
+    is_label = value.map(lambda v: isinstance(v, str)).astype(bool)
+    out["value_label"] = value.where(is_label, "").astype("str")
+    out["value"] = pd.to_numeric(value.where(~is_label), errors="coerce").astype("float64")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_parquet(path, index=False)
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    """Rows written by :func:`write_rows`, exactly as ``metrics.compute`` returned them."""
+    from edi_analysis.metrics.rows import PUBLISHED
+
+    out = _read_slice_table(path)
+    value = out["value"].astype("object")
+    is_label = out["value_label"].ne("")
+    value[is_label] = out.loc[is_label, "value_label"]
+    out["value"] = value
+    return out[PUBLISHED]
+
+
+def _settings(min_count: int, min_survey_responses: int, seed: int) -> dict:
+    return {"min_count": int(min_count), "min_survey_responses": int(min_survey_responses),
+            "seed": int(seed)}
+
+
+def load_prepared(data: str | Path, period: str, *, min_count: int, min_survey_responses: int,
+                  seed: int) -> dict[str, pd.DataFrame] | None:
+    """The runner's prepared rows of a slice for ``period`` (``{"rows", "trend"}``), or None.
+
+    None when ``data`` is not a slice, has no rows for the period, or they were
+    computed with other settings (the report then computes its rows itself).
+    """
+    folder = resolve_data(data)
+    marker = folder / SLICE_MARKER
+    if not marker.exists():
+        return None
+    meta = json.loads(marker.read_text(encoding="utf-8"))
+    prepared = meta.get("metrics", {})
+    entry = prepared.get("periods", {}).get(str(period))
+    if entry is None or prepared.get("settings") != _settings(min_count, min_survey_responses,
+                                                              seed):
+        return None
+    return {kind: read_rows(folder / entry[kind]) for kind in ("rows", "trend")}
+
+
 def load_tables(data: str | Path, trust: str | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """Validated tables of one trust: from a prepared slice (Parquet, fast) or a dataset folder.
 
@@ -308,6 +374,9 @@ class Report:
     peers: str | Path | None = None
     tables: dict = field(default_factory=dict, repr=False)
     provenance: dict = field(default_factory=dict, repr=False)
+    #: the runner's rows for this trust and period (``{"rows", "trend"}``, computed for every
+    #: trust at once by the same ``metrics.compute``); None: computed here
+    prepared: dict | None = field(default=None, repr=False)
 
     @cached_property
     def ctx(self):
@@ -344,23 +413,29 @@ class Report:
         return compute(ctx, ids, min_count=self.min_count,
                        min_survey_responses=self.min_survey_responses)
 
+    @staticmethod
+    def _select(rows: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+        # compute(ctx, ids) is compute(ctx) narrowed to ids (metrics.compute), in the same order
+        return rows[rows["metric_id"].isin(ids)].reset_index(drop=True)
+
     @cached_property
     def rows(self) -> pd.DataFrame:
         """This trust's published rows for the period: the same call that writes metrics.csv."""
+        if self.prepared is not None:
+            return self._select(self.prepared["rows"], self.ids())
         return self._compute(self.ctx, self.ids())
 
     @cached_property
     def trend_rows(self) -> pd.DataFrame:
         """Published rows for the earlier periods in the data (headlines only are shown)."""
-        earlier = self.earlier_periods
-        if not earlier:
+        earlier, ids = self.earlier_periods, trend_ids(self.notebook)
+        if not earlier or not ids:
             return self.rows.iloc[0:0]
+        if self.prepared is not None:
+            return self._select(self.prepared["trend"], ids)
         from edi_analysis.metrics import MetricContext
 
         ctx = MetricContext.from_tables(self.tables, earlier, trusts=[self.trust], seed=self.seed)
-        ids = [m for s in sections_for(self.notebook) for m in resolve(s.metrics)[:1]]
-        if self.notebook == "00_overview":
-            ids = []
         return self._compute(ctx, ids)
 
     @cached_property
@@ -564,9 +639,17 @@ def load(notebook: str, trust: str | None, period: str, data: str | Path, *,
         trust = sorted(wf["trust_code"].unique())[0]
         tables = {k: (v[v["trust_code"] == trust] if "trust_code" in v else v)
                   for k, v in tables.items()}
+    prepared = load_prepared(data, str(period), min_count=min_count,
+                             min_survey_responses=min_survey_responses, seed=seed)
+    if prepared is not None:  # a slice holds one trust: its rows are that trust's
+        trusts = set(prepared["rows"]["trust_code"]) | set(prepared["trend"]["trust_code"])
+        if trusts - {trust}:
+            raise SliceError(f"{resolve_data(data)}: prepared rows of {sorted(trusts)} in the "
+                             f"slice of {trust}")
     return Report(trust=trust, period=str(period), data=data, notebook=notebook,
                   min_count=int(min_count), min_survey_responses=int(min_survey_responses),
-                  seed=int(seed), peers=peers or None, tables=tables, provenance=prov)
+                  seed=int(seed), peers=peers or None, tables=tables, provenance=prov,
+                  prepared=prepared)
 
 
 def preload() -> None:

@@ -3,11 +3,15 @@
 ``run(params)``:
 
 1. validates the dataset (all problems reported at once; nothing written when invalid);
-2. prepares each trust's data slice **once** (validated, typed tables as
-   Parquet in a temporary working folder) and, per period, computes every
-   trust's metrics in one vectorised pass: each trust's ``metrics.csv`` and a
-   small peers file (headline rows of the trusts in the run: trust codes and
-   published figures only, no record-level data);
+2. per period, computes every trust's metrics in one vectorised pass (and,
+   for the trend charts, the earlier snapshots'), then prepares each trust's
+   data slice **once** (validated, typed tables and the trust's published
+   rows as Parquet in a temporary working folder), each trust's
+   ``metrics.csv`` and a small peers file (headline rows of the trusts in
+   the run: trust codes and published figures only, no record-level data).
+   A report reads its rows from the slice instead of computing them again
+   (``report.load_prepared``); they are the rows it would compute on its own
+   (``tests/test_prepared_rows.py``);
 3. executes the notebooks with papermill's Python API in N worker processes
    (default: the number of cores) or, with ``executor="dask"``, as tasks on a
    Dask distributed cluster; kernel = this environment's Python; behind a
@@ -333,19 +337,87 @@ def _slice_tables(tables: dict, trust: str) -> dict:
             for name, df in tables.items() if df is not None}
 
 
-def write_slice(folder: Path, tables: dict, trust: str, provenance: dict) -> Path:
-    """One trust's validated tables as Parquet, with ``slice.json`` and ``provenance.json``."""
-    from edi_analysis.report import PROVENANCE_FILE, SLICE_MARKER
+def write_slice(folder: Path, tables: dict, trust: str, provenance: dict,
+                metrics: dict | None = None) -> Path:
+    """One trust's validated tables as Parquet, with ``slice.json`` and ``provenance.json``.
+
+    ``metrics`` (optional): the trust's prepared rows, ``{"settings": {...},
+    "periods": {period: {"rows": DataFrame, "trend": DataFrame}}}``, written
+    under ``metrics/`` for the notebooks (``report.load_prepared``).
+    """
+    from edi_analysis.report import PROVENANCE_FILE, ROWS_DIR, SLICE_MARKER, write_rows
 
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for name, df in _slice_tables(tables, trust).items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
         names.append(name)
-    (folder / SLICE_MARKER).write_text(json.dumps({"trust": trust, "tables": names}),
-                                       encoding="utf-8")
+    meta: dict = {"trust": trust, "tables": names}
+    if metrics is not None:
+        entries = {}
+        for period, kinds in metrics["periods"].items():
+            entries[period] = {}
+            for kind, rows in kinds.items():
+                rel = f"{ROWS_DIR}/{period}-{kind}.parquet"
+                write_rows(folder / rel, rows)
+                entries[period][kind] = rel
+        meta["metrics"] = {"settings": metrics["settings"], "periods": entries}
+    (folder / SLICE_MARKER).write_text(json.dumps(meta), encoding="utf-8")
     (folder / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2), encoding="utf-8")
     return folder
+
+
+def _by_trust(rows, trusts: list[str]) -> dict:
+    """Rows split by trust (every trust present, possibly with no rows), order kept."""
+    empty = rows.iloc[0:0]
+    out = {t: empty for t in trusts}
+    for trust, part in rows.groupby("trust_code", sort=False):
+        if trust in out:
+            out[trust] = part.reset_index(drop=True)
+    return out
+
+
+def prepare_metrics(dataset, params: Params, trusts: list[str]) -> dict:
+    """Every trust's published rows, computed for all trusts at once per period.
+
+    Returns ``{period: {"rows": {trust: rows}, "trend": {trust: rows}}}``.
+    ``rows`` are the period's rows (all metrics: they also make
+    ``metrics.csv`` and the peers file); ``trend`` the rows of the trust's
+    earlier snapshots, computed as a report computes them on its own (one
+    context over all the earlier snapshots, the trend metrics only). A
+    report's rows are these narrowed to its metrics: ``metrics.compute``
+    gives the same rows whichever metrics are requested, and the same rows
+    for a trust whether it is computed alone or with others.
+    """
+    import pandas as pd
+
+    from edi_analysis import pipeline, report
+
+    settings = dict(min_count=params.min_count, min_survey_responses=params.min_survey_responses,
+                    seed=params.seed)
+    snaps = (dataset.tables["workforce"].groupby("trust_code")["snapshot_date"]
+             .agg(lambda d: sorted({pd.Timestamp(x).strftime("%Y-%m-%d") for x in d.unique()})))
+    out: dict = {}
+    for period in params.periods:
+        rows = pipeline.compute_metrics(dataset, [period], trusts, **settings)
+        out[period] = {"all": rows, "rows": _by_trust(rows, trusts)}
+    trend_ids = report.all_trend_ids()
+    for period in params.periods:
+        earlier: dict[tuple, list[str]] = {}
+        for t in trusts:
+            earlier.setdefault(tuple(p for p in snaps.get(t, []) if p < period), []).append(t)
+        trend = {}
+        for before, group in earlier.items():
+            if not before:
+                rows = out[period]["all"].iloc[0:0]
+            elif len(before) == 1 and before[0] in out:  # already computed for every trust
+                rows = out[before[0]]["all"]
+            else:
+                rows = pipeline.compute_metrics(dataset, list(before), group, metric_ids=trend_ids,
+                                                **settings)
+            trend.update({t: r for t, r in _by_trust(rows, group).items()})
+        out[period]["trend"] = trend
+    return out
 
 
 def _install(staging: Path, target: Path) -> None:
@@ -451,15 +523,20 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
     provenance = {"inputs": inputs, "versions": versions, "git_commit": commit,
                   "params": params.as_record()}
     try:
-        # 1. per-trust slices, once (all periods: trends need the earlier snapshots)
-        slices = {t: write_slice(work / "slices" / t, dataset.tables, t, provenance) for t in trusts}
-        # 2. per period: every trust's metrics in one pass → metrics.csv per trust, peers file
+        # 1. per period: every trust's metrics in one pass (and the earlier snapshots' for trends)
+        prepared = prepare_metrics(dataset, params, trusts)
+        settings = {"min_count": params.min_count,
+                    "min_survey_responses": params.min_survey_responses, "seed": params.seed}
+        # 2. per-trust slices, once (all periods: trends need the earlier snapshots), with the
+        #    trust's prepared rows; metrics.csv per trust and period; the peers file
+        slices = {t: write_slice(work / "slices" / t, dataset.tables, t, provenance, metrics={
+            "settings": settings,
+            "periods": {p: {k: prepared[p][k][t] for k in ("rows", "trend")}
+                        for p in params.periods}}) for t in trusts}
         pending: dict[tuple[str, str], list[NotebookRecord]] = {}
         tasks = []
         for period in params.periods:
-            rows = pipeline.compute_metrics(dataset, [period], trusts, min_count=params.min_count,
-                                            min_survey_responses=params.min_survey_responses,
-                                            seed=params.seed)
+            rows = prepared[period]["all"]
             peers_file = work / "peers" / f"{period}.parquet"
             peers_file.parent.mkdir(parents=True, exist_ok=True)
             _peers_rows(rows).to_parquet(peers_file, index=False)
@@ -467,7 +544,7 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
                 stage = staging_root / period / trust
                 stage.mkdir(parents=True, exist_ok=True)
                 (stage / "metrics.csv").write_bytes(
-                    pipeline.metrics_csv_bytes(rows[rows["trust_code"] == trust]))
+                    pipeline.metrics_csv_bytes(prepared[period]["rows"][trust]))
                 recs = []
                 for template in params.notebooks:
                     final = params.reports_dir / period / trust / template.name
@@ -534,6 +611,41 @@ def worker_died(exc: BaseException) -> dict:
     return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "written": False}
 
 
+class _Interrupts:
+    """Ctrl-C during the local pool's run, noticed at a safe point instead of anywhere.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be,
+    which can be just after it took one of ``concurrent.futures``' internal
+    locks and before the ``with`` block that releases it; the pool's manager
+    thread then waits on that lock for ever and so does the interpreter's exit.
+    While the pool runs, SIGINT only sets a flag; the wait loop (woken every
+    :attr:`POLL` seconds) turns it into KeyboardInterrupt where no lock is held.
+    """
+
+    POLL = 0.25
+
+    def __init__(self):
+        self.count = 0
+        self._old = None
+
+    def _handler(self, signum, frame):
+        self.count += 1
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+    def check(self) -> None:
+        if self.count:
+            raise KeyboardInterrupt
+
+
 def _execute_all(tasks: list, jobs: int, progress: _Progress, on_done) -> None:
     """Run tasks in a local process pool; call ``on_done(record)`` as each finishes.
 
@@ -544,38 +656,49 @@ def _execute_all(tasks: list, jobs: int, progress: _Progress, on_done) -> None:
     import multiprocessing as mp
 
     before = set(mp.active_children())
-    # spawn: workers start clean (no inherited threads or event loops from the parent)
-    pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks) or 1)),
-                               mp_context=mp.get_context("spawn"), initializer=_local_worker_init)
-    try:
-        futures = {pool.submit(execute_one, *args): rec for rec, args in tasks}
-        remaining = set(futures)
-        while remaining:
-            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-            for fut in done:
-                rec = futures[fut]
-                try:
-                    res = fut.result()
-                except Exception as exc:  # the worker itself died
-                    res = worker_died(exc)
-                progress.record(rec, res)
-                on_done(rec)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in set(mp.active_children()) - before:  # this pool's workers
-            proc.terminate()
-        for proc in set(mp.active_children()) - before:
-            proc.join(timeout=15)
-        # A worker that did not stop on SIGTERM (e.g. its handler could not run while it was
-        # blocked) is killed: otherwise the pool's exit handler would wait for it forever.
-        # Its kernel exits on its own when its parent goes (ipykernel's parent poller).
-        for proc in set(mp.active_children()) - before:
+    with _Interrupts() as interrupts:
+        # spawn: workers start clean (no inherited threads or event loops from the parent)
+        pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks) or 1)),
+                                   mp_context=mp.get_context("spawn"),
+                                   initializer=_local_worker_init)
+        try:
+            futures = {pool.submit(execute_one, *args): rec for rec, args in tasks}
+            remaining = set(futures)
+            while remaining:
+                interrupts.check()
+                done, remaining = wait(remaining, timeout=_Interrupts.POLL,
+                                       return_when=FIRST_COMPLETED)
+                for fut in done:
+                    rec = futures[fut]
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # the worker itself died
+                        res = worker_died(exc)
+                    progress.record(rec, res)
+                    on_done(rec)
+            pool.shutdown(wait=True)
+            interrupts.check()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(set(mp.active_children()) - before)
+            raise
+        finally:
+            progress.close()
+
+
+def _stop_workers(procs) -> None:
+    """SIGTERM (each worker kills its warm kernel, then exits), then SIGKILL for any left."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(timeout=15)
+    # A worker that did not stop on SIGTERM (e.g. its handler could not run while it was
+    # blocked) is killed: otherwise the pool's exit handler would wait for it forever.
+    # Its kernel exits on its own when its parent goes (ipykernel's parent poller).
+    for proc in procs:
+        if proc.is_alive():
             proc.kill()
             proc.join(timeout=5)
-        raise
-    finally:
-        progress.close()
-    pool.shutdown(wait=True)
 
 
 def _finish_if_complete(rec: NotebookRecord, pending: dict, staging_root: Path, params: Params,

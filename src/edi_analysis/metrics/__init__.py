@@ -130,8 +130,25 @@ def compute(
     min_survey_responses: int = stats.DEFAULT_MIN_SURVEY_RESPONSES,
     internal: bool = False,
 ) -> pd.DataFrame:
-    """Suppressed, sorted metric rows: the numbers that are published (CONTRACT.md §4.8, §5)."""
-    rows = stats.apply_suppression(compute_raw(ctx, metric_ids), min_count, min_survey_responses)
+    """Suppressed, sorted metric rows: the numbers that are published (CONTRACT.md §4.8, §5).
+
+    Suppression runs over every row of the requested metrics' families, then
+    the rows are narrowed to ``metric_ids``: a metric's published rows do not
+    depend on which other metrics were asked for. ``compute(ctx, ids)`` equals
+    ``compute(ctx)`` narrowed to ``ids``, so a report showing a few metrics
+    hides exactly what ``metrics.csv`` hides (e.g. a board gap is suppressed
+    with the workforce share it is derived from even when that share is not
+    requested). Partitions and ``derived_from`` names never cross families
+    (``tests/test_metrics_engine.py`` checks it).
+    """
+    ids = None if metric_ids is None else list(dict.fromkeys(metric_ids))
+    whole = None
+    if ids is not None:
+        fams = set(families_for(ids))
+        whole = [m for m, sp in REGISTRY.items() if sp.family in fams]
+    rows = stats.apply_suppression(compute_raw(ctx, whole), min_count, min_survey_responses)
+    if ids is not None and len(ids) < len(whole):
+        rows = rows[rows["metric_id"].isin(ids)].reset_index(drop=True)
     return rows if internal else publishable(rows)
 
 

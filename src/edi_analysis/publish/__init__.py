@@ -70,8 +70,12 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def publish(params, engine: str = "auto", *, quiet: bool = False) -> PublishResult:
+def publish(params, engine: str = "auto", *, quiet: bool = False,
+            jobs: int | None = None) -> PublishResult:
     """Build the site and board packs for ``params`` (an ``edi_analysis.params.Params``).
+
+    ``jobs``: worker processes for the built-in route's reports (default: the
+    number of cores; Quarto schedules its own rendering).
 
     Exit status 1 when there is nothing to publish (no executed reports) or a
     page or board pack fails to build; the previous site is then left as it was.
@@ -101,7 +105,8 @@ def publish(params, engine: str = "auto", *, quiet: bool = False) -> PublishResu
         else:
             from edi_analysis.publish import fallback
 
-            built = fallback.build(site, out, scratch=work / "scratch")
+            built = fallback.build(site, out, scratch=work / "scratch",
+                                   jobs=jobs or os.cpu_count() or 1)
         from edi_analysis.publish.fallback import write_manifest
 
         stamp = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()

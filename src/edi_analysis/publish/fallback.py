@@ -311,67 +311,129 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="\n")
 
 
-def build(site: C.Site, out: Path, *, scratch: Path) -> BuiltSite:
-    """Write the whole site (pages, assets, board packs) into the empty folder ``out``."""
-    env = _env()
-    version = _package_version()
-    pages: list[str] = []
-    pdfs: dict[str, str] = {}
+class _Pages:
+    """Renders site pages: the Jinja2 environment and nbconvert exporters, made once per process."""
 
-    def page(rel: str, template: str, **ctx) -> None:
+    def __init__(self, site: C.Site, out: Path):
+        self.env = _env()
+        self.version = _package_version()
+        self.site, self.out = site, out
+        self.pages: list[str] = []
+        self._renderer: NotebookRenderer | None = None
+
+    @property
+    def renderer(self) -> NotebookRenderer:
+        if self._renderer is None:
+            self._renderer = NotebookRenderer()
+        return self._renderer
+
+    def page(self, rel: str, template: str, **ctx) -> None:
         depth = rel.count("/")
-        html = env.get_template(template).render(site=site, root="../" * depth, current=rel,
-                                                 version=version, description="", **ctx)
-        _write(out / rel, html)
-        pages.append(rel)
+        html = self.env.get_template(template).render(
+            site=self.site, root="../" * depth, current=rel, version=self.version,
+            description="", **ctx)
+        _write(self.out / rel, html)
+        self.pages.append(rel)
 
+
+def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
+    """One trust and period: board pack, summary page, board and reviewer views, downloads.
+    Returns the board pack's size as the landing page shows it."""
+    out = pages.out
+    rdir = out / report.path
+    rdir.mkdir(parents=True, exist_ok=True)
+    pdf = compile_board_pack(report, rdir / "board-pack.pdf",
+                             scratch / "board-packs" / report.period / report.trust_code)
+    size = human_size(pdf.stat().st_size)
+    if report.has_metrics_csv:
+        shutil.copyfile(report.source_dir / "metrics.csv", rdir / "metrics.csv")
+    images: dict[C.Figure, str] = {}  # the summary shows sentences; charts are on area pages
+    crumbs_base = [("index.html", "Reports"),
+                   (f"index.html#period-{report.period}", report.period_label)]
+    pages.page(f"{report.path}/index.html", "report.html.j2", report=report, images=images,
+               page_title=f"{report.display_name}: EDI report {report.period_label}",
+               crumbs=crumbs_base + [(None, report.display_name)], has_pdf=True,
+               pdf_size=size, here_prefix="", current_page="index")
+    renderer = pages.renderer
+    for nb_page in report.notebooks:
+        nb = nbformat.read(report.source_dir / nb_page.filename, as_version=4)
+        shutil.copyfile(report.source_dir / nb_page.filename, rdir / nb_page.filename)
+        crumbs = crumbs_base + [(f"{report.path}/index.html", report.display_name)]
+        pages.page(f"{report.path}/{nb_page.stem}.html", "notebook.html.j2", report=report,
+                   nb=nb_page, reviewer=False, here_prefix="", current_page=nb_page.stem,
+                   body=jinja2.utils.markupsafe.Markup(renderer.body(nb, nb_page.title,
+                                                                     reviewer=False)),
+                   page_title=f"{nb_page.title} – {report.display_name} {report.period_label}",
+                   crumbs=crumbs + [(None, nb_page.title)])
+        pages.page(f"{report.path}/reviewer/{nb_page.stem}.html", "notebook.html.j2",
+                   report=report, nb=nb_page, reviewer=True, here_prefix="../",
+                   current_page=f"reviewer/{nb_page.stem}",
+                   body=jinja2.utils.markupsafe.Markup(renderer.body(nb, nb_page.title,
+                                                                     reviewer=True)),
+                   page_title=f"{nb_page.title} (reviewer view) – {report.display_name} "
+                              f"{report.period_label}",
+                   crumbs=crumbs + [(None, f"{nb_page.title} (reviewer view)")])
+    return size
+
+
+# One _Pages per worker process of a parallel build (made by _init_worker).
+_worker_pages: _Pages | None = None
+
+
+def _init_worker(site: C.Site, out: str) -> None:
+    global _worker_pages
+    _worker_pages = _Pages(site, Path(out))
+
+
+def _build_report_in_worker(report: C.Report, scratch: str) -> tuple[list[str], str]:
+    pages = _worker_pages
+    pages.pages = []
+    size = build_report(pages, report, Path(scratch))
+    return pages.pages, size
+
+
+def build(site: C.Site, out: Path, *, scratch: Path, jobs: int = 1) -> BuiltSite:
+    """Write the whole site (pages, assets, board packs) into the empty folder ``out``.
+
+    ``jobs`` > 1 builds the trusts' reports in that many worker processes
+    (each with its own exporters); the pages are the same bytes either way.
+    """
+    pages = _Pages(site, out)
+    pdfs: dict[str, str] = {}
     (out / "assets").mkdir(parents=True, exist_ok=True)
     css = (TEMPLATES / "static" / "site.css").read_text("utf-8")
     _write(out / "assets" / "site.css", css + "\n/* syntax colours (Pygments) */\n" + pygments_css() + "\n")
 
-    renderer = NotebookRenderer() if site.reports else None
-    for report in site.reports:
-        rdir = out / report.path
-        rdir.mkdir(parents=True, exist_ok=True)
-        pdf = compile_board_pack(report, rdir / "board-pack.pdf",
-                                 scratch / "board-packs" / report.period / report.trust_code)
-        pdfs[report.path] = human_size(pdf.stat().st_size)
-        if report.has_metrics_csv:
-            shutil.copyfile(report.source_dir / "metrics.csv", rdir / "metrics.csv")
-        images: dict[C.Figure, str] = {}  # the summary shows sentences; charts are on area pages
-        crumbs_base = [("index.html", "Reports"),
-                       (f"index.html#period-{report.period}", report.period_label)]
-        page(f"{report.path}/index.html", "report.html.j2", report=report, images=images,
-             page_title=f"{report.display_name}: EDI report {report.period_label}",
-             crumbs=crumbs_base + [(None, report.display_name)], has_pdf=True,
-             pdf_size=pdfs[report.path], here_prefix="", current_page="index")
-        for nb_page in report.notebooks:
-            nb = nbformat.read(report.source_dir / nb_page.filename, as_version=4)
-            shutil.copyfile(report.source_dir / nb_page.filename, rdir / nb_page.filename)
-            crumbs = crumbs_base + [(f"{report.path}/index.html", report.display_name)]
-            page(f"{report.path}/{nb_page.stem}.html", "notebook.html.j2", report=report,
-                 nb=nb_page, reviewer=False, here_prefix="", current_page=nb_page.stem,
-                 body=jinja2.utils.markupsafe.Markup(renderer.body(nb, nb_page.title, reviewer=False)),
-                 page_title=f"{nb_page.title} – {report.display_name} {report.period_label}",
-                 crumbs=crumbs + [(None, nb_page.title)])
-            page(f"{report.path}/reviewer/{nb_page.stem}.html", "notebook.html.j2", report=report,
-                 nb=nb_page, reviewer=True, here_prefix="../",
-                 current_page=f"reviewer/{nb_page.stem}",
-                 body=jinja2.utils.markupsafe.Markup(renderer.body(nb, nb_page.title, reviewer=True)),
-                 page_title=f"{nb_page.title} (reviewer view) – {report.display_name} "
-                            f"{report.period_label}",
-                 crumbs=crumbs + [(None, f"{nb_page.title} (reviewer view)")])
+    jobs = max(1, min(jobs, len(site.reports)))
+    if jobs == 1:
+        for report in site.reports:
+            pdfs[report.path] = build_report(pages, report, scratch)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
 
-    page("index.html", "index.html.j2", page_title="Reports", crumbs=None, pdfs=pdfs)
+        # the reports go to the workers one by one; the pages of a report need the site's
+        # title and thresholds only, not every other report
+        light = C.Site(site.title, (), site.metrics, site.min_count, site.min_survey_responses)
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(light, str(out))) as pool:
+            futures = [(r, pool.submit(_build_report_in_worker, r, str(scratch)))
+                       for r in site.reports]
+            for report, fut in futures:
+                written, pdfs[report.path] = fut.result()
+                pages.pages.extend(written)
+
+    pages.page("index.html", "index.html.j2", page_title="Reports", crumbs=None, pdfs=pdfs)
     intro = _markdown_html((TEMPLATES / "methodology.md").read_text("utf-8"))
-    page("methodology.html", "methodology.html.j2", page_title="Methodology",
-         crumbs=[("index.html", "Reports"), (None, "Methodology")],
-         intro_html=jinja2.utils.markupsafe.Markup(intro))
+    pages.page("methodology.html", "methodology.html.j2", page_title="Methodology",
+               crumbs=[("index.html", "Reports"), (None, "Methodology")],
+               intro_html=jinja2.utils.markupsafe.Markup(intro))
     statement = _markdown_html((TEMPLATES / "accessibility.md").read_text("utf-8"))
-    page("accessibility.html", "page.html.j2", page_title="Accessibility statement",
-         crumbs=[("index.html", "Reports"), (None, "Accessibility statement")],
-         body=jinja2.utils.markupsafe.Markup(statement))
-    return BuiltSite(tuple(sorted(pages)), tuple(sorted(f"{p}/board-pack.pdf" for p in pdfs)))
+    pages.page("accessibility.html", "page.html.j2", page_title="Accessibility statement",
+               crumbs=[("index.html", "Reports"), (None, "Accessibility statement")],
+               body=jinja2.utils.markupsafe.Markup(statement))
+    return BuiltSite(tuple(sorted(pages.pages)),
+                     tuple(sorted(f"{p}/board-pack.pdf" for p in pdfs)))
 
 
 def write_manifest(out: Path, built_at: str, engine: str) -> Path:
