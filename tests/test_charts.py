@@ -83,6 +83,30 @@ def test_peers_chart_states_position():
     assert charts.peers_chart(rows.iloc[:1], "RXA", "RL", "ratio") is None
 
 
+def test_peers_chart_of_a_national_run_is_one_line_with_a_summary():
+    # 215 trusts (England): one named row each would be a chart 65 inches tall and alt text
+    # with 215 figures; instead every trust is a dot on one line and the alt text summarises.
+    codes = [f"R{i:03d}" for i in range(215)]
+    values = [0.5 + i / 100 for i in range(215)]  # 0.50 … 2.64, median 1.57 (the 108th)
+    rows = pd.concat([_rows([v], groups=("BME",), unit="ratio", trust=t, denominators=(10,))
+                      for t, v in zip(codes, values)])
+    ch = charts.peers_chart(rows, "R010", "RL", "ratio")
+    assert ch.alt == ("Chart of RL for the 215 trusts in this run with a figure: from 0.50 to "
+                      "2.64, median 1.57. This trust (R010): 0.60, 11 of 215 from lowest to "
+                      "highest.")
+    width, height = _png_size(ch.png)
+    assert height < 300 and width > 500  # 7 x 2 inches at 100 dpi, cropped to its content
+    small = charts.peers_chart(rows.iloc[:charts.PEERS_LISTED], "R010", "RL", "ratio")
+    assert "R029: 0.79" in small.alt  # up to PEERS_LISTED trusts: every trust named
+    assert _png_size(small.png)[1] > 900
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    import struct
+
+    return struct.unpack(">II", png[16:24])
+
+
 def test_table_is_accessible_and_rounds_for_display_only():
     rows = _rows([70.04, 25.0, 5.0], suppressed=[False, False, True])
     t = charts.table_html(rows, "Workforce by ethnicity")

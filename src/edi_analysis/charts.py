@@ -208,13 +208,26 @@ def trend_chart(rows: pd.DataFrame, label: str, unit: str, caption: str = "") ->
     return Chart(_png(fig), alt, caption)
 
 
+#: Up to this many trusts, the peers chart names every trust on its own row; above it (a
+#: regional or national run) it shows the spread of all trusts on one line.
+PEERS_LISTED = 30
+
+
 def peers_chart(rows: pd.DataFrame, trust: str, label: str, unit: str,
                 caption: str = "") -> Chart | None:
-    """This trust's figure among the trusts in the run (dots; this trust highlighted)."""
+    """This trust's figure among the trusts in the run (dots; this trust highlighted).
+
+    Up to :data:`PEERS_LISTED` trusts, one named row per trust; more than that
+    (e.g. all of England, 215 trusts), a strip of fixed size: every trust a
+    dot on one line, this trust highlighted and named, and alt text that gives
+    the range, median and this trust's rank instead of 215 figures.
+    """
     data = _plot_rows(rows)
     if data.empty or data["trust_code"].nunique() < 2:
         return None
     data = data.sort_values(["value", "trust_code"])
+    if len(data) > PEERS_LISTED:
+        return _peers_strip(data, trust, label, unit, caption)
     plt, sns = _mpl()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.2 + 0.3 * len(data)))
     colours = [HIGHLIGHT if t == trust else MUTED for t in data["trust_code"]]
@@ -229,6 +242,39 @@ def peers_chart(rows: pd.DataFrame, trust: str, label: str, unit: str,
     alt = describe(data.assign(group=data["trust_code"], breakdown=""), label, unit)
     if rank:
         alt += f" This trust ({trust}) is {rank} of {len(data)} from lowest to highest."
+    return Chart(_png(fig), alt, caption)
+
+
+def _peers_strip(data: pd.DataFrame, trust: str, label: str, unit: str, caption: str) -> Chart:
+    """The peers chart of a large run: all trusts on one line, this trust marked."""
+    import numpy as np
+
+    plt, sns = _mpl()
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.0))
+    values = data["value"].to_numpy(dtype=float)
+    mine = (data["trust_code"] == trust).to_numpy()
+    ax.scatter(values[~mine], np.zeros((~mine).sum()), color=MUTED, s=40, alpha=0.7, zorder=3,
+               label="Other trusts in this run")
+    if mine.any():
+        ax.scatter(values[mine], [0.0], color=HIGHLIGHT, s=120, zorder=4,
+                   label=f"{trust} (this trust)")
+        ax.annotate(f"{trust} (this trust)", (values[mine][0], 0.0), xytext=(0, 12),
+                    textcoords="offset points", ha="center", fontsize=9, color=HIGHLIGHT)
+    if unit == "ratio":
+        ax.axvline(1.0, color=PALETTE[4], linewidth=1, linestyle="--")
+    ax.set_yticks([])
+    ax.set_ylim(-1, 1)
+    ax.set_xlabel(_wrap(label if unit != "percent" else f"{label} (%)"))
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    fig.tight_layout()
+    n = len(data)
+    alt = (f"Chart of {label} for the {n} trusts in this run with a figure: from "
+           f"{fmt_value(values.min(), unit)} to {fmt_value(values.max(), unit)}, median "
+           f"{fmt_value(float(np.median(values)), unit)}.")
+    if mine.any():
+        rank = int(np.flatnonzero(mine)[0]) + 1
+        alt += (f" This trust ({trust}): {fmt_value(values[mine][0], unit)}, {rank} of {n} "
+                "from lowest to highest.")
     return Chart(_png(fig), alt, caption)
 
 

@@ -27,7 +27,9 @@ after importing the package, by one *silent* execution (``silent=True``,
 - ``sys.path`` restored, and modules imported from outside the environment
   (e.g. a helper next to a notebook) forgotten;
 - the working directory set to the notebook's (papermill's ``cwd``);
-- a garbage collection, so the previous notebook's tables are freed.
+- a garbage collection, so the previous notebook's tables are freed (cheap:
+  the objects of the imports are frozen once, ``gc.freeze``, after
+  :func:`prepare_kernel`).
 
 Modules stay imported: that is the saving. Module state of the package is
 either immutable (metric registry, section tables) or a pure cache
@@ -83,6 +85,15 @@ def prepare_kernel() -> None:
     _baseline = {"rc": matplotlib.rcParams.copy(), "warnings": list(warnings.filters),
                  "sys.path": list(sys.path), "modules": set(sys.modules),
                  "library_roots": _library_roots()}
+    # The imported libraries are ~200,000 objects that live as long as the kernel. Frozen
+    # (moved to the collector's permanent generation), they are no longer traversed by every
+    # full collection: the two in each reset (IPython's reset runs one too) and those the
+    # notebooks' own allocations trigger. Measured: a reset 0.28 s -> 0.07 s. Nothing is
+    # computed differently; objects made by notebooks are collected as before.
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _library_roots() -> tuple[str, ...]:
