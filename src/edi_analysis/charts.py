@@ -265,7 +265,8 @@ def _peers_strip(data: pd.DataFrame, trust: str, label: str, unit: str, caption:
     ax.set_yticks([])
     ax.set_ylim(-1, 1)
     ax.set_xlabel(_wrap(label if unit != "percent" else f"{label} (%)"))
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    # one row under the dots (they are all at y = 0), so the key never hides a trust
+    ax.legend(loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     n = len(data)
     alt = (f"Chart of {label} for the {n} trusts in this run with a figure: from "
