@@ -25,6 +25,7 @@ from edi_analysis import runner
 from edi_analysis.params import load_params
 
 from test_runner import _nb, sample_dir
+from test_warm_kernels import _normalised
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIOD = "2024-03-31"
@@ -259,17 +260,6 @@ def test_corrupt_slice_fails_its_notebooks_with_the_file_named(tmp_path, data, m
 
 # --- re-runs reproduce their outputs --------------------------------------------------------
 
-def _timeless(path: Path) -> dict:
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    for key in ("start_time", "end_time", "duration"):
-        nb["metadata"]["papermill"].pop(key)
-    for cell in nb["cells"]:
-        for key in ("start_time", "end_time", "duration"):
-            cell["metadata"].get("papermill", {}).pop(key, None)
-        cell["metadata"].pop("execution", None)
-    return nb
-
-
 def _manifest_without_times(path: Path) -> dict:
     m = json.loads(path.read_text())
     for key in ("started", "finished"):
@@ -298,7 +288,7 @@ def test_rerun_gives_identical_metrics_and_notebooks(tmp_path, data):
     names = sorted(p.name for p in kept.glob("*.ipynb"))
     assert names == ["00_overview.ipynb", "01_hia1_board.ipynb"]
     for name in names:
-        a, b = _timeless(kept / name), _timeless(folder / name)
+        a, b = _normalised(kept / name), _normalised(folder / name)
         assert a == b, name
         # no temporary or staging folder name anywhere in the notebook
         text = (folder / name).read_text()

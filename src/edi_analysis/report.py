@@ -277,9 +277,17 @@ def read_rows(path: Path) -> pd.DataFrame:
     return out[PUBLISHED]
 
 
-def _settings(min_count: int, min_survey_responses: int, seed: int) -> dict:
+def prepared_settings(min_count: int, min_survey_responses: int, seed: int) -> dict:
+    """The parameters prepared rows depend on, as recorded in ``slice.json`` (and passed on
+    to ``metrics.compute`` by the runner): rows are used only when these match the report's."""
     return {"min_count": int(min_count), "min_survey_responses": int(min_survey_responses),
             "seed": int(seed)}
+
+
+def snapshot_dates(workforce: pd.DataFrame) -> list[str]:
+    """The workforce snapshot dates in a table, ``YYYY-MM-DD``, oldest first."""
+    return sorted({pd.Timestamp(d).strftime("%Y-%m-%d")
+                   for d in workforce["snapshot_date"].unique()})
 
 
 def load_prepared(data: str | Path, period: str, *, min_count: int, min_survey_responses: int,
@@ -296,8 +304,8 @@ def load_prepared(data: str | Path, period: str, *, min_count: int, min_survey_r
     meta = json.loads(marker.read_text(encoding="utf-8"))
     prepared = meta.get("metrics", {})
     entry = prepared.get("periods", {}).get(str(period))
-    if entry is None or prepared.get("settings") != _settings(min_count, min_survey_responses,
-                                                              seed):
+    if entry is None or prepared.get("settings") != prepared_settings(
+            min_count, min_survey_responses, seed):
         return None
     return {kind: read_rows(folder / entry[kind]) for kind in ("rows", "trend")}
 
@@ -391,8 +399,7 @@ class Report:
         wf = self.tables.get("workforce")
         if wf is None or wf.empty:
             return []
-        snaps = sorted({pd.Timestamp(d).strftime("%Y-%m-%d") for d in wf["snapshot_date"].unique()})
-        return [p for p in snaps if p < self.period]
+        return [p for p in snapshot_dates(wf) if p < self.period]
 
     def ids(self) -> list[str]:
         """Every metric id this notebook shows (sections plus the area's other measures)."""

@@ -389,14 +389,12 @@ def prepare_metrics(dataset, params: Params, trusts: list[str]) -> dict:
     gives the same rows whichever metrics are requested, and the same rows
     for a trust whether it is computed alone or with others.
     """
-    import pandas as pd
-
     from edi_analysis import pipeline, report
 
-    settings = dict(min_count=params.min_count, min_survey_responses=params.min_survey_responses,
-                    seed=params.seed)
-    snaps = (dataset.tables["workforce"].groupby("trust_code")["snapshot_date"]
-             .agg(lambda d: sorted({pd.Timestamp(x).strftime("%Y-%m-%d") for x in d.unique()})))
+    settings = report.prepared_settings(params.min_count, params.min_survey_responses,
+                                        params.seed)
+    snaps = {t: report.snapshot_dates(wf)
+             for t, wf in dataset.tables["workforce"].groupby("trust_code")}
     out: dict = {}
     for period in params.periods:
         rows = pipeline.compute_metrics(dataset, [period], trusts, **settings)
@@ -493,6 +491,7 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
     notebook (papermill's default engine) instead of warm kernels.
     """
     from edi_analysis import pipeline
+    from edi_analysis.report import prepared_settings
 
     if executor not in EXECUTORS:
         raise pipeline.UsageError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
@@ -525,8 +524,7 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
     try:
         # 1. per period: every trust's metrics in one pass (and the earlier snapshots' for trends)
         prepared = prepare_metrics(dataset, params, trusts)
-        settings = {"min_count": params.min_count,
-                    "min_survey_responses": params.min_survey_responses, "seed": params.seed}
+        settings = prepared_settings(params.min_count, params.min_survey_responses, params.seed)
         # 2. per-trust slices, once (all periods: trends need the earlier snapshots), with the
         #    trust's prepared rows; metrics.csv per trust and period; the peers file
         slices = {t: write_slice(work / "slices" / t, dataset.tables, t, provenance, metrics={

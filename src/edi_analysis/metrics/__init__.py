@@ -139,7 +139,7 @@ def compute(
     hides exactly what ``metrics.csv`` hides (e.g. a board gap is suppressed
     with the workforce share it is derived from even when that share is not
     requested). Partitions and ``derived_from`` names never cross families
-    (``tests/test_metrics_engine.py`` checks it).
+    (``tests/test_engine.py`` checks it).
     """
     ids = None if metric_ids is None else list(dict.fromkeys(metric_ids))
     whole = None
