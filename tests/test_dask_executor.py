@@ -19,7 +19,8 @@ import pytest
 from edi_analysis import runner
 from edi_analysis.params import load_params
 
-from test_faults import _manifest_without_times, _timeless
+from test_faults import _manifest_without_times
+from test_warm_kernels import _normalised
 from test_runner import _nb, sample_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +83,7 @@ def test_same_files_manifest_and_notebooks(both):
     assert _manifest_without_times(dask / "manifest.json") == \
         _manifest_without_times(local / "manifest.json")
     for name in ("00_overview.ipynb", "01_ok.ipynb", "02_fail.ipynb"):
-        assert _timeless(dask / name) == _timeless(local / name), name
+        assert _normalised(dask / name) == _normalised(local / name), name
     m = json.loads((dask / "manifest.json").read_text())
     assert m["status"] == "failed"
 
