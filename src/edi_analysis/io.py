@@ -83,29 +83,106 @@ def find_table_file(data_dir: str | os.PathLike, name: str) -> Path | None:
     return found[0] if found else None
 
 
+class OutputError(OSError):
+    """An output could not be written (disk full, read-only folder, permission denied, a folder
+    where a file should go …). ``str()`` is one line naming the path and the cause; the command
+    line prints it and exits 1."""
+
+    def __init__(self, path: str | os.PathLike, cause: OSError | str):
+        self.path = Path(path)
+        self.cause = cause
+        errno_ = cause.errno if isinstance(cause, OSError) else None
+        super().__init__(errno_, describe_cause(cause), str(self.path))
+
+    def __str__(self) -> str:
+        return f"{self.path}: {describe_cause(self.cause)}"
+
+
+def describe_cause(cause: OSError | str) -> str:
+    """The cause of an OS error in words ("No space left on device"), without the path."""
+    if isinstance(cause, OSError):
+        if isinstance(cause, OutputError):
+            return describe_cause(cause.cause)
+        return cause.strerror or str(cause) or type(cause).__name__
+    return str(cause)
+
+
+def describe_os_error(exc: OSError, path: str | os.PathLike | None = None) -> str:
+    """``PATH: cause`` for any OS error: its own file name when it has one, else ``path``."""
+    if isinstance(exc, OutputError):
+        return str(exc)
+    where = exc.filename if exc.filename is not None else path
+    return f"{where}: {describe_cause(exc)}" if where is not None else describe_cause(exc)
+
+
+def make_folders(folder: str | os.PathLike) -> list[Path]:
+    """Create ``folder`` and any missing parents; returns those created, outermost first, so
+    a caller that fails later can remove them again (:func:`remove_created_folders`)."""
+    folder = Path(folder)
+    missing = []
+    p = folder
+    while not p.exists() and not p.is_symlink():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    created = []
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            remove_created_folders(created)
+            raise OutputError(d, exc) from exc
+        created.append(d)
+    if not folder.is_dir():
+        raise OutputError(folder, "is not a folder")
+    return created
+
+
+def remove_created_folders(created: list[Path]) -> None:
+    """Remove folders made by :func:`make_folders`, innermost first, where they are still empty."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` so readers see either the old file or the whole new one.
 
     The bytes go to a temporary file in the same folder (same file system, so
     the final rename is atomic), are flushed to disk, then ``os.replace``
-    puts the file in place. The folder is created if needed. The new file gets
-    the usual permissions (0666 less the umask), not the temporary file's 0600.
+    puts the file in place. The folder is created if needed (and removed again
+    when the write fails). The new file gets the usual permissions (0666 less
+    the umask), not the temporary file's 0600. Any OS error (disk full,
+    read-only folder, ``path`` a folder) raises :class:`OutputError` naming
+    ``path``, with nothing left behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise OutputError(path, "is a folder, not a file")
+    created = make_folders(path.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        remove_created_folders(created)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(path, exc) from exc
         raise
     return path
 

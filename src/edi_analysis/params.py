@@ -12,8 +12,19 @@ A params file is YAML with the keys of CONTRACT.md §7::
     min_survey_responses: 11
     seed: 20240331
 
-and one optional key of ours, ``notebooks_dir`` (the folder of notebook
-templates; default: the project's ``notebooks/`` folder).
+and two optional keys of ours: ``notebooks_dir`` (the folder of notebook
+templates; default: the project's ``notebooks/`` folder) and
+``allow_lower_thresholds`` (default ``false``): ``min_count`` below 8 or
+``min_survey_responses`` below 11, the contract's minimums (CONTRACT.md §4.8),
+are refused unless it is ``true``; the manifests, every site page and every
+board pack then say so, and the audit lists each count below the contract's
+minimum as a warning.
+
+``site_dir`` and ``reports_dir`` are checked against the other folders
+(:func:`edi_analysis.folders.layout_problems`): neither may equal, contain or
+lie inside the data, the notebooks folder or each other, nor equal or contain
+the params file's folder, the project folder, the home folder or a system
+folder such as ``/tmp``.
 
 **Paths are relative to the folder holding the params file**, not to the
 current directory, so a params file means the same thing wherever the
@@ -39,7 +50,11 @@ DEFAULT_SEED = 20240331
 
 _REQUIRED = ("data", "periods")
 _ALLOWED = ("data", "trusts", "periods", "notebooks", "reports_dir", "site_dir", "min_count",
-            "min_survey_responses", "seed", "notebooks_dir")
+            "min_survey_responses", "seed", "notebooks_dir", "allow_lower_thresholds")
+#: The data contract's suppression thresholds (CONTRACT.md §4.8): the lowest allowed without
+#: ``allow_lower_thresholds: true``.
+CONTRACT_MINIMUMS = {"min_count": stats.DEFAULT_MIN_COUNT,
+                     "min_survey_responses": stats.DEFAULT_MIN_SURVEY_RESPONSES}
 _OVERRIDES = ("trusts", "periods", "notebooks")
 _ODS = re.compile(r"^[A-Z0-9]{3,5}$")
 _NOTEBOOK_PREFIX = re.compile(r"^\d+_")
@@ -70,10 +85,16 @@ class Params:
     notebooks_dir: Path = DEFAULT_NOTEBOOKS_DIR
     params_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    allow_lower_thresholds: bool = False
 
     @property
     def notebook_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.notebooks)
+
+    @property
+    def lower_thresholds(self) -> dict[str, int]:
+        """The thresholds set below the contract's minimums: key → value (empty when none)."""
+        return lower_thresholds(self.min_count, self.min_survey_responses)
 
     def as_record(self) -> dict[str, Any]:
         """JSON-ready view, as recorded in each manifest."""
@@ -89,7 +110,66 @@ class Params:
             "min_count": self.min_count,
             "min_survey_responses": self.min_survey_responses,
             "seed": self.seed,
+            "allow_lower_thresholds": self.allow_lower_thresholds,
         }
+
+
+def lower_thresholds(min_count: int, min_survey_responses: int) -> dict[str, int]:
+    """Thresholds below the contract's minimums (CONTRACT.md §4.8): key → value."""
+    given = {"min_count": int(min_count), "min_survey_responses": int(min_survey_responses)}
+    return {k: v for k, v in given.items() if v < CONTRACT_MINIMUMS[k]}
+
+
+def lower_thresholds_notice(values: dict[str, int]) -> str:
+    """The sentence every manifest, page and board pack shows when thresholds are lowered."""
+    if not values:
+        return ""
+    parts = []
+    if "min_count" in values:
+        parts.append(f"counts are suppressed below {values['min_count']}, not below "
+                     f"{CONTRACT_MINIMUMS['min_count']}")
+    if "min_survey_responses" in values:
+        parts.append(f"survey results are suppressed below {values['min_survey_responses']} "
+                     f"answers, not below {CONTRACT_MINIMUMS['min_survey_responses']}")
+    return ("Lower suppression thresholds than the data contract's: " + " and ".join(parts)
+            + " (set by allow_lower_thresholds: true in the params). Smaller groups are shown "
+            "than the NHS disclosure-control standard allows.")
+
+
+def threshold_problems(min_count: int, min_survey_responses: int, allowed: bool,
+                       how: str = "allow_lower_thresholds: true") -> list[str]:
+    """Why thresholds below the contract's minimums cannot be used without ``allowed``."""
+    if allowed:
+        return []
+    return [f"{key} {value} is below the data contract's minimum {CONTRACT_MINIMUMS[key]} "
+            f"(CONTRACT.md §4.8); to publish smaller counts anyway set {how}"
+            for key, value in lower_thresholds(min_count, min_survey_responses).items()]
+
+
+def check_layout(params: "Params") -> list[str]:
+    """Problems with where ``params`` would write (see the module docstring); empty when none.
+
+    Also takes a params-like object with ``site_dir`` and ``reports_dir`` (and optionally
+    ``data``, ``notebooks_dir``, ``params_file``)."""
+    from edi_analysis import folders
+
+    params_file = getattr(params, "params_file", None)
+    guarded = []
+    if params_file is not None:
+        guarded.append(("the params file's folder", Path(params_file).parent))
+    root = folders.project_root()
+    if root is not None:
+        guarded.append(("the project folder", root))
+    return folders.layout_problems(
+        {"site_dir": Path(params.site_dir), "reports_dir": Path(params.reports_dir)},
+        {"data": getattr(params, "data", None), "notebooks_dir": getattr(params, "notebooks_dir",
+                                                                         None)}, guarded)
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ParamsError(f"{key}: expected true or false, got {value!r}")
+    return value
 
 
 def _path(key: str, value: Any, base: Path) -> Path:
@@ -214,7 +294,7 @@ def parse_params(raw: Any, base: Path, overrides: dict | None = None,
 
     notebooks_dir = (_path("notebooks_dir", merged["notebooks_dir"], base)
                      if "notebooks_dir" in merged else DEFAULT_NOTEBOOKS_DIR)
-    return Params(
+    params = Params(
         data=_path("data", merged["data"], base),
         periods=_periods(merged["periods"]),
         notebooks=_notebooks(merged.get("notebooks", "all"), notebooks_dir),
@@ -229,7 +309,16 @@ def parse_params(raw: Any, base: Path, overrides: dict | None = None,
         notebooks_dir=notebooks_dir,
         params_file=params_file,
         raw=dict(raw),
+        allow_lower_thresholds=_bool("allow_lower_thresholds",
+                                     merged.get("allow_lower_thresholds", False)),
     )
+    problems = threshold_problems(params.min_count, params.min_survey_responses,
+                                  params.allow_lower_thresholds)
+    # the folder the relative paths were read from stands for the params file's folder
+    problems += check_layout(replace(params, params_file=params_file or base / "params.yaml"))
+    if problems:
+        raise ParamsError("; ".join(problems))
+    return params
 
 
 def _loader():
