@@ -7,10 +7,12 @@ published folder and checks the audit names the file, the place and the kind.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
-import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import nbformat
@@ -24,6 +26,23 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 STAFF_ID = "E588455056"  # first staff_id of data/sample/workforce.csv
 IDS = {STAFF_ID, "A245129612", "C653136551", "R12"}  # "R12" is too short to match
+
+
+def png(*texts: tuple[bytes, bytes], ztxt: tuple[bytes, bytes] | None = None,
+        pixels: bytes = zlib.compress(b"\x00\x00")) -> bytes:
+    """A 1×1 PNG with the given tEXt chunks (and one zTXt chunk), ``pixels`` as its IDAT."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    extra = b"".join(chunk(b"tEXt", k + b"\0" + v) for k, v in texts)
+    if ztxt is not None:
+        extra += chunk(b"zTXt", ztxt[0] + b"\0\0" + zlib.compress(ztxt[1]))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + extra + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+
+
+CHART = png((b"Software", b"Matplotlib version3.9"))
 
 
 def metrics_row(**kw) -> dict[str, str]:
@@ -47,9 +66,10 @@ def site(tmp_path) -> Path:
     """A small clean published folder: HTML, a notebook, a metrics table, Markdown, a PNG."""
     d = tmp_path / "site"
     (d / "reports").mkdir(parents=True)
+    b64 = base64.b64encode(CHART).decode()
     (d / "index.html").write_text(
         '<html><body><h1 title="Overview">Trust ZZ001</h1>'
-        '<img alt="chart" src="data:image/png;base64,RTU4ODQ1NTA1Ng=="><p>1.6 times</p></body></html>',
+        f'<img alt="chart" src="data:image/png;base64,{b64}"><p>1.6 times</p></body></html>',
         encoding="utf-8")
     nb = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell("rows = compute(ctx)")
@@ -58,7 +78,8 @@ def site(tmp_path) -> Path:
     nbformat.write(nb, d / "reports" / "hia2.ipynb")
     write_metrics(d / "metrics.csv", [metrics_row(numerator="12", denominator="40", value="30")])
     (d / "notes.md").write_text("Counts of 1 to 7 are suppressed.\n", encoding="utf-8")
-    (d / "chart.png").write_bytes(b"\x89PNG\r\n" + STAFF_ID.encode())  # binary: not scanned
+    # the pixels (IDAT) are not text: an identifier's bytes there are not a finding
+    (d / "chart.png").write_bytes(png((b"Software", b"Matplotlib"), pixels=STAFF_ID.encode()))
     return d
 
 
@@ -69,9 +90,8 @@ def run(paths, **kw) -> A.AuditReport:
 def test_clean_folder_is_ok(site):
     report = run([site])
     assert report.ok, [f.format() for f in report.findings]
-    # index.html, hia2.ipynb, metrics.csv, notes.md scanned; chart.png not.
-    assert (report.files_scanned, report.files_skipped, report.metrics_tables) == (4, 1, 1)
-    # The base64 image payload decodes to the staff_id but is not text: never a finding.
+    # index.html, hia2.ipynb, metrics.csv, notes.md and chart.png are all read
+    assert (report.files_scanned, report.files_skipped, report.metrics_tables) == (5, 0, 1)
     assert report.identifiers == 3
     assert any("1 identifiers shorter than 5" in w for w in report.warnings)
 
@@ -128,26 +148,113 @@ def test_identifier_in_csv_names_row_and_column(site):
         f"{path}:row 3, column who: identifier: 'C653136551' (an input identifier) in a published table"]
 
 
-def test_identifier_in_pdf_names_the_page(tmp_path):
+def _pdf(tmp_path, src: str) -> Path:
     typst = pytest.importorskip("typst")
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) not on PATH")
     pdf = tmp_path / "pack.pdf"
-    src = f"= Board pack\nFirst page.\n#pagebreak()\nSecond page: case of {STAFF_ID}.\n"
     pdf.write_bytes(typst.compile(src.encode("utf-8")))
+    return pdf
+
+
+def test_identifier_in_pdf_names_the_page_without_any_system_tool(tmp_path, monkeypatch):
+    # PDFs are read with pypdf: no pdftotext (poppler-utils) needed, none looked for
+    import shutil
+    import subprocess
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran a system tool"))
+    pdf = _pdf(tmp_path, f"= Board pack\nFirst page.\n#pagebreak()\nSecond page: case of {STAFF_ID}.\n")
     report = run([pdf])
+    assert report.files_scanned == 1 and report.files_skipped == 0
     assert len(report.findings) == 1
     f = report.findings[0]
     assert (f.file, f.what) == (str(pdf), "identifier") and f.location.startswith("page 2 line ")
 
 
-def test_pdf_without_pdftotext_is_skipped_with_a_warning(tmp_path, monkeypatch):
+def test_identifier_in_pdf_metadata_and_link_is_found(tmp_path):
+    pdf = _pdf(tmp_path, f'#set document(title: "Pack for {STAFF_ID}")\n'
+                         '#link("https://example.org/staff/A245129612")[a link]\n')
+    found = sorted((f.location, f.message.split("'")[1]) for f in run([pdf]).findings)
+    assert ("document information", STAFF_ID) in found
+    assert ("page 1 annotation 1", "A245129612") in found
+
+
+def test_a_pdf_that_cannot_be_read_is_a_finding(tmp_path):
     pdf = tmp_path / "pack.pdf"
-    pdf.write_bytes(b"%PDF-1.7\n")
-    monkeypatch.setattr(A.shutil, "which", lambda name: None)
+    pdf.write_bytes(b"%PDF-1.7\nnot really a pdf\n")
     report = run([pdf])
-    assert report.ok and report.files_scanned == 0 and report.files_skipped == 1
-    assert any("NOT scanned: pdftotext" in w for w in report.warnings)
+    assert [(f.file, f.what) for f in report.findings] == [(str(pdf), "unreadable")]
+
+
+def test_identifier_in_png_text_chunks_is_found(tmp_path, site):
+    (site / "chart.png").write_bytes(png((b"Title", f"case {STAFF_ID}".encode())))
+    (site / "other.png").write_bytes(png(ztxt=(b"Comment", b"A245129612 again")))
+    found = [(Path(f.file).name, f.location, f.what) for f in run([site]).findings]
+    assert found == [("chart.png", "PNG chunk 2 tEXt", "identifier"),
+                     ("other.png", "PNG chunk 2 zTXt", "identifier")]
+
+
+def test_identifier_in_the_metadata_of_an_inline_image(site):
+    b64 = base64.b64encode(png((b"Title", STAFF_ID.encode()))).decode()
+    (site / "index.html").write_text(f'<p>chart</p>\n<img alt="x" src="data:image/png;base64,{b64}">\n')
+    path = site / "reports" / "hia2.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].outputs.append(nbformat.v4.new_output("display_data", data={"image/png": b64}))
+    nbformat.write(nb, path)
+    found = sorted((Path(f.file).name, f.location) for f in run([site]).findings)
+    assert found == [("hia2.ipynb", "cell 2 output 2 image/png PNG chunk 2 tEXt"),
+                     ("index.html", "line 2 image/png PNG chunk 2 tEXt")]
+
+
+def test_a_file_of_another_type_or_a_broken_image_is_a_finding_not_a_skip(site):
+    (site / "font.woff2").write_bytes(b"wOF2" + STAFF_ID.encode())
+    (site / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 5)
+    report = run([site])
+    found = sorted((Path(f.file).name, f.what) for f in report.findings)
+    assert found == [("broken.png", "unreadable"), ("font.woff2", "unreadable")]
+    assert report.files_skipped == 1  # the .woff2: "of other types not scanned", and a finding
+    assert "font.woff2:1: unreadable: a .woff2 file cannot be read" in "\n".join(
+        f.format() for f in report.findings)
+
+
+def test_gif_in_a_notebook_output_is_a_finding(site):
+    path = site / "reports" / "hia2.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].outputs.append(nbformat.v4.new_output(
+        "display_data", data={"image/gif": base64.b64encode(b"GIF89a").decode()}))
+    nbformat.write(nb, path)
+    assert [(f.location, f.what) for f in run([site]).findings] == [
+        ("cell 2 output 2 image/gif", "unreadable")]
+
+
+def test_parquet_values_names_and_metrics_rows_are_checked(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"who": ["fine", "C653136551"], "n": [1, 2]}).to_parquet(tmp_path / "t.parquet")
+    rows = pd.DataFrame([metrics_row(numerator="3"), metrics_row(numerator="12")])
+    for c in ("numerator", "denominator", "value", "ci_lower", "ci_upper"):
+        rows[c] = rows[c].astype(float)
+    rows["suppressed"] = False
+    rows.to_parquet(tmp_path / "m.parquet")
+    report = run([tmp_path])
+    found = sorted((Path(f.file).name, f.location, f.what) for f in report.findings)
+    assert found == [("m.parquet", "row 1, column numerator", "small count"),
+                     ("t.parquet", "row 2, column who", "identifier")]
+    assert report.metrics_tables == 1
+
+
+def test_absolute_local_paths_are_findings(site, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    path = site / "reports" / "hia2.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["papermill"] = {"input_path": "00_overview.ipynb",  # relative: fine
+                                "output_path": str(data / "x.ipynb")}
+    nbformat.write(nb, path)
+    (site / "notes.md").write_text(f"Run from {Path.home()}/work by hand.\n")
+    report = A.audit([site], data, identifiers=IDS)
+    found = sorted((Path(f.file).name, f.location, f.what) for f in report.findings)
+    assert found == [("hia2.ipynb", "metadata", "local path"), ("notes.md", "line 1", "local path")]
+    assert "(the data folder)" in " ".join(f.message for f in report.findings)
 
 
 def test_unsuppressed_small_numerator_is_a_finding(site):
@@ -174,6 +281,21 @@ def test_threshold_is_a_parameter(site):
     write_metrics(site / "metrics.csv", [metrics_row(numerator="9")])
     assert run([site]).ok
     assert [f.what for f in run([site], min_count=10).findings] == ["small count"]
+
+
+def test_the_contract_minimum_holds_whatever_threshold_is_given(site):
+    # numerator 6 and 4: with min_count 5 only the 4 is below the params' threshold, but 6 is
+    # below the contract's 8
+    write_metrics(site / "metrics.csv", [metrics_row(numerator="6"), metrics_row(numerator="4")])
+    report = run([site], min_count=5)
+    assert [(f.location, f.what) for f in report.findings] == [
+        ("row 2, column numerator", "small count"), ("row 3, column numerator", "small count")]
+    assert "numerator 6 is below the data contract's min_count 8" in report.findings[0].message
+    # allowed: the 6 becomes a warning naming the params key; the 4 is still a finding
+    report = run([site], min_count=5, allow_lower_thresholds=True)
+    assert [f.location for f in report.findings] == ["row 3, column numerator"]
+    low = [w for w in report.warnings if "allow_lower_thresholds: true" in w]
+    assert len(low) == 1 and "row 2, column numerator" in low[0] and "numerator 6" in low[0]
 
 
 def test_count_columns_come_from_the_registry(site):
@@ -284,14 +406,28 @@ def test_cli_usage_errors(site, tmp_path, capsys):
 
 
 def test_cli_params_form(site, tmp_path, capsys):
+    reports = tmp_path / "reports"
+    reports.mkdir()
     params = tmp_path / "p.yaml"
     params.write_text(json.dumps({
         "data": str(SAMPLE), "periods": ["2024-03-31"], "notebooks_dir": str(ROOT / "notebooks"),
-        "reports_dir": str(site / "reports"), "site_dir": str(site), "min_count": 13,
+        "reports_dir": str(reports), "site_dir": str(site), "min_count": 13,
     }), encoding="utf-8")  # JSON is YAML
     # The clean folder's metrics row has numerator 12: fine at 8, a small count at the params' 13.
     assert cli.main(["audit", str(params)]) == 1
     err = capsys.readouterr().err
-    # site_dir holds reports_dir: each file is scanned once, so one finding, not two.
     assert err.count("numerator 12 is below min_count 13") == 1
     assert cli.main(["audit", str(params), "--min-count", "8"]) == 0
+
+
+def test_cli_scans_a_file_under_two_given_folders_once(site, capsys):
+    assert cli.main(["audit", str(site), str(site / "reports"), str(site / "metrics.csv"),
+                     "--data", str(SAMPLE), "--min-count", "13"]) == 1
+    assert capsys.readouterr().err.count("numerator 12 is below min_count 13") == 1
+
+
+def test_cli_thresholds_below_the_contract_need_the_flag(site, capsys):
+    assert cli.main(["audit", str(site), "--data", str(SAMPLE), "--min-count", "5"]) == 2
+    assert "--allow-lower-thresholds" in capsys.readouterr().err
+    assert cli.main(["audit", str(site), "--data", str(SAMPLE), "--min-count", "5",
+                     "--allow-lower-thresholds"]) == 0

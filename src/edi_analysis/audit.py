@@ -7,31 +7,44 @@ notebooks) carry no count of 1 to ``min_count − 1``. This module checks both
 on the files themselves, after they are written, as the last gate before a
 release (``edi-analysis audit``; ``build`` runs it before reporting success).
 
-Two checks (scope and limits in docs/audit.md):
+Checks (scope and limits in docs/audit.md):
 
 - **Identifiers, everywhere.** Every identifier value in the validated
   inputs is put in a set; each published file's text is cut into tokens
   (maximal runs of the characters identifiers are made of) and each token is
-  looked up in the set — one pass per file, never identifiers × files. Text
-  of HTML (markup, attributes and scripts; inline base64 data excluded),
-  notebooks (sources, outputs of every text and JSON type, metadata; base64
-  images excluded), PDFs (``pdftotext``, from poppler-utils), CSV, Markdown,
-  text, JSON, YAML, Quarto and Typst sources, SVG.
+  looked up in the set — one pass per file, never identifiers × files. Every
+  file type the tool publishes or could publish is read (:data:`READERS`):
+  HTML (markup, attributes, scripts; inline ``data:`` images decoded and
+  their metadata read), notebooks (sources, outputs of every text and JSON
+  type, metadata, image metadata), PDFs (text, document metadata, XMP,
+  outline, annotations and attachments, with ``pypdf``), Parquet (column
+  names, metadata, every value), PNG (text chunks and EXIF), JPEG (comments,
+  EXIF and XMP segments), CSV, and text formats (Markdown, JSON, YAML, SVG,
+  CSS, JavaScript, Quarto and Typst sources …). A file of any other type, or
+  one that cannot be read, is a finding: it cannot be shown to be safe.
+- **Absolute local paths** (the project folder, the home folder, the data
+  folder) in any of that text are findings: they name people's folders and
+  say where the data live.
 - **Small counts in metrics tables.** A CSV whose header is the metrics.csv
-  columns (CONTRACT.md §5) is read row by row: an unsuppressed row may not
-  hold a count below its threshold in the columns its metric declares as
-  counts (``MetricSpec.counts`` and ``count_rule``), and a suppressed row
-  must be blank in every figure column.
+  columns (CONTRACT.md §5), or a Parquet file with those columns, is read row
+  by row: an unsuppressed row may not hold a count below its threshold in the
+  columns its metric declares as counts (``MetricSpec.counts`` and
+  ``count_rule``), and a suppressed row must be blank in every figure
+  column. The threshold is never below the data contract's (8 counts, 11
+  survey answers); with ``allow_lower_thresholds`` a count between the
+  params' threshold and the contract's is a warning naming that key.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import html
 import json
+import os
 import re
-import shutil
-import subprocess
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,15 +57,21 @@ IDENTIFIER_COLUMNS = ("staff_id", "application_id", "case_id", "respondent_id", 
 #: code, a number) to be matched; they are counted and reported as a warning.
 MIN_IDENTIFIER_LENGTH = 5
 #: Files read as plain text, line by line.
-TEXT_SUFFIXES = (".md", ".txt", ".json", ".yaml", ".yml", ".qmd", ".typ", ".svg", ".xml", ".tex")
+TEXT_SUFFIXES = (".md", ".txt", ".json", ".yaml", ".yml", ".qmd", ".typ", ".svg", ".xml", ".tex",
+                 ".css", ".js", ".mjs", ".map", ".scss", ".bib", ".csl", ".lua", ".toml",
+                 ".ini", ".cfg", ".log", ".tsv")
 HTML_SUFFIXES = (".html", ".htm")
-SCANNED_SUFFIXES = HTML_SUFFIXES + TEXT_SUFFIXES + (".ipynb", ".pdf", ".csv")
+#: Binary formats read by their own reader.
+BINARY_SUFFIXES = (".pdf", ".parquet", ".png", ".jpg", ".jpeg")
+SCANNED_SUFFIXES = HTML_SUFFIXES + TEXT_SUFFIXES + BINARY_SUFFIXES + (".ipynb", ".csv")
 #: metrics.csv columns in order (CONTRACT.md §5); a CSV with this header is a metrics table.
 METRICS_COLUMNS = (
     "trust_code", "period", "area", "metric_id", "breakdown", "group", "reference_group",
     "numerator", "denominator", "value", "ci_lower", "ci_upper", "unit", "suppressed", "note",
 )
-_DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+;base64,[A-Za-z0-9+/=\s]+", re.IGNORECASE)
+_DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+);base64,([A-Za-z0-9+/=\s]+)", re.IGNORECASE)
+#: MIME types of notebook outputs read as text (everything else must be an image it can read).
+_TEXT_MIME = re.compile(r"^(text/.*|image/svg\+xml|.*json.*|.*javascript.*|.*xml.*)$")
 
 
 class AuditError(Exception):
@@ -65,7 +84,7 @@ class Finding:
 
     file: str
     location: str
-    what: str  # "identifier", "small count" or "suppressed figure"
+    what: str  # "identifier", "local path", "small count", "suppressed figure", "unreadable"
     message: str
 
     def format(self) -> str:
@@ -107,10 +126,31 @@ def load_identifiers(data_dir: Path) -> set[str]:
     Raises :class:`AuditError` when the inputs do not validate: identifiers
     read from a table that cannot be trusted could miss some.
     """
-    from edi_analysis.contract import validate_dataset
-
     if not Path(data_dir).is_dir():
         raise AuditError(f"{data_dir}: no such data folder")
+    # the same files (names, sizes, modification times) give the same identifiers: a build's
+    # publish, or several publishes in one process, validate the data once
+    try:
+        key = (str(Path(data_dir).resolve()), tuple(sorted(
+            (p.name, st.st_size, st.st_mtime_ns) for p in Path(data_dir).iterdir()
+            if p.is_file() and (st := p.stat()))))
+    except OSError:
+        key = None
+    if key is not None and key in _IDENTIFIER_CACHE:
+        return set(_IDENTIFIER_CACHE[key])
+    ids = _read_identifiers(Path(data_dir))
+    if key is not None:
+        _IDENTIFIER_CACHE.clear()  # one dataset at a time: a national set holds millions
+        _IDENTIFIER_CACHE[key] = frozenset(ids)
+    return ids
+
+
+_IDENTIFIER_CACHE: dict = {}
+
+
+def _read_identifiers(data_dir: Path) -> set[str]:
+    from edi_analysis.contract import validate_dataset
+
     report = validate_dataset(Path(data_dir))
     if not report.ok or report.dataset is None:
         first = "; ".join(issue.format() for issue in report.errors[:3])
@@ -159,12 +199,135 @@ def _lines(text: str, prefix: str = "") -> Iterator[tuple[str, str]]:
         yield f"{prefix}line {i}", line
 
 
-def _html_pieces(path: Path) -> Iterator[tuple[str, str]]:
-    text = path.read_text(encoding="utf-8", errors="replace")
+@dataclass(frozen=True)
+class Unreadable:
+    """Yielded by a reader for a part it cannot read (an embedded file of an unknown type …):
+    becomes an ``unreadable`` finding at ``location``."""
+
+    location: str
+    message: str
+
+
+def printable_strings(data: bytes, min_length: int = 4) -> str:
+    """The runs of printable ASCII (and UTF-16 little-endian ASCII) in binary data, one a line:
+    how identifiers stored uncompressed in EXIF and similar binary metadata are found."""
+    runs = [m.decode("ascii") for m in re.findall(rb"[\x20-\x7e]{%d,}" % min_length, data)]
+    runs += [m.decode("utf-16-le") for m in
+             re.findall(rb"(?:[\x20-\x7e]\x00){%d,}" % min_length, data)]
+    return "\n".join(runs)
+
+
+def png_pieces(data: bytes, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Text of a PNG: the keywords and texts of its ``tEXt``, ``zTXt`` and ``iTXt`` chunks, and
+    the strings of its ``eXIf`` chunk (the pixels are not text). Raises ValueError when the
+    data are not a complete PNG."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise ValueError("not a PNG image")
+    pos, n = 8, 0
+    while True:
+        if pos + 8 > len(data):
+            raise ValueError("truncated PNG (no IEND chunk)")
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if len(body) < length:
+            raise ValueError(f"truncated PNG chunk {kind!r}")
+        n += 1
+        where = f"{prefix}PNG chunk {n} {kind.decode('latin-1')}"
+        try:
+            if kind == b"tEXt":
+                key, _, text = body.partition(b"\0")
+                yield where, f"{key.decode('latin-1')} {text.decode('latin-1')}"
+            elif kind == b"zTXt":
+                key, _, rest = body.partition(b"\0")
+                yield where, f"{key.decode('latin-1')} {zlib.decompress(rest[1:]).decode('latin-1')}"
+            elif kind == b"iTXt":
+                key, _, rest = body.partition(b"\0")
+                compressed, rest = rest[:1] == b"\1", rest[2:]
+                lang, _, rest = rest.partition(b"\0")
+                tkey, _, text = rest.partition(b"\0")
+                if compressed:
+                    text = zlib.decompress(text)
+                yield where, " ".join(x.decode("utf-8", errors="replace")
+                                      for x in (key, lang, tkey, text))
+            elif kind == b"eXIf":
+                yield where, printable_strings(body)
+        except zlib.error as exc:
+            raise ValueError(f"PNG text chunk {n} cannot be decompressed: {exc}") from None
+        if kind == b"IEND":
+            return
+        pos += 12 + length
+
+
+def jpeg_pieces(data: bytes, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Text of a JPEG: its comment (COM) segments and the strings of its APP segments (EXIF, XMP,
+    ICC …); the compressed image is not text. Raises ValueError when the data are not a JPEG."""
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG image")
+    pos, n = 2, 0
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise ValueError("malformed JPEG segment")
+        marker = data[pos + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
+            pos += 2
+            continue
+        if marker == 0xD9 or marker == 0xDA:  # end of image, start of scan: no more metadata
+            return
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        body = data[pos + 4:pos + 2 + length]
+        n += 1
+        if marker == 0xFE:
+            yield f"{prefix}JPEG comment {n}", body.decode("utf-8", errors="replace")
+        elif 0xE0 <= marker <= 0xEF:
+            yield f"{prefix}JPEG APP{marker - 0xE0} segment {n}", printable_strings(body)
+        pos += 2 + length
+    raise ValueError("truncated JPEG")
+
+
+def _image_pieces(mime: str, payload: str | bytes, where: str) -> Iterator:
+    """Metadata text of an embedded image (base64 text or bytes); other types are unreadable."""
+    mime = mime.lower()
+    try:
+        data = base64.b64decode(payload) if isinstance(payload, str) else payload
+    except (binascii.Error, ValueError) as exc:
+        yield Unreadable(where, f"embedded {mime} data cannot be decoded ({exc})")
+        return
+    try:
+        if mime == "image/png":
+            yield from png_pieces(data, f"{where} ")
+        elif mime in ("image/jpeg", "image/jpg"):
+            yield from jpeg_pieces(data, f"{where} ")
+        elif mime == "image/svg+xml":
+            yield from _lines(data.decode("utf-8", errors="replace"), f"{where} ")
+        else:
+            yield Unreadable(where, f"embedded {mime} data the audit cannot read")
+    except ValueError as exc:
+        yield Unreadable(where, f"embedded {mime} data cannot be read ({exc})")
+
+
+def _without_data_uris(text: str, where: str = "") -> tuple[list, str]:
+    """The inline base64 payloads of HTML text, read as images (metadata pieces, or Unreadable),
+    and the text with them taken out (pixels are not text anyone reads; line breaks inside a
+    payload are kept, so line numbers stay right)."""
+    pieces: list = []
+    if "data:" not in text:
+        return pieces, text
+    line, last = 1, 0
+    for m in _DATA_URI.finditer(text):
+        line += text.count("\n", last, m.start())
+        last = m.start()
+        label = f"{where}line {line} {m.group(1)}" if where is not None else m.group(1)
+        pieces += list(_image_pieces(m.group(1), re.sub(r"\s+", "", m.group(2)), label))
+    return pieces, _DATA_URI.sub(lambda m: " " + "\n" * m.group(0).count("\n"), text)
+
+
+def _html_pieces(path: Path) -> Iterator:
+    images, text = _without_data_uris(path.read_text(encoding="utf-8", errors="replace"))
+    yield from images
     for loc, line in _lines(text):
-        # Entities are decoded so "&#69;1234…" is seen as the reader's browser shows it;
-        # inline base64 payloads (images, fonts) are not text anyone reads.
-        yield loc, html.unescape(_DATA_URI.sub(" ", line))
+        # Entities are decoded so "&#69;1234…" is seen as the reader's browser shows it.
+        yield loc, html.unescape(line)
 
 
 def _text_of(value) -> str:
@@ -175,24 +338,33 @@ def _text_of(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _notebook_pieces(path: Path) -> Iterator[tuple[str, str]]:
+def _notebook_pieces(path: Path) -> Iterator:
     nb = json.loads(path.read_text(encoding="utf-8"))
     yield "metadata", json.dumps(nb.get("metadata", {}), ensure_ascii=False)
     for ci, cell in enumerate(nb.get("cells", []), 1):
         for loc, line in _lines(_text_of(cell.get("source", "")), f"cell {ci} source "):
             yield loc, line
+        for name, data in (cell.get("attachments") or {}).items():  # Markdown cell attachments
+            for mime, payload in (data or {}).items():
+                yield from _image_pieces(mime, _text_of(payload), f"cell {ci} attachment {name}")
+        yield f"cell {ci} metadata", json.dumps(cell.get("metadata", {}), ensure_ascii=False)
         for oi, out in enumerate(cell.get("outputs", []) or [], 1):
             where = f"cell {ci} output {oi}"
             if "text" in out:
                 for loc, line in _lines(_text_of(out["text"]), f"{where} stream "):
                     yield loc, line
+            if out.get("metadata"):
+                yield f"{where} metadata", json.dumps(out["metadata"], ensure_ascii=False)
             for mime, data in (out.get("data") or {}).items():
-                # Raster images are base64 pixels; SVG is text and is read.
-                if mime.startswith("image/") and not mime.startswith("image/svg"):
+                if not _TEXT_MIME.match(mime):
+                    # raster images: their metadata; any other binary type cannot be read
+                    yield from _image_pieces(mime, _text_of(data), f"{where} {mime}")
                     continue
                 text = _text_of(data)
                 if mime == "text/html":
-                    text = html.unescape(_DATA_URI.sub(" ", text))
+                    images, text = _without_data_uris(text, f"{where} {mime} ")
+                    yield from images
+                    text = html.unescape(text)
                 for loc, line in _lines(text, f"{where} {mime} "):
                     yield loc, line
             if out.get("output_type") == "error":
@@ -201,15 +373,65 @@ def _notebook_pieces(path: Path) -> Iterator[tuple[str, str]]:
                 yield f"{where} error", err
 
 
-def _pdf_pieces(path: Path) -> Iterator[tuple[str, str]]:
-    res = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
-                         check=False, timeout=300)
-    if res.returncode != 0:
-        raise ValueError(f"pdftotext failed: {res.stderr.decode(errors='replace').strip()}")
-    pages = res.stdout.decode("utf-8", errors="replace").split("\f")
-    for pi, page in enumerate(pages, 1):
-        for loc, line in _lines(page, f"page {pi} "):
-            yield loc, line
+def _pdf_value(value) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken object is still reported, not fatal
+        return repr(value)
+
+
+def _pdf_pieces(path: Path) -> Iterator:
+    """Text of a PDF, read with pypdf (a Python library in the lock, no system tool): document
+    information and XMP metadata, outline titles, each page's text and annotations, and
+    embedded files. Raises ValueError when the file cannot be read."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ValueError("the PDF is encrypted")
+        for key, value in (reader.metadata or {}).items():
+            yield "document information", f"{key} {_pdf_value(value)}"
+        root = reader.trailer["/Root"]
+        if "/Metadata" in root:
+            xmp = root["/Metadata"].get_object().get_data().decode("utf-8", errors="replace")
+            yield from _lines(xmp, "XMP metadata ")
+
+        def outline(items, depth=1):
+            for item in items:
+                if isinstance(item, list):
+                    yield from outline(item, depth + 1)
+                else:
+                    yield "outline", _pdf_value(getattr(item, "title", item))
+
+        yield from outline(reader.outline or [])
+        for pi, page in enumerate(reader.pages, 1):
+            for loc, line in _lines(page.extract_text() or "", f"page {pi} "):
+                yield loc, line
+            for ai, annot in enumerate(page.get("/Annots") or [], 1):
+                a = annot.get_object()
+                parts = [_pdf_value(a.get(k, "")) for k in ("/Contents", "/T", "/TU")]
+                action = a.get("/A")
+                if action is not None:
+                    parts.append(_pdf_value(action.get_object().get("/URI", "")))
+                yield f"page {pi} annotation {ai}", " ".join(parts)
+        for name, contents in (reader.attachments or {}).items():
+            yield "attachment", name
+            for content in contents:
+                yield from _lines(content.decode("utf-8", errors="replace"),
+                                  f"attachment {name} ")
+    except (PyPdfError, KeyError, TypeError, AttributeError, IndexError, zlib.error,
+            RecursionError) as exc:
+        raise ValueError(f"the PDF cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def _image_file_pieces(path: Path) -> Iterator:
+    data = path.read_bytes()
+    if path.suffix.lower() == ".png":
+        yield from png_pieces(data)
+    else:
+        yield from jpeg_pieces(data)
 
 
 # --- checks --------------------------------------------------------------------------
@@ -222,9 +444,21 @@ def _as_float(text: str) -> float | None:
         return None
 
 
+#: The data contract's thresholds (CONTRACT.md §4.8): the audit never checks below them, except
+#: as warnings when the params allow lower thresholds.
+CONTRACT_MINIMUMS = {"min_count": stats.DEFAULT_MIN_COUNT,
+                     "min_survey_responses": stats.DEFAULT_MIN_SURVEY_RESPONSES}
+
+
 def _check_metrics_row(rec: dict[str, str], where: str, file: str, thresholds: dict[str, int],
-                       registry) -> list[Finding]:
-    """§4.8 on one metrics.csv row: figures blank when suppressed; no small count when not."""
+                       registry, *, allow_lower: bool = False,
+                       warnings: list[str] | None = None) -> list[Finding]:
+    """§4.8 on one metrics.csv row: figures blank when suppressed; no small count when not.
+
+    A count below ``thresholds`` is a finding; so is one below the contract's
+    minimum (:data:`CONTRACT_MINIMUMS`) unless ``allow_lower``, when it is
+    added to ``warnings`` instead, naming the params key that allowed it.
+    """
     mid = rec.get("metric_id", "")
     label = f"{mid} {rec.get('trust_code', '')} {rec.get('period', '')} " \
             f"group={rec.get('group', '')}" + (f" {rec['breakdown']}" if rec.get("breakdown") else "")
@@ -238,44 +472,159 @@ def _check_metrics_row(rec: dict[str, str], where: str, file: str, thresholds: d
     counts = spec.counts if spec is not None else ("numerator", "denominator")
     rule = spec.count_rule if spec is not None else "min_count"
     threshold = thresholds[rule]
+    floor = CONTRACT_MINIMUMS[rule]
     out = []
     for col in counts:
         v = _as_float(rec.get(col, ""))
-        if v is not None and 0 < v < threshold:
-            unknown = "" if spec is not None else " (metric not in the registry: both columns checked)"
+        if v is None or v <= 0:
+            continue
+        unknown = "" if spec is not None else " (metric not in the registry: both columns checked)"
+        if v < threshold:
             out.append(Finding(file, f"{where}, column {col}", "small count",
                                f"{label}: {col} {v:g} is below {rule} {threshold} and the row is not "
                                f"suppressed{unknown}"))
+        elif v < floor:
+            if allow_lower:
+                if warnings is not None:
+                    warnings.append(f"{file}:{where}, column {col}: {label}: {col} {v:g} is below "
+                                    f"the data contract's {rule} {floor}; published because the "
+                                    "params set allow_lower_thresholds: true")
+            else:
+                out.append(Finding(file, f"{where}, column {col}", "small count",
+                                   f"{label}: {col} {v:g} is below the data contract's {rule} "
+                                   f"{floor} and the row is not suppressed{unknown}"))
     return out
 
 
-def _scan_csv(path: Path, file: str, matcher: IdentifierMatcher, report: AuditReport,
-              thresholds: dict[str, int], registry) -> None:
+class LocalPaths:
+    """Finds absolute local paths (the project folder, the home folder, the data folder) in text.
+
+    A root counts only as a whole path: not preceded by a path character (so
+    ``../home/x`` or ``square/root`` are not matches) and followed by a
+    separator, a quote, a space or the end.
+    """
+
+    def __init__(self, roots: Iterable[tuple[str, Path | None]]):
+        named: dict[str, str] = {}
+        for label, root in roots:
+            if root is None:
+                continue
+            text = str(Path(root).resolve())
+            if len(Path(text).parts) < 2:  # "/" would match every path
+                continue
+            named.setdefault(text, label)
+            named.setdefault(str(Path(root)), label)  # as given, if it differs (a symlink)
+        self.labels = named
+        alts = "|".join(re.escape(r) for r in sorted(named, key=len, reverse=True))
+        self._rx = re.compile(rf"(?<![\w.\-/~])({alts})(?=$|[/\\\s\"'`<>)\],;:|&?#]|\.(?:\s|$))") if alts \
+            else None
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        """(path found, what it is) for each occurrence in ``text``."""
+        if self._rx is None or not text:
+            return []
+        return [(m.group(1), self.labels[m.group(1)]) for m in self._rx.finditer(text)]
+
+
+class _Scanner:
+    """One audit's checks, applied to each piece of text and each metrics row."""
+
+    def __init__(self, report: AuditReport, matcher: IdentifierMatcher, paths: LocalPaths,
+                 thresholds: dict[str, int], registry, allow_lower: bool):
+        self.report, self.matcher, self.paths = report, matcher, paths
+        self.thresholds, self.registry, self.allow_lower = thresholds, registry, allow_lower
+
+    def text(self, file: str, loc: str, text: str, table: bool = False) -> None:
+        for ident in self.matcher.find(text):
+            self.report.findings.append(Finding(
+                file, loc, "identifier", f"{ident!r} (an input identifier) "
+                + ("in a published table" if table else "is published")))
+        for found, label in self.paths.find(text):
+            self.report.findings.append(Finding(
+                file, loc, "local path", f"{found!r} ({label}) is published: an absolute local "
+                "path names a person's folders and where the data live"))
+
+    def row(self, rec: dict[str, str], where: str, file: str) -> None:
+        self.report.findings += _check_metrics_row(
+            rec, where, file, self.thresholds, self.registry, allow_lower=self.allow_lower,
+            warnings=self.report.warnings)
+
+
+def _scan_csv(path: Path, file: str, scan: _Scanner) -> None:
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header is None:
             return
         is_metrics = tuple(header) == METRICS_COLUMNS
-        report.metrics_tables += is_metrics
+        scan.report.metrics_tables += is_metrics
         for ci, name in enumerate(header):
-            for ident in matcher.find(name):
-                report.findings.append(Finding(file, f"row 1, column {ci + 1}", "identifier",
-                                               f"{ident!r} in the header"))
+            for ident in scan.matcher.find(name):
+                scan.report.findings.append(Finding(file, f"row 1, column {ci + 1}", "identifier",
+                                                    f"{ident!r} in the header"))
+            for found, label in scan.paths.find(name):
+                scan.report.findings.append(Finding(file, f"row 1, column {ci + 1}", "local path",
+                                                    f"{found!r} ({label}) in the header"))
         for cells in reader:
             line = reader.line_num
             for ci, cell in enumerate(cells):
                 col = header[ci] if ci < len(header) else str(ci + 1)
-                for ident in matcher.find(cell):
-                    report.findings.append(Finding(
-                        file, f"row {line}, column {col}", "identifier",
-                        f"{ident!r} (an input identifier) in a published table"))
+                scan.text(file, f"row {line}, column {col}", cell, table=True)
             if is_metrics:
-                rec = dict(zip(header, cells))
-                report.findings += _check_metrics_row(rec, f"row {line}", file, thresholds, registry)
+                scan.row(dict(zip(header, cells)), f"row {line}", file)
 
 
-def _pieces(path: Path) -> Iterator[tuple[str, str]]:
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _scan_parquet(path: Path, file: str, scan: _Scanner) -> None:
+    """A Parquet file: its schema (names, metadata) and every value of every column; a file
+    with the metrics.csv columns is also checked row by row like a metrics table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        schema = pf.schema_arrow
+        names = list(schema.names)
+        for key, value in (schema.metadata or {}).items():
+            scan.text(file, "schema metadata", key.decode("utf-8", "replace") + " "
+                      + value.decode("utf-8", "replace"))
+        for name in names:
+            scan.text(file, "schema", name, table=True)
+        is_metrics = set(METRICS_COLUMNS) <= set(names)
+        scan.report.metrics_tables += is_metrics
+        offset = 0
+        for batch in pf.iter_batches(batch_size=65536):
+            cols = {}
+            for name, col in zip(batch.schema.names, batch.columns):
+                if pa.types.is_dictionary(col.type):
+                    col = col.dictionary_decode()
+                cols[name] = col.to_pylist()
+            for name, values in cols.items():
+                for i, v in enumerate(values):
+                    text = _cell_text(v)
+                    if text:
+                        scan.text(file, f"row {offset + i + 1}, column {name}", text, table=True)
+            if is_metrics:
+                for i in range(batch.num_rows):
+                    rec = {c: _cell_text(cols[c][i]) for c in METRICS_COLUMNS}
+                    if isinstance(cols["suppressed"][i], bool):
+                        rec["suppressed"] = "true" if cols["suppressed"][i] else "false"
+                    scan.row(rec, f"row {offset + i + 1}", file)
+            offset += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"the Parquet file cannot be read: {exc}") from None
+
+
+def _pieces(path: Path) -> Iterator:
     suffix = path.suffix.lower()
     if suffix in HTML_SUFFIXES:
         return _html_pieces(path)
@@ -283,6 +632,8 @@ def _pieces(path: Path) -> Iterator[tuple[str, str]]:
         return _notebook_pieces(path)
     if suffix == ".pdf":
         return _pdf_pieces(path)
+    if suffix in (".png", ".jpg", ".jpeg"):
+        return _image_file_pieces(path)
     return _lines(path.read_text(encoding="utf-8", errors="replace"))
 
 
@@ -302,6 +653,17 @@ def published_files(paths: Iterable[Path]) -> list[Path]:
     return list(out.values())
 
 
+def local_roots(data_dir: Path | None) -> list[tuple[str, Path | None]]:
+    """The absolute local paths no published file may hold: the project folder, the home
+    folder, the data folder."""
+    from edi_analysis.folders import project_root
+
+    home = os.environ.get("HOME")
+    return [("the project folder", project_root()),
+            ("the home folder", Path(home) if home else None),
+            ("the data folder", Path(data_dir) if data_dir is not None else None)]
+
+
 def audit(
     paths: Iterable[Path],
     data_dir: Path,
@@ -309,13 +671,19 @@ def audit(
     min_survey_responses: int = stats.DEFAULT_MIN_SURVEY_RESPONSES,
     *,
     identifiers: Iterable[str] | None = None,
+    allow_lower_thresholds: bool = False,
 ) -> AuditReport:
-    """Scan every published file under ``paths`` for input identifiers and unsuppressed small counts.
+    """Scan every published file under ``paths`` for input identifiers, absolute local paths
+    and unsuppressed small counts; a file it cannot read is a finding.
 
     CONTRACT.md §2 (identifiers never appear in any output) and §4.8
-    (suppression). ``identifiers`` overrides reading them from ``data_dir``
-    (for tests and callers that hold the dataset already). Raises
-    :class:`AuditError` when the paths or the inputs cannot be read.
+    (suppression). Counts are checked against ``min_count`` /
+    ``min_survey_responses`` and never below the contract's minimums (8, 11):
+    below those is a finding, or, with ``allow_lower_thresholds`` (the params
+    key of that name), a warning per count. ``identifiers`` overrides reading
+    them from ``data_dir`` (for tests and callers that hold the dataset
+    already). Raises :class:`AuditError` when the paths or the inputs cannot
+    be read.
     """
     from edi_analysis.metrics import REGISTRY
 
@@ -327,36 +695,38 @@ def audit(
         report.warnings.append(
             f"{len(matcher.short)} identifiers shorter than {MIN_IDENTIFIER_LENGTH} characters are "
             "not matched (too likely to occur by chance in text); use longer pseudonyms")
+    scan = _Scanner(report, matcher, LocalPaths(local_roots(data_dir)), thresholds, REGISTRY,
+                    bool(allow_lower_thresholds))
     files = published_files(paths)
-    has_pdftotext = shutil.which("pdftotext") is not None
-    skipped_pdfs = 0
     for path in files:
         suffix = path.suffix.lower()
         file = str(path)
         if suffix not in SCANNED_SUFFIXES:
+            # Not a type the audit reads: it cannot be shown to be safe, so it is a finding.
             report.files_skipped += 1
-            continue
-        if suffix == ".pdf" and not has_pdftotext:
-            skipped_pdfs += 1
-            report.files_skipped += 1
+            report.findings.append(Finding(
+                file, "1", "unreadable", f"a {suffix or 'suffix-less'} file cannot be read by "
+                "the audit, so it cannot be shown to be safe; remove it from what is published"))
             continue
         report.files_scanned += 1
         try:
             if suffix == ".csv":
-                _scan_csv(path, file, matcher, report, thresholds, REGISTRY)
+                _scan_csv(path, file, scan)
                 continue
-            for loc, text in _pieces(path):
-                for ident in matcher.find(text):
-                    report.findings.append(Finding(file, loc, "identifier",
-                                                   f"{ident!r} (an input identifier) is published"))
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            if suffix == ".parquet":
+                _scan_parquet(path, file, scan)
+                continue
+            for piece in _pieces(path):
+                if isinstance(piece, Unreadable):
+                    report.findings.append(Finding(
+                        file, piece.location, "unreadable",
+                        f"{piece.message}; not safe to publish unchecked"))
+                    continue
+                scan.text(file, *piece)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
             # A file the audit cannot read cannot be shown to be safe.
             report.findings.append(Finding(file, "1", "unreadable",
                                            f"could not be scanned ({exc}); not safe to publish unchecked"))
-    if skipped_pdfs:
-        report.warnings.append(
-            f"{skipped_pdfs} PDF file(s) NOT scanned: pdftotext (poppler-utils) is not on PATH; "
-            "install it (Debian: apt-get install poppler-utils) to audit PDFs")
     return report
 
 
