@@ -229,6 +229,168 @@ def test_interrupt_leaves_no_half_built_report_or_site_and_a_rerun_completes(tmp
     assert json.loads((folder / "manifest.json").read_text())["status"] == "ok"
 
 
+# --- kill -9: nothing keeps running, nothing person-level is left ------------------------------
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process, None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return fields[0], int(fields[1])
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children, their children …)."""
+    parents: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and (st := _proc_stat(int(d.name))) is not None and st[0] != "Z":
+            parents.setdefault(st[1], []).append(int(d.name))
+    out, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def _alive(pids) -> list[str]:
+    out = []
+    for pid in pids:
+        st = _proc_stat(pid)
+        if st is not None and st[0] != "Z":
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+            out.append(f"{pid} {cmd[:120]}")
+    return out
+
+
+def _wait_gone(pids, seconds: float = 30) -> list[str]:
+    deadline = time.time() + seconds
+    left = _alive(pids)
+    while left and time.time() < deadline:
+        time.sleep(0.3)
+        left = _alive(pids)
+    return left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["build", "run"])
+def test_kill_9_leaves_no_process_running_and_the_next_run_removes_the_slices(tmp_path, data,
+                                                                              command):
+    data_dir, trusts = data
+    trust = trusts[-1]
+    go, waiting = tmp_path / "go", tmp_path / "waiting"
+    f = _params_file(tmp_path, data_dir, {
+        "01_first.ipynb": "print('first', trust)",
+        "02_waits.ipynb": f"import os, time\nopen({str(waiting)!r}, 'w').close()\n"
+                          f"while not os.path.exists({str(go)!r}):\n"
+                          "    time.sleep(0.2)\nprint('second', trust)",
+    })
+    cmd = [sys.executable, "-m", "edi_analysis", command, str(f), "--trust", trust,
+           "--jobs", "2", "--no-progress"]
+    reports = tmp_path / "reports"
+    err_file = tmp_path / "stderr.txt"
+    with err_file.open("w") as e:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=e, start_new_session=True)
+    tree: set[int] = set()
+    try:
+        deadline = time.time() + 300
+        while not waiting.exists():
+            assert proc.poll() is None and time.time() < deadline, err_file.read_text()
+            time.sleep(0.2)
+        time.sleep(1.0)
+        tree = _descendants(proc.pid)  # workers, their kernels, the resource tracker
+        assert len(tree) >= 3, _alive(tree)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        # every worker and kernel dies with the run (they would go on executing notebooks)
+        assert _wait_gone(tree) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in _alive(tree):  # never leave a process behind, whatever the test found
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid.split()[0]), signal.SIGKILL)
+    staging = [p for p in reports.iterdir() if p.name.startswith(".staging-")]
+    assert len(staging) == 1
+    assert staging[0].stat().st_mode & 0o777 == 0o700  # private: the slices are person-level
+    assert (staging[0] / "_work" / "slices" / trust / "workforce.parquet").is_file()
+    assert not (reports / PERIOD / trust).exists() and not (tmp_path / "site").exists()
+
+    go.touch()
+    again = subprocess.run([*cmd[:3], "run", *cmd[4:]], capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"removed {staging[0]}: the staging folder of an interrupted run" in again.stderr
+    assert [p.name for p in reports.iterdir()] == [PERIOD]
+    assert json.loads((reports / PERIOD / trust / "manifest.json").read_text())["status"] == "ok"
+
+
+_SLOW_PACK = """
+import os, time
+from pathlib import Path
+from edi_analysis.publish import fallback
+_real = fallback.compile_board_pack
+def _slow(report, out_pdf, workdir):
+    Path(os.environ["EDI_TEST_BUILDING"]).touch()
+    time.sleep(600)
+fallback.compile_board_pack = _slow
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_of_publish_leaves_nothing_running_and_the_next_publish_cleans_up(tmp_path):
+    from test_publish import make_reports
+
+    reports = make_reports(tmp_path / "reports")
+    f = tmp_path / "p.yaml"
+    f.write_text(f"data: {ROOT / 'data' / 'sample'}\nperiods: [2023-03-31, 2024-03-31]\n"
+                 "reports_dir: reports\nsite_dir: site\n", encoding="utf-8")
+    # every process of this publish (its report workers too) waits in the board pack step
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_SLOW_PACK)
+    building = tmp_path / "building"
+    env = {**os.environ, "PYTHONPATH": str(hook), "EDI_TEST_BUILDING": str(building)}
+    cmd = [sys.executable, "-m", "edi_analysis", "publish", str(f), "--engine", "fallback"]
+    err_file = tmp_path / "stderr.txt"
+    with err_file.open("w") as e:
+        proc = subprocess.Popen([*cmd, "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=e,
+                                env=env, start_new_session=True)
+    tree: set[int] = set()
+    try:
+        deadline = time.time() + 300
+        while not building.exists():
+            assert proc.poll() is None and time.time() < deadline, err_file.read_text()
+            time.sleep(0.2)
+        time.sleep(0.5)
+        tree = _descendants(proc.pid)
+        assert tree, "the publish started no worker"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert _wait_gone(tree) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in _alive(tree):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid.split()[0]), signal.SIGKILL)
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".site.build-")]
+    assert len(left) == 1 and left[0].stat().st_mode & 0o777 == 0o700
+    assert not (tmp_path / "site").exists()
+    # an unrelated folder with a similar name is not the tool's: never removed
+    lookalike = tmp_path / ".site.build-not-ours"
+    lookalike.mkdir()
+    again = subprocess.run([*cmd, "--jobs", "1"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"removed {left[0]}: the build folder of an interrupted publish" in again.stderr
+    assert not left[0].exists() and lookalike.is_dir()
+    assert (tmp_path / "site" / "site-manifest.json").is_file()
+
+
 # --- a corrupt prepared slice ----------------------------------------------------------------
 
 def test_corrupt_slice_fails_its_notebooks_with_the_file_named(tmp_path, data, monkeypatch):
@@ -261,11 +423,17 @@ def test_corrupt_slice_fails_its_notebooks_with_the_file_named(tmp_path, data, m
 # --- re-runs reproduce their outputs --------------------------------------------------------
 
 def _manifest_without_times(path: Path) -> dict:
+    """A manifest without what differs between two runs of the same inputs: times, the run's
+    id, and the hashes of the notebooks (which hold their run times)."""
     m = json.loads(path.read_text())
-    for key in ("started", "finished"):
+    for key in ("started", "finished", "run"):
         m.pop(key)
+    m["runs"] = [{k: v for k, v in r.items() if k not in ("started", "finished")}
+                 for r in m["runs"].values()]
+    m["files"] = {k: ("(a notebook: holds its run times)" if k.endswith(".ipynb") else v)
+                  for k, v in m["files"].items()}
     for n in m["notebooks"]:
-        for key in ("duration", "kernel_start", "imports", "work", "host"):
+        for key in ("duration", "kernel_start", "imports", "work", "host", "run"):
             n.pop(key)
     return m
 
@@ -293,6 +461,7 @@ def test_rerun_gives_identical_metrics_and_notebooks(tmp_path, data):
         # no temporary or staging folder name anywhere in the notebook
         text = (folder / name).read_text()
         assert ".staging-" not in text and "edi-analysis-run-" not in text
-        assert a["metadata"]["papermill"]["output_path"] == str(folder / name)
+        # where the notebook is, relative to reports_dir: no absolute local path
+        assert a["metadata"]["papermill"]["output_path"] == f"{PERIOD}/{trusts[-1]}/{name}"
     assert _manifest_without_times(folder / "manifest.json") == \
         _manifest_without_times(kept / "manifest.json")

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from edi_analysis import runner
+from edi_analysis import report_folders, runner
 from edi_analysis.params import load_params
+from edi_analysis.pipeline import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIOD = "2024-03-31"
@@ -155,10 +161,19 @@ def test_interrupted_run_leaves_old_report_untouched(toy, failing_run, monkeypat
     assert [p for p in params.reports_dir.iterdir() if p.name.startswith(".")] == []
 
 
+def _own_report(target: Path, trust="RXA", period=PERIOD, files=("metrics.csv",)) -> None:
+    """A report folder as the runner writes it: the files and a manifest listing them."""
+    target.mkdir(parents=True)
+    for name in files:
+        (target / name).write_text("old")
+    (target / "manifest.json").write_text(json.dumps({
+        "trust": trust, "period": period, "notebooks": [],
+        "files": {name: hashlib.sha256(b"old").hexdigest() for name in files}}))
+
+
 def test_install_replaces_only_a_complete_folder(tmp_path):
     target = tmp_path / "reports" / PERIOD / "RXA"
-    target.mkdir(parents=True)
-    (target / "old.txt").write_text("old")
+    _own_report(target)
     stage = tmp_path / ".staging" / "RXA"
     stage.mkdir(parents=True)
     (stage / "manifest.json").write_text("{}")
@@ -166,6 +181,220 @@ def test_install_replaces_only_a_complete_folder(tmp_path):
     assert sorted(p.name for p in target.iterdir()) == ["manifest.json"]
     assert not stage.exists()
     assert [p.name for p in target.parent.iterdir()] == ["RXA"]
+
+
+@pytest.mark.parametrize("plant", ["notes.txt", "changed", "no-manifest", "subfolder"])
+def test_install_never_replaces_what_the_tool_did_not_write(tmp_path, plant):
+    target = tmp_path / "reports" / PERIOD / "RXA"
+    if plant == "no-manifest":
+        target.mkdir(parents=True)
+        (target / "workforce.csv").write_text("a real extract")
+    else:
+        _own_report(target)
+        if plant == "notes.txt":
+            (target / "notes.txt").write_text("the analyst's notes")
+        elif plant == "changed":
+            (target / "metrics.csv").write_text("edited by hand")
+        else:
+            (target / "drafts").mkdir()
+    before = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    stage = tmp_path / ".staging" / "RXA"
+    stage.mkdir(parents=True)
+    (stage / "manifest.json").write_text("{}")
+    with pytest.raises(report_folders.FolderRefused, match=str(target)):
+        runner._install(stage, target)
+    assert {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()} \
+        == before
+    assert stage.is_dir()
+
+
+def _toy_params(tmp_path: Path, toy: Path, trust: str, **extra) -> Path:
+    """The toy notebooks and data with their own reports folder under ``tmp_path``."""
+    data = load_params(toy).data
+    lines = [f"data: {data}", f"periods: [{PERIOD}]", f"notebooks_dir: {toy.parent / 'nbs'}",
+             "reports_dir: reports", "site_dir: site", f"trusts: [{trust}]"]
+    lines += [f"{k}: {v}" for k, v in extra.items()]
+    f = tmp_path / "p.yaml"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return f
+
+
+def _quiet_run(params, **kw):
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        result = runner.run(params, jobs=1, progress=False, **kw)
+    return result, err.getvalue()
+
+
+def test_a_partial_rerun_keeps_the_other_notebooks_and_merges_the_manifest(tmp_path, toy,
+                                                                            failing_run):
+    _, trust, _, _ = failing_run
+    f = _toy_params(tmp_path, toy, trust)
+    first, _ = _quiet_run(load_params(f))
+    folder = tmp_path / "reports" / PERIOD / trust
+    failed_before = (folder / "02_fail.ipynb").read_bytes()
+    old = json.loads((folder / "manifest.json").read_text())
+    second, _ = _quiet_run(load_params(f, {"notebooks": ["01_ok"]}))
+    assert [r.notebook for r in second.records] == ["01_ok.ipynb"]
+    # the notebook it did not run is still there, byte for byte
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "01_ok.ipynb", "02_fail.ipynb", "manifest.json", "metrics.csv"]
+    assert (folder / "02_fail.ipynb").read_bytes() == failed_before
+    m = json.loads((folder / "manifest.json").read_text())
+    by_name = {n["notebook"]: n for n in m["notebooks"]}
+    assert by_name["01_ok.ipynb"]["run"] == m["run"] != old["run"]
+    assert by_name["02_fail.ipynb"]["run"] == old["run"]  # made by the first run
+    assert by_name["02_fail.ipynb"]["status"] == "failed" and m["status"] == "failed"
+    assert set(m["runs"]) == {m["run"], old["run"]}
+    assert m["runs"][old["run"]]["started"] == old["started"]
+    # every file is listed with its hash: the next run can tell the folder is the tool's
+    assert set(m["files"]) == {"01_ok.ipynb", "02_fail.ipynb", "metrics.csv"}
+    assert m["files"]["02_fail.ipynb"] == hashlib.sha256(failed_before).hexdigest()
+    # and a later partial re-run with other thresholds is refused: the folder would mix rules
+    stricter = dataclasses.replace(load_params(f, {"notebooks": ["01_ok"]}), min_count=11)
+    with pytest.raises(UsageError, match="were run with min_count 8"):
+        runner.run(stricter, jobs=1, progress=False)
+    assert (folder / "02_fail.ipynb").read_bytes() == failed_before
+
+
+def test_a_run_refuses_a_report_folder_holding_other_files(tmp_path, toy, failing_run):
+    _, trust, _, _ = failing_run
+    f = _toy_params(tmp_path, toy, trust)
+    folder = tmp_path / "reports" / PERIOD / trust
+    folder.mkdir(parents=True)
+    (folder / "workforce.csv").write_text("a real extract\n")
+    with pytest.raises(UsageError, match="not a report folder of this tool"):
+        runner.run(load_params(f), jobs=1, progress=False)
+    assert [p.name for p in folder.iterdir()] == ["workforce.csv"]
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == [PERIOD]  # no staging left
+
+
+def test_notebooks_and_manifest_hold_no_absolute_local_paths(failing_run):
+    params, trust, _, _ = failing_run
+    folder = params.reports_dir / PERIOD / trust
+    nb = json.loads((folder / "01_ok.ipynb").read_text())
+    assert nb["metadata"]["papermill"]["input_path"] == "01_ok.ipynb"
+    assert nb["metadata"]["papermill"]["output_path"] == f"{PERIOD}/{trust}/01_ok.ipynb"
+    m = json.loads((folder / "manifest.json").read_text())
+    for key in ("data", "reports_dir", "notebooks_dir", "params_file"):
+        assert not Path(m["parameters"][key]).is_absolute(), key
+        # relative to the report folder, they name the same places
+        assert (folder / m["parameters"][key]).resolve() == Path(getattr(params, key)).resolve()
+    # what the runner writes (the toy notebook itself prints sys.executable: not the runner's)
+    written = [json.dumps(nb["metadata"]), (folder / "manifest.json").read_text()]
+    written += ["".join(c["source"]) for c in nb["cells"]]
+    for text in written:
+        for root in (str(ROOT), str(Path.home()), str(params.data), str(params.reports_dir)):
+            assert f'"{root}' not in text and f" {root}" not in text, (text[:80], root)
+
+
+def test_staging_is_private_and_a_stale_one_is_removed_at_the_next_start(tmp_path, toy,
+                                                                         failing_run,
+                                                                         monkeypatch):
+    from edi_analysis import folders
+
+    _, trust, _, _ = failing_run
+    f = _toy_params(tmp_path, toy, trust)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    # what `kill -9` leaves: a staging folder with a person-level slice, owned by a dead process
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = reports / ".staging-20240101T000000-abcdef-x1"
+    (stale / "_work" / "slices" / trust).mkdir(parents=True)
+    (stale / "_work" / "slices" / trust / "workforce.parquet").write_bytes(b"person-level")
+    (stale / folders.OWNER_FILE).write_text(json.dumps(folders.owner_record(dead.pid)))
+    alive = reports / ".staging-20240101T000000-fedcba-x2"  # a run still going: kept
+    alive.mkdir()
+    (alive / folders.OWNER_FILE).write_text(json.dumps(folders.owner_record()))
+    unmarked = reports / ".staging-old-version"  # not provably the tool's: kept, reported
+    unmarked.mkdir()
+    seen = {}
+    real_write_slice = runner.write_slice
+
+    def spy(folder, *a, **k):  # look at the run's own staging folder while it exists
+        root = folder.parents[2]
+        seen["mode"] = root.stat().st_mode & 0o777
+        seen["owner"] = json.loads((root / folders.OWNER_FILE).read_text())
+        return real_write_slice(folder, *a, **k)
+
+    monkeypatch.setattr(runner, "write_slice", spy)
+    result, err = _quiet_run(load_params(f, {"notebooks": ["01_ok"]}))
+    assert result.exit_code == 0, err
+    assert not stale.exists() and f"removed {stale}" in err
+    assert alive.is_dir() and unmarked.is_dir()
+    assert f"warning: {unmarked}" in err
+    assert seen["mode"] == 0o700
+    assert seen["owner"]["pid"] == os.getpid() and seen["owner"]["start_time"] is not None
+    assert sorted(p.name for p in reports.iterdir()) == sorted([PERIOD, alive.name, unmarked.name])
+
+
+def test_disk_full_while_preparing_ends_in_one_line_and_leaves_nothing(tmp_path, toy, failing_run,
+                                                                       monkeypatch, capsys):
+    import errno
+
+    from edi_analysis.cli import main
+
+    _, trust, _, _ = failing_run
+    f = _toy_params(tmp_path, toy, trust)
+    assert main(["run", str(f), "--notebook", "01_ok", "--no-progress"]) == 0
+    folder = tmp_path / "reports" / PERIOD / trust
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    capsys.readouterr()
+
+    def full(folder, *a, **k):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "workforce.parquet").write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runner, "write_slice", full)
+    assert main(["run", str(f), "--notebook", "01_ok", "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("edi-analysis run: error: ")
+    assert err[-1].endswith(": No space left on device") and ".staging-" in err[-1]
+    assert "Traceback" not in "\n".join(err)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == [PERIOD]
+
+
+def test_reports_dir_that_is_a_file_or_unwritable_ends_in_one_line(tmp_path, toy, failing_run,
+                                                                   capsys, monkeypatch):
+    from edi_analysis.cli import main
+
+    _, trust, _, _ = failing_run
+    f = _toy_params(tmp_path, toy, trust)
+    (tmp_path / "reports").write_text("a file")
+    assert main(["run", str(f), "--no-progress"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        f"edi-analysis run: error: {tmp_path / 'reports'}: is not a folder"
+    (tmp_path / "reports").unlink()
+
+    real_mkdtemp = runner.folders.tempfile.mkdtemp
+
+    def denied(*a, **k):  # the reports folder is read-only
+        raise PermissionError(13, "Permission denied", k.get("dir"))
+
+    monkeypatch.setattr(runner.folders.tempfile, "mkdtemp", denied)
+    assert main(["run", str(f), "--no-progress"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        f"edi-analysis run: error: {tmp_path / 'reports'}: Permission denied"
+    monkeypatch.setattr(runner.folders.tempfile, "mkdtemp", real_mkdtemp)
+
+
+def test_a_read_only_reports_folder_ends_in_one_line(tmp_path, toy, failing_run, capsys,
+                                                     read_only_dir):
+    from edi_analysis.cli import main
+
+    _, trust, _, _ = failing_run
+    f = _toy_params(tmp_path, toy, trust)
+    f.write_text(f.read_text().replace("reports_dir: reports", f"reports_dir: {read_only_dir}"))
+    assert main(["run", str(f), "--no-progress"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"edi-analysis run: error: {read_only_dir}")
+    assert last.endswith(("Read-only file system", "Permission denied")), last
 
 
 def test_invalid_data_exits_1_and_writes_nothing(tmp_path, capsys):

@@ -24,7 +24,18 @@
    ``manifest.json``) into a staging folder and renames it into place only
    when that trust and period are complete, so an interrupted run never
    leaves a half-written report that looks finished; a re-run replaces the
-   old folder only then.
+   old folder only then, only when that folder is the tool's
+   (:mod:`edi_analysis.report_folders`), and keeps the notebooks it did not
+   run (a partial re-run), with one manifest saying which run produced each.
+
+The staging folder (``reports/.staging-…``, with the person-level slices in
+its ``_work/``) is private (0700) and records its owner process (pid and
+start time): the next run removes it at start-up if its owner is gone (after
+``kill -9``), whatever killed it. Workers and their kernels ask to be killed
+when their parent dies (:mod:`edi_analysis.procs`), so nothing they run
+outlives the command. An output that cannot be written (disk full, read-only
+folder) raises :class:`edi_analysis.io.OutputError` naming the path, after
+the staging folder is removed.
 
 The run ends with a summary naming each failed notebook and where it is
 kept; ``RunResult.exit_code`` is 1 if any notebook failed or the data are
@@ -37,7 +48,9 @@ folder and are passed to the notebooks as paths *relative to the notebook's
 folder* (no temporary folder name in the parameters), the papermill
 ``output_path`` recorded in a notebook is its final place in ``reports/``, and
 the injected parameters cell gets a fixed cell id (papermill draws a random
-one).
+one). No absolute local path is recorded in a notebook: papermill's
+``input_path`` is the template's file name and its ``output_path`` the
+notebook's place relative to ``reports_dir``.
 """
 
 from __future__ import annotations
@@ -59,6 +72,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from edi_analysis import folders, report_folders
+from edi_analysis.io import OutputError, make_folders
 from edi_analysis.params import PROJECT_ROOT, Params
 
 KERNEL_NAME = "python3"
@@ -74,6 +89,8 @@ WORK_DIR = "_work"
 #: Fixed cell id of papermill's injected parameters cell (papermill draws a random one; so it
 #: does for its error marker cells, which become ``papermill-error-1``, ``-2``…).
 INJECTED_CELL_ID = "injected-parameters"
+#: A worker's kernelspec folder in the temporary-files folder (owner recorded, removed when stale).
+KERNEL_DIR_PREFIX = "edi-analysis-kernel-"
 EXECUTORS = ("local", "dask")
 
 
@@ -163,7 +180,9 @@ def kernelspec_dir(work: Path) -> Path:
     (spec / "kernel.json").write_text(json.dumps({
         # log level ERROR: ipykernel warns on every start that local TCP is unencrypted,
         # which would bury the run's summary under one warning per notebook
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+        # edi_analysis.kernel_launcher: ipykernel's launcher, in a kernel that dies with its
+        # worker (edi_analysis.procs)
+        "argv": [sys.executable, "-m", "edi_analysis.kernel_launcher", "-f", "{connection_file}",
                  "--IPKernelApp.log_level=ERROR"],
         "display_name": "edi-analysis (Python 3)", "language": "python",
     }), encoding="utf-8")
@@ -205,7 +224,9 @@ def _worker_setup() -> None:
 
         from edi_analysis import warm
 
-        work = Path(tempfile.mkdtemp(prefix="edi-analysis-kernel-"))
+        tmp = Path(tempfile.gettempdir())
+        folders.remove_stale(tmp, KERNEL_DIR_PREFIX)  # left by workers that were killed
+        work = folders.private_folder(tmp, KERNEL_DIR_PREFIX)
         os.environ.update(_kernel_env(kernelspec_dir(work)))
         logging.getLogger("papermill").setLevel(logging.WARNING)
         warm.register()
@@ -217,14 +238,20 @@ def _worker_setup() -> None:
         _worker_ready = True
 
 
-def _local_worker_init() -> None:
+def _local_worker_init(parent_pid: int | None = None) -> None:
     """Initialiser of the local pool's worker processes.
 
+    A worker dies with the command that started it (``kill -9`` of the run
+    included: :func:`edi_analysis.procs.die_with_parent`; ``parent_pid`` is
+    the command's pid, to catch a parent that died before the worker started).
     Ctrl-C is the parent's business (it cancels the run and stops the
     workers), so workers ignore SIGINT; SIGTERM, which the parent sends to stop
     them, kills the worker's warm kernel before the worker exits, so no kernel
     outlives an interrupted run.
     """
+    from edi_analysis.procs import die_with_parent
+
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def on_term(signum, frame):
@@ -243,13 +270,16 @@ def _local_worker_init() -> None:
 
 
 def _finalise_notebook(nb, output: str, final_path: str | None) -> None:
-    """Record the notebook's final place as papermill's ``output_path``, give the cells papermill
-    adds (injected parameters, error markers) fixed ids instead of random ones, and write it,
-    so that re-runs differ only in timestamps."""
+    """Record the notebook's final place as papermill's ``output_path`` and its template's file
+    name as ``input_path`` (never an absolute local path: executed notebooks are published),
+    give the cells papermill adds (injected parameters, error markers) fixed ids instead of
+    random ones, and write it, so that re-runs differ only in timestamps."""
     import nbformat
 
-    if final_path is not None:
-        nb.metadata.setdefault("papermill", {})["output_path"] = final_path
+    pm_meta = nb.metadata.setdefault("papermill", {})
+    pm_meta["output_path"] = final_path if final_path is not None else Path(output).name
+    if pm_meta.get("input_path"):
+        pm_meta["input_path"] = Path(str(pm_meta["input_path"])).name
     errors = 0
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
@@ -418,17 +448,12 @@ def prepare_metrics(dataset, params: Params, trusts: list[str]) -> dict:
     return out
 
 
-def _install(staging: Path, target: Path) -> None:
-    """Move a complete staging folder into place, replacing any older report atomically enough:
-    the old folder is renamed aside first, so at no time is a half-written folder at ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if target.exists():
-        old = target.parent / f".old-{target.name}-{uuid.uuid4().hex[:8]}"
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _install(staging: Path, target: Path, trash: Path | None = None) -> None:
+    """Move a complete staged report folder into place (see :func:`report_folders.install`):
+    only over a folder that is the tool's, the old one renamed into ``trash`` (default: beside
+    the staged folder) and removed."""
+    report_folders.install(staging, target, target.name, target.parent.name,
+                           trash if trash is not None else staging.parent)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -491,7 +516,7 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
     notebook (papermill's default engine) instead of warm kernels.
     """
     from edi_analysis import pipeline
-    from edi_analysis.report import prepared_settings
+    from edi_analysis.params import check_layout, threshold_problems
 
     if executor not in EXECUTORS:
         raise pipeline.UsageError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
@@ -499,6 +524,11 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
         raise pipeline.UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
     if executor == "local" and scheduler:
         raise pipeline.UsageError("--scheduler is only used with --executor dask")
+    # defence in depth: params made in code have not been through parse_params
+    problems = check_layout(params) + threshold_problems(
+        params.min_count, params.min_survey_responses, params.allow_lower_thresholds)
+    if problems:
+        raise pipeline.UsageError("; ".join(problems))
     t_start = time.time()
     started = _now()
     report = pipeline.validate(params.data, periods=params.periods, params_file=params.params_file)
@@ -511,60 +541,46 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
     dataset = report.dataset
     trusts = _resolve_trusts(params, dataset.tables)
     jobs = jobs or os.cpu_count() or 1
+    # Before any work: every report folder this run would replace must be the tool's, and the
+    # notebooks a partial re-run keeps must share this run's thresholds.
+    kept = _check_targets(params, trusts)
 
-    params.reports_dir.mkdir(parents=True, exist_ok=True)
+    if params.reports_dir.exists() and not params.reports_dir.is_dir():
+        raise OutputError(params.reports_dir, "is not a folder")
+    make_folders(params.reports_dir)
+    for old in folders.remove_stale(params.reports_dir, STAGING_PREFIX):
+        _say(f"removed {old}: the staging folder of an interrupted run (its process is gone)")
+    for odd in folders.unmarked_folders(params.reports_dir, STAGING_PREFIX):
+        _say(f"warning: {odd} looks like the staging folder of an older run (it may hold "
+             "person-level data slices) but carries no owner record, so it is not removed; "
+             "delete it once no run is using it")
     run_id = f"{datetime.now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    staging_root = params.reports_dir / f"{STAGING_PREFIX}{run_id}"
+    try:
+        # private (0700), with this process recorded as its owner
+        staging_root = folders.private_folder(params.reports_dir, f"{STAGING_PREFIX}{run_id}-")
+    except OSError as exc:
+        raise OutputError(params.reports_dir, exc) from exc
     work = staging_root / WORK_DIR
     result = RunResult(exit_code=0)
     versions, commit = package_versions(), git_commit()
     inputs = dict(sorted(dataset.sha256.items()))
     provenance = {"inputs": inputs, "versions": versions, "git_commit": commit,
                   "params": params.as_record()}
+    ctx = _RunContext(run_id=run_id, started=started, staging_root=staging_root, params=params,
+                      provenance=provenance, kept=kept)
     try:
-        # 1. per period: every trust's metrics in one pass (and the earlier snapshots' for trends)
-        prepared = prepare_metrics(dataset, params, trusts)
-        settings = prepared_settings(params.min_count, params.min_survey_responses, params.seed)
-        # 2. per-trust slices, once (all periods: trends need the earlier snapshots), with the
-        #    trust's prepared rows; metrics.csv per trust and period; the peers file
-        slices = {t: write_slice(work / "slices" / t, dataset.tables, t, provenance, metrics={
-            "settings": settings,
-            "periods": {p: {k: prepared[p][k][t] for k in ("rows", "trend")}
-                        for p in params.periods}}) for t in trusts}
-        pending: dict[tuple[str, str], list[NotebookRecord]] = {}
-        tasks = []
-        for period in params.periods:
-            rows = prepared[period]["all"]
-            peers_file = work / "peers" / f"{period}.parquet"
-            peers_file.parent.mkdir(parents=True, exist_ok=True)
-            _peers_rows(rows).to_parquet(peers_file, index=False)
-            for trust in trusts:
-                stage = staging_root / period / trust
-                stage.mkdir(parents=True, exist_ok=True)
-                (stage / "metrics.csv").write_bytes(
-                    pipeline.metrics_csv_bytes(prepared[period]["rows"][trust]))
-                recs = []
-                for template in params.notebooks:
-                    final = params.reports_dir / period / trust / template.name
-                    rec = NotebookRecord(trust=trust, period=period, notebook=template.name,
-                                         path=str(final))
-                    recs.append(rec)
-                    # paths relative to the notebook's folder (its kernel's cwd): the same
-                    # parameters in every run, whatever the staging folder is called
-                    tasks.append((rec, (str(template), str(stage / template.name), {
-                        "trust": trust, "period": period,
-                        "data": os.path.relpath(slices[trust], stage),
-                        "peers": os.path.relpath(peers_file, stage),
-                        "min_count": params.min_count,
-                        "min_survey_responses": params.min_survey_responses,
-                        "seed": params.seed}, str(stage), str(final), fresh_kernels)))
-                pending[(period, trust)] = recs
+        try:
+            tasks, pending = _prepare(dataset, params, trusts, staging_root, work, provenance,
+                                      fresh_kernels)
+        except OutputError:
+            raise
+        except OSError as exc:  # disk full, permissions: name the file (or the staging folder)
+            raise OutputError(exc.filename or staging_root, exc) from exc
         # 3. notebooks, in parallel: local worker processes or a Dask cluster
         t_prepared = time.time()
         result.stages = {"validate": round(t_valid - t_start, 3),
                          "prepare": round(t_prepared - t_valid, 3)}
-        on_done = lambda rec: _finish_if_complete(  # noqa: E731
-            rec, pending, staging_root, params, provenance, started, result)
+        on_done = lambda rec: _finish_if_complete(rec, pending, ctx, result)  # noqa: E731
         if executor == "dask":
             from edi_analysis.dask_executor import execute_all as dask_execute_all
 
@@ -579,6 +595,112 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
     result.exit_code = 1 if result.failures else 0
     _summary(result)
     return result
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+@dataclass
+class _RunContext:
+    """What finishing a trust and period needs to know about the run."""
+
+    run_id: str
+    started: str
+    staging_root: Path
+    params: Params
+    provenance: dict
+    kept: dict
+
+
+#: Keys of the params record that hold local paths (written relative to the report folder).
+_PATH_KEYS = ("params_file", "data", "notebooks_dir", "reports_dir", "site_dir")
+
+
+def _relative_paths(record: dict, folder: Path) -> dict:
+    """The params record with its local paths relative to ``folder`` (the report folder), so no
+    absolute local path (home folder, project folder) is written into a report."""
+    out = dict(record)
+    for key in _PATH_KEYS:
+        if out.get(key):
+            out[key] = os.path.relpath(out[key], folder)
+    return out
+
+
+def _check_targets(params: Params, trusts: list[str]) -> dict:
+    """Refuse (UsageError, before any work) a run that would replace a report folder that is not
+    the tool's, or keep notebooks run with other thresholds; returns what each partial re-run keeps:
+    ``{(period, trust): report_folders.Kept | None}``."""
+    from edi_analysis import pipeline
+
+    problems, kept = [], {}
+    rerun = set(params.notebook_names)
+    this = {"min_count": params.min_count, "min_survey_responses": params.min_survey_responses,
+            "seed": params.seed}
+    for period in params.periods:
+        for trust in trusts:
+            target = params.reports_dir / period / trust
+            why = report_folders.replace_problem(target, trust, period)
+            if why is not None:
+                problems.append(f"{target}: {why}")
+                continue
+            k = report_folders.kept_notebooks(target, trust, period, rerun)
+            if k is not None:
+                why = report_folders.settings_problem(k, this)
+                if why is not None:
+                    problems.append(f"{target}: {why}")
+            kept[(period, trust)] = k
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise pipeline.UsageError("; ".join(problems[:3]) + more)
+    return kept
+
+
+def _prepare(dataset, params: Params, trusts: list[str], staging_root: Path, work: Path,
+             provenance: dict, fresh_kernels: bool):
+    """Metrics, slices, peers files and metrics.csv in the staging folder; the notebook tasks."""
+    from edi_analysis import pipeline
+    from edi_analysis.report import prepared_settings
+
+    # 1. per period: every trust's metrics in one pass (and the earlier snapshots' for trends)
+    prepared = prepare_metrics(dataset, params, trusts)
+    settings = prepared_settings(params.min_count, params.min_survey_responses, params.seed)
+    # 2. per-trust slices, once (all periods: trends need the earlier snapshots), with the
+    #    trust's prepared rows; metrics.csv per trust and period; the peers file
+    slices = {t: write_slice(work / "slices" / t, dataset.tables, t, provenance, metrics={
+        "settings": settings,
+        "periods": {p: {k: prepared[p][k][t] for k in ("rows", "trend")}
+                    for p in params.periods}}) for t in trusts}
+    pending: dict[tuple[str, str], list[NotebookRecord]] = {}
+    tasks = []
+    for period in params.periods:
+        rows = prepared[period]["all"]
+        peers_file = work / "peers" / f"{period}.parquet"
+        peers_file.parent.mkdir(parents=True, exist_ok=True)
+        _peers_rows(rows).to_parquet(peers_file, index=False)
+        for trust in trusts:
+            stage = staging_root / period / trust
+            stage.mkdir(parents=True, exist_ok=True)
+            (stage / "metrics.csv").write_bytes(
+                pipeline.metrics_csv_bytes(prepared[period]["rows"][trust]))
+            recs = []
+            for template in params.notebooks:
+                final = params.reports_dir / period / trust / template.name
+                rec = NotebookRecord(trust=trust, period=period, notebook=template.name,
+                                     path=str(final))
+                recs.append(rec)
+                # paths relative to the notebook's folder (its kernel's cwd): the same
+                # parameters in every run, whatever the staging folder is called
+                tasks.append((rec, (str(template), str(stage / template.name), {
+                    "trust": trust, "period": period,
+                    "data": os.path.relpath(slices[trust], stage),
+                    "peers": os.path.relpath(peers_file, stage),
+                    "min_count": params.min_count,
+                    "min_survey_responses": params.min_survey_responses,
+                    "seed": params.seed}, str(stage), f"{period}/{trust}/{template.name}",
+                    fresh_kernels)))
+            pending[(period, trust)] = recs
+    return tasks, pending
 
 
 class _Progress:
@@ -631,12 +753,15 @@ class _Interrupts:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
+            # SIGTERM (``kill``, a scheduler stopping the job) stops the run the same way
+            self._old = {sig: signal.signal(sig, self._handler)
+                         for sig in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def __exit__(self, *exc):
         if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+            for sig, old in self._old.items():
+                signal.signal(sig, old)
         return False
 
     def check(self) -> None:
@@ -658,7 +783,7 @@ def _execute_all(tasks: list, jobs: int, progress: _Progress, on_done) -> None:
         # spawn: workers start clean (no inherited threads or event loops from the parent)
         pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks) or 1)),
                                    mp_context=mp.get_context("spawn"),
-                                   initializer=_local_worker_init)
+                                   initializer=_local_worker_init, initargs=(os.getpid(),))
         try:
             futures = {pool.submit(execute_one, *args): rec for rec, args in tasks}
             remaining = set(futures)
@@ -699,27 +824,51 @@ def _stop_workers(procs) -> None:
             proc.join(timeout=5)
 
 
-def _finish_if_complete(rec: NotebookRecord, pending: dict, staging_root: Path, params: Params,
-                        provenance: dict, started: str, result: RunResult) -> None:
-    """When the last notebook of a trust and period is done: write its manifest, move it into place."""
+def _finish_if_complete(rec: NotebookRecord, pending: dict, ctx: _RunContext,
+                        result: RunResult) -> None:
+    """When the last notebook of a trust and period is done: keep the notebooks a partial re-run
+    did not run, write the merged manifest, move the folder into place."""
     recs = pending[(rec.period, rec.trust)]
     if any(r.status == "pending" for r in recs):
         return
-    stage = staging_root / rec.period / rec.trust
-    manifest = {
-        "trust": rec.trust,
-        "period": rec.period,
-        "status": "ok" if all(r.status == "ok" for r in recs) else "failed",
-        "started": started,
-        "finished": _now(),
-        "parameters": {**params.as_record(), "trusts": [rec.trust], "periods": [rec.period]},
-        "inputs": provenance["inputs"],
-        "versions": provenance["versions"],
-        "git_commit": provenance["git_commit"],
-        "notebooks": [{k: v for k, v in asdict(r).items() if k not in ("trust", "period")}
-                      for r in recs],
-    }
-    (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    params = ctx.params
+    stage = ctx.staging_root / rec.period / rec.trust
     target = params.reports_dir / rec.period / rec.trust
-    _install(stage, target)
+    try:
+        kept = ctx.kept.get((rec.period, rec.trust))
+        if kept is not None:
+            # checked again: the folder may have changed while the notebooks ran
+            why = report_folders.replace_problem(target, rec.trust, rec.period)
+            if why is not None:
+                raise report_folders.FolderRefused(f"{target}: {why}")
+            for name in kept.files:
+                shutil.copy2(target / name, stage / name)
+        run = {
+            "started": ctx.started,
+            "finished": _now(),
+            "parameters": _relative_paths({**params.as_record(), "trusts": [rec.trust],
+                                           "periods": [rec.period]}, target),
+            "inputs": ctx.provenance["inputs"],
+            "versions": ctx.provenance["versions"],
+            "git_commit": ctx.provenance["git_commit"],
+        }
+        lowered = params.lower_thresholds
+        if lowered:
+            from edi_analysis.params import lower_thresholds_notice
+
+            run["lower_thresholds"] = {"values": lowered,
+                                       "notice": lower_thresholds_notice(lowered)}
+        records = [{**{k: v for k, v in asdict(r).items() if k not in ("trust", "period")},
+                    "path": r.notebook if r.path else None} for r in recs]
+        manifest = report_folders.merged_manifest(
+            trust=rec.trust, period=rec.period, run_id=ctx.run_id, run=run, records=records,
+            kept=kept, files=report_folders.file_hashes(stage))
+        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _install(stage, target, ctx.staging_root)
+    except report_folders.FolderRefused as exc:
+        for r in recs:
+            r.status, r.error, r.path = "failed", f"not installed: {exc}", None
+        return
+    except OSError as exc:
+        raise OutputError(exc.filename or target, exc) from exc
     result.report_dirs.append(target)
