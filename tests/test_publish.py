@@ -109,9 +109,14 @@ def make_reports(root: Path, trusts=("RXA", "RXB"), periods=("2023-03-31", "2024
     return root
 
 
-def params_for(tmp: Path, reports: Path, site: str = "site"):
-    return SimpleNamespace(reports_dir=reports, site_dir=tmp / site, periods=None, trusts=None,
-                           min_count=8, min_survey_responses=11)
+SAMPLE = ROOT / "data" / "sample"
+
+
+def params_for(tmp: Path, reports: Path, site: str = "site", **kw):
+    """Params of a publish over ``reports``; ``data`` is the sample (the audit's identifiers)."""
+    return SimpleNamespace(**{"reports_dir": reports, "site_dir": tmp / site, "periods": None,
+                              "trusts": None, "min_count": 8, "min_survey_responses": 11,
+                              "data": SAMPLE, "allow_lower_thresholds": False, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -267,16 +272,24 @@ def test_fallback_output_is_deterministic(small, tmp_path, jobs):
     differ = [f for f in files if (a / f).read_bytes() != (b / f).read_bytes()]
     assert set(differ) <= {"site-manifest.json"}  # at most its one timestamp differs
     manifest = json.loads((a / "site-manifest.json").read_text())
-    assert set(manifest) == {"built_at", "engine", "files"} and len(manifest["files"]) == len(files) - 1
+    assert set(manifest) == {"generator", "built_at", "engine", "files"}
+    assert manifest["generator"] == "edi-analysis" and len(manifest["files"]) == len(files) - 1
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_nothing_to_publish_leaves_the_old_site_alone(tmp_path):
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "keep.html").write_text("old")
+    reports = make_reports(tmp_path / "reports", trusts=("RXA",), periods=("2024-03-31",))
+    assert publish(params_for(tmp_path, reports), engine="fallback", quiet=True).ok
+    before = _hashes(tmp_path / "site")
     result = publish(params_for(tmp_path, tmp_path / "empty-reports"), engine="fallback", quiet=True)
     assert result.exit_code == 1 and "run `edi-analysis run` first" in result.messages[0]
-    assert (site / "keep.html").read_text() == "old"
+    assert _hashes(tmp_path / "site") == before
 
 
 def test_a_failed_build_leaves_the_old_site_and_no_temporary_folder(tmp_path, monkeypatch):

@@ -34,6 +34,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="total headcount across trusts at the latest snapshot")
     s.add_argument("--seed", type=int, default=None, help="random seed (default 20240331)")
     s.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    s.add_argument("--force", action="store_true",
+                   help="write into a folder that is not empty (files sample-data did not write "
+                        "are never overwritten)")
 
     s = sub.add_parser("validate", help="check every input table against the data contract")
     s.add_argument("data_dir", metavar="DATA_DIR")
@@ -48,6 +51,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="output file ('-' for standard output)")
     s.add_argument("--min-count", type=_positive_int, default=8)
     s.add_argument("--min-survey-responses", type=_positive_int, default=11)
+    s.add_argument("--allow-lower-thresholds", action="store_true",
+                   help="accept --min-count below 8 or --min-survey-responses below 11 "
+                        "(the data contract's minimums)")
     s.add_argument("--seed", type=int, default=20240331)
     s.add_argument("--metric", action="append", default=None, metavar="ID",
                    help="only this metric id (repeatable)")
@@ -71,6 +77,10 @@ def _build_parser() -> argparse.ArgumentParser:
         s.add_argument("--fresh-kernels", action="store_true",
                        help="a new kernel per notebook (papermill's default engine) instead of "
                             "one warm kernel per worker")
+        if name == "build":
+            s.add_argument("--engine", choices=("auto", "quarto", "fallback"), default="auto",
+                           help="publishing route: auto (Quarto when on PATH, else the built-in "
+                                "route), quarto or fallback (the built-in route)")
 
     s = sub.add_parser("publish", help="render the report site and PDF board packs")
     s.add_argument("params", metavar="PARAMS.yaml")
@@ -92,6 +102,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="suppression threshold for counts (default: params, else 8)")
     s.add_argument("--min-survey-responses", type=_positive_int, default=None,
                    help="suppression threshold for survey answers (default: params, else 11)")
+    s.add_argument("--allow-lower-thresholds", action="store_true",
+                   help="thresholds below the contract's (8, 11) were allowed: counts between "
+                        "them are warnings, not findings")
     return p
 
 
@@ -102,12 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     from edi_analysis import pipeline
+    from edi_analysis.io import describe_os_error
 
     try:
         return pipeline.dispatch(args)
     except pipeline.UsageError as exc:
         print(f"edi-analysis {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, read-only or missing folder, permission denied
+        print(f"edi-analysis {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("edi-analysis: interrupted", file=sys.stderr)
         return 130

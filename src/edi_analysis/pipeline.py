@@ -1,7 +1,10 @@
 """What each command does, as plain functions the CLI and the notebooks share.
 
 Every command that reads data validates it first and writes nothing when it
-is invalid (CONTRACT.md §6).
+is invalid (CONTRACT.md §6). No command deletes or overwrites what the tool
+did not write (CONTRACT.md §7, :mod:`edi_analysis.folders`); an output that
+cannot be written raises :class:`edi_analysis.io.OutputError` (or another
+``OSError``), which the command line prints as one line, exit status 1.
 """
 
 from __future__ import annotations
@@ -87,7 +90,11 @@ def cmd_sample_data(args) -> int:
     kw = {k: v for k, v in (("trusts", args.trusts), ("staff", args.staff), ("seed", args.seed))
           if v is not None}
     t0 = time.perf_counter()
-    paths = sample.write_sample(Path(args.out_dir), fmt=args.format, **kw)
+    try:
+        paths = sample.write_sample(Path(args.out_dir), fmt=args.format,
+                                    force=getattr(args, "force", False), **kw)
+    except sample.SampleFolderError as exc:
+        raise UsageError(str(exc)) from None
     _err(f"wrote {len(paths)} tables to {args.out_dir} in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -101,15 +108,57 @@ def cmd_validate(args) -> int:
     return 0 if report.ok else 1
 
 
+def check_metrics_output(output: str | Path, data_dir: str | Path,
+                         inputs: Iterable[Path] = ()) -> None:
+    """Refuse (UsageError) an output that would overwrite an input or a file the tool did not
+    write: one inside the data folder, equal to an input table, or an existing file that is not
+    a metrics.csv (its first line is not the CONTRACT.md §5 header)."""
+    from edi_analysis import folders
+    from edi_analysis.metrics.rows import PUBLISHED
+
+    out = Path(output)
+    target = out.resolve()
+    if folders.relation(target, Path(data_dir)) in ("equals", "is inside"):
+        raise UsageError(f"{out}: inside the data folder {Path(data_dir).resolve()}, which holds "
+                         "the inputs; write metrics.csv somewhere else")
+    for f in inputs:
+        if Path(f).resolve() == target:
+            raise UsageError(f"{out}: is the input table {f}; write metrics.csv somewhere else")
+    if target.is_dir():
+        from edi_analysis.io import OutputError
+
+        raise OutputError(out, "is a folder, not a file")
+    if target.is_file():
+        try:
+            with open(target, encoding="utf-8-sig", errors="replace") as fh:
+                first = fh.readline().rstrip("\r\n")
+        except OSError:
+            return  # unreadable: the write reports why
+        if first != ",".join(PUBLISHED):
+            raise UsageError(f"{out}: exists and is not a metrics.csv (its first line is not the "
+                             "metrics.csv header), so it is not overwritten; choose another -o "
+                             "FILE")
+
+
 def cmd_metrics(args) -> int:
     from edi_analysis.io import atomic_write_bytes
     from edi_analysis.metrics import REGISTRY
+    from edi_analysis.params import lower_thresholds_notice, lower_thresholds, threshold_problems
 
     periods = _parse_periods(args.period)
     if args.metric:
         unknown = [m for m in args.metric if m not in REGISTRY]
         if unknown:
             raise UsageError(f"unknown metric id(s): {', '.join(unknown)}")
+    allow = getattr(args, "allow_lower_thresholds", False)
+    problems = threshold_problems(args.min_count, args.min_survey_responses, allow,
+                                  how="--allow-lower-thresholds")
+    if problems:
+        raise UsageError("; ".join(p.replace("min_count", "--min-count", 1)
+                                   .replace("min_survey_responses", "--min-survey-responses", 1)
+                                   for p in problems))
+    if args.output != "-":
+        check_metrics_output(args.output, args.data_dir)
     report = validate(args.data_dir, periods)
     if not report.ok:
         report_validation(report)
@@ -117,6 +166,8 @@ def cmd_metrics(args) -> int:
     if report.warnings or report.notes:
         report_validation(report)
     dataset = report.dataset
+    if args.output != "-":
+        check_metrics_output(args.output, args.data_dir, dataset.files.values())
     if args.trust:
         known = set(dataset.tables["workforce"]["trust_code"].unique())
         missing = [t for t in args.trust if t not in known]
@@ -127,6 +178,10 @@ def cmd_metrics(args) -> int:
                            min_survey_responses=args.min_survey_responses, seed=args.seed,
                            metric_ids=args.metric)
     data = metrics_csv_bytes(rows)
+    lowered = lower_thresholds(args.min_count, args.min_survey_responses)
+    if lowered:
+        _err(f"warning: {lower_thresholds_notice(lowered)}".replace(
+            "allow_lower_thresholds: true in the params", "--allow-lower-thresholds"))
     if args.output == "-":
         sys.stdout.buffer.write(data)
     else:
@@ -162,6 +217,7 @@ def cmd_publish(args) -> int:
     from edi_analysis import publish
 
     params = _load_params(args)
+    # publish audits the staged site and its reports, and swaps it into place only when clean
     result = publish.publish(params, engine=args.engine, jobs=getattr(args, "jobs", None))
     return result.exit_code
 
@@ -171,23 +227,17 @@ def cmd_build(args) -> int:
     if code != 0:
         _err("build: the run failed; nothing was published")
         return code
-    args.engine = "auto"
-    code = cmd_publish(args)
+    code = cmd_publish(args)  # the disclosure audit runs on the staged site, before the swap
     if code != 0:
+        _err("build: nothing was published; the previous site, if any, is unchanged")
         return code
-    # Pre-publication disclosure check over everything just written (reports and site).
-    params = _load_params(args)
-    code = run_audit(params)
-    if code != 0:
-        _err(f"build: the disclosure audit failed; do not release {params.site_dir} "
-             "until the findings above are resolved")
-        return code
-    _err(f"build: done; the site is in {params.site_dir}")
+    _err(f"build: done; the site is in {_load_params(args).site_dir}")
     return 0
 
 
 def run_audit(target, data_dir=None, *, min_count: int | None = None,
-              min_survey_responses: int | None = None, stream=None) -> int:
+              min_survey_responses: int | None = None, allow_lower_thresholds: bool = False,
+              stream=None) -> int:
     """Disclosure audit of published outputs; prints findings and a summary; returns 0 clean, 1 not.
 
     ``target`` is a checked :class:`edi_analysis.params.Params` (audits its
@@ -208,16 +258,24 @@ def run_audit(target, data_dir=None, *, min_count: int | None = None,
         min_count = params.min_count if min_count is None else min_count
         if min_survey_responses is None:
             min_survey_responses = params.min_survey_responses
+        allow_lower_thresholds = allow_lower_thresholds or params.allow_lower_thresholds
     else:
         paths = [Path(p) for p in target]
         if data_dir is None:
             raise UsageError("--data DATA_DIR is required (the inputs whose identifiers must not appear)")
+    from edi_analysis.params import threshold_problems
+
+    min_count = stats.DEFAULT_MIN_COUNT if min_count is None else min_count
+    if min_survey_responses is None:
+        min_survey_responses = stats.DEFAULT_MIN_SURVEY_RESPONSES
+    problems = threshold_problems(min_count, min_survey_responses, allow_lower_thresholds,
+                                  how="--allow-lower-thresholds (or allow_lower_thresholds: "
+                                      "true in the params)")
+    if problems:
+        raise UsageError("; ".join(problems))
     try:
-        report = _audit.audit(
-            paths, Path(data_dir),
-            stats.DEFAULT_MIN_COUNT if min_count is None else min_count,
-            stats.DEFAULT_MIN_SURVEY_RESPONSES if min_survey_responses is None else min_survey_responses,
-        )
+        report = _audit.audit(paths, Path(data_dir), min_count, min_survey_responses,
+                              allow_lower_thresholds=allow_lower_thresholds)
     except _audit.AuditError as exc:
         raise UsageError(str(exc)) from None
     _audit.print_report(report, stream)
@@ -228,7 +286,8 @@ def cmd_audit(args) -> int:
     from edi_analysis.params import ParamsError, load_params
 
     paths = [Path(p) for p in args.paths]
-    thresholds = {"min_count": args.min_count, "min_survey_responses": args.min_survey_responses}
+    thresholds = {"min_count": args.min_count, "min_survey_responses": args.min_survey_responses,
+                  "allow_lower_thresholds": getattr(args, "allow_lower_thresholds", False)}
     if len(paths) == 1 and paths[0].suffix.lower() in (".yaml", ".yml"):
         try:
             params = load_params(paths[0])

@@ -24,6 +24,7 @@ No I/O except in `write_sample`; nothing is printed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1156,25 +1157,123 @@ def _external(rng, trust_codes) -> pd.DataFrame:
     })
 
 
+#: Written beside the tables: which files the generator wrote, with their SHA-256, so that a
+#: later ``write_sample(..., force=True)`` overwrites those and nothing else.
+SAMPLE_MARKER = ".edi-analysis-sample.json"
+
+
+class SampleFolderError(ValueError):
+    """``write_sample`` refused the output folder (not empty, or holding files it did not write)."""
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _own_files(out: Path) -> dict[str, str]:
+    """Files an earlier ``write_sample`` wrote into ``out`` (name → SHA-256), from its marker."""
+    import json
+
+    try:
+        rec = json.loads((out / SAMPLE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = rec.get("files") if isinstance(rec, dict) and rec.get("generator") == "edi-analysis" \
+        else None
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
 def write_sample(out_dir, trusts: int = DEFAULT_TRUSTS, staff: int = DEFAULT_STAFF,
                  seed: int = DEFAULT_SEED, fmt: str = "csv",
-                 params: SampleParams | None = None) -> list[Path]:
+                 params: SampleParams | None = None, *, force: bool = False) -> list[Path]:
     """Generate the tables and write one ``NAME.csv`` or ``NAME.parquet`` each to `out_dir`.
 
     CSV: UTF-8 without BOM, ``\\n`` line endings, blanks for missing values,
     floats in Python's shortest round-trip form of the rounded value (so
     identical arguments give byte-identical files). Returns the paths written.
+
+    Never loses a file it did not write: ``out_dir`` must be new or empty
+    unless ``force``; even then a file is overwritten only when an earlier call
+    wrote it (its SHA-256 is in the folder's ``.edi-analysis-sample.json``)
+    or it already holds exactly the new bytes, and other files are left alone
+    (:class:`SampleFolderError` otherwise). The tables are written to
+    temporary files and renamed into place only when all are complete; on any
+    failure nothing is left behind, not even a folder this call created. OS
+    errors (disk full, read-only folder) raise
+    :class:`edi_analysis.io.OutputError` naming the path.
     """
+    import json
+
+    from edi_analysis.io import OutputError, atomic_write_text, make_folders, \
+        remove_created_folders
+
     if fmt not in ("csv", "parquet"):
         raise ValueError("fmt must be 'csv' or 'parquet'")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, df in generate(trusts=trusts, staff=staff, seed=seed, params=params).items():
-        path = out / f"{name}.{fmt}"
-        if fmt == "csv":
-            df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
-        else:
-            df.to_parquet(path, index=False)
-        paths.append(path)
-    return paths
+    if out.exists() and not out.is_dir():
+        raise SampleFolderError(f"{out}: is a file, not a folder")
+    present = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if present and not force:
+        shown = ", ".join(present[:5]) + (" …" if len(present) > 5 else "")
+        raise SampleFolderError(
+            f"{out}: the folder is not empty ({shown}); choose a new folder, or add --force to "
+            "write the sample's tables beside what is there (files it did not write are never "
+            "overwritten)")
+    own = _own_files(out) if present else {}
+    created = make_folders(out)
+    temps: dict[Path, Path] = {}
+    try:
+        for name, df in generate(trusts=trusts, staff=staff, seed=seed, params=params).items():
+            path = out / f"{name}.{fmt}"
+            tmp = out / f".{path.name}.{os.getpid()}.tmp"
+            temps[path] = tmp
+            try:
+                if fmt == "csv":
+                    df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+                else:
+                    df.to_parquet(tmp, index=False)
+            except OSError as exc:
+                raise OutputError(path, exc) from exc
+        written = {path.name: _sha256(tmp) for path, tmp in temps.items()}
+        other = "parquet" if fmt == "csv" else "csv"
+        refused, stale = [], []
+        for path in temps:
+            if path.exists() and own.get(path.name) != _sha256(path) \
+                    and _sha256(path) != written[path.name]:
+                refused.append(f"{path.name} (not written by sample-data)")
+            twin = path.with_suffix(f".{other}")
+            if twin.exists():
+                if own.get(twin.name) == _sha256(twin):
+                    stale.append(twin)  # the earlier sample in the other format: ours to replace
+                else:
+                    refused.append(f"{twin.name} (not written by sample-data; beside "
+                                   f"{path.name} it would make the table ambiguous)")
+        if refused:
+            raise SampleFolderError(f"{out}: refusing to overwrite {', '.join(refused)}; choose a "
+                                    "new folder")
+        for path, tmp in temps.items():
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OutputError(path, exc) from exc
+        for twin in stale:
+            twin.unlink()
+        marker = {"generator": "edi-analysis", "format": fmt,
+                  "arguments": {"trusts": trusts, "staff": staff, "seed": seed},
+                  "files": dict(sorted(written.items()))}
+        atomic_write_text(out / SAMPLE_MARKER, json.dumps(marker, indent=1) + "\n")
+    except BaseException:
+        for tmp in temps.values():
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        remove_created_folders(created)
+        raise
+    return list(temps)

@@ -15,6 +15,12 @@ finds exactly the cells this module reads: a ``#| label: NAME`` cell option
 (plus the cell tag ``headline``); figure labels start ``fig-``, table labels
 ``tbl-`` (Quarto's cross-reference prefixes), anything else is a statement.
 Nothing here executes a notebook or computes a metric.
+
+A notebook that failed when it was run is never published (its error output
+can hold anything, identifiers included): it is left out of the model and
+recorded as a :class:`MissingSection` with the reason, which the trust page
+and the board pack show. What is published of an executed notebook is
+:func:`published_notebook`: the notebook without absolute local paths.
 """
 
 from __future__ import annotations
@@ -174,6 +180,22 @@ class NotebookPage:
 
 
 @dataclass(frozen=True)
+class MissingSection:
+    """A notebook of a report that is not published, and why, in plain words."""
+
+    notebook: str  # file name
+    title: str
+    reason: str
+
+
+#: Why a failed notebook's section is missing (trust page and board pack).
+FAILED_REASON = ("This section is missing because its notebook did not finish when the report "
+                 "was run. It is not published, so that an error message cannot show "
+                 "anything it should not; it will appear when the notebook is run again "
+                 "successfully.")
+
+
+@dataclass(frozen=True)
 class Report:
     """One trust and period: its notebooks, headlines, action summary and provenance."""
 
@@ -189,6 +211,8 @@ class Report:
     generated_on: str  # date the notebooks were run (from the manifest), ISO
     package_version: str = ""
     git_commit: str = ""
+    #: notebooks not published (they failed when run), with the reason
+    missing: tuple[MissingSection, ...] = ()
 
     @property
     def period_label(self) -> str:
@@ -282,6 +306,8 @@ class Site:
     metrics: tuple[MetricRow, ...]
     min_count: int
     min_survey_responses: int
+    #: shown on every page and board pack when thresholds below the contract's were used
+    threshold_notice: str = ""
 
     @property
     def periods(self) -> tuple[str, ...]:
@@ -631,14 +657,108 @@ def _status(manifest: Mapping, filename: str) -> str:
     return "ok"
 
 
+def _has_error(path: Path) -> bool:
+    """Whether an executed notebook holds an error output or papermill's failure mark."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # unreadable: not publishable either
+    if (nb.get("metadata", {}).get("papermill", {}) or {}).get("exception"):
+        return True
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {}).get("papermill", {}) or {}
+        if meta.get("exception") or meta.get("status") == "failed":
+            return True
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", []) or []):
+            return True
+    return False
+
+
+def _notebook_title(filename: str) -> str:
+    """A notebook's title without reading it (for a section that is missing)."""
+    try:
+        from edi_analysis import report
+
+        known = report.NOTEBOOKS.get(Path(filename).stem)
+        if known:
+            return known[0]
+    except ImportError:
+        pass
+    m = _AREA_IN_NAME.search(filename)
+    if m:
+        return AREA_NAMES.get(m.group(1), m.group(1))
+    return Path(filename).stem.replace("_", " ").capitalize()
+
+
+def lower_thresholds_of(report: "Report") -> dict[str, int]:
+    """The thresholds of a report below the data contract's minimums (CONTRACT.md §4.8)."""
+    from edi_analysis.params import lower_thresholds
+
+    return lower_thresholds(report.min_count, report.min_survey_responses)
+
+
+def threshold_notice(report: "Report") -> str:
+    """The lowered-thresholds notice of one report ('' when it used the contract's)."""
+    from edi_analysis.params import lower_thresholds_notice
+
+    return lower_thresholds_notice(lower_thresholds_of(report))
+
+
+# Papermill metadata and parameters that hold local paths in what earlier versions wrote.
+_PATH_METADATA = ("input_path", "output_path")
+
+
+def published_notebook(path: Path) -> nbformat.NotebookNode:
+    """An executed notebook as the site publishes it: no absolute local path in papermill's
+    ``input_path``/``output_path`` or in an injected parameter (each becomes its file name;
+    the runner writes relative ones already)."""
+    import os
+
+    nb = nbformat.read(path, as_version=4)
+    meta = nb.metadata.get("papermill")
+    if isinstance(meta, dict):
+        for key in _PATH_METADATA:
+            if isinstance(meta.get(key), str) and os.path.isabs(meta[key]):
+                meta[key] = Path(meta[key]).name
+        params = meta.get("parameters")
+        absolute = {k: v for k, v in (params or {}).items()
+                    if isinstance(v, str) and os.path.isabs(v)}
+        if absolute:
+            for k, v in absolute.items():
+                params[k] = Path(v).name
+            for cell in nb.cells:
+                if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+                    for v in absolute.values():
+                        cell.source = cell.source.replace(repr(v), repr(Path(v).name)) \
+                            .replace(json.dumps(v), json.dumps(Path(v).name))
+    return nb
+
+
+def write_published_notebook(src: Path, dst: Path) -> None:
+    """Write :func:`published_notebook` of ``src`` to ``dst``."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(nbformat.writes(published_notebook(src)), encoding="utf-8")
+
+
 def read_report(folder: Path, period: str, trust: str, *, min_count: int,
                 min_survey_responses: int, wanted: frozenset[str] | None = None) -> Report:
     """The content of one ``reports/<period>/<trust>/`` folder."""
     manifest = _manifest(folder)
-    notebooks = []
+    notebooks, missing = [], []
     for path in sorted(folder.glob("*.ipynb")):
+        status = _status(manifest, path.name)
+        if status != "ok" or _has_error(path):
+            missing.append(MissingSection(path.name, _notebook_title(path.name), FAILED_REASON))
+            continue
         page = read_notebook(path, wanted)
-        notebooks.append(NotebookPage(**{**page.__dict__, "status": _status(manifest, path.name)}))
+        notebooks.append(NotebookPage(**{**page.__dict__, "status": status}))
+    # notebooks the manifest lists as failed that saved nothing (their kernel died)
+    for item in manifest.get("notebooks", []) or []:
+        name = Path(str(item.get("notebook") or item.get("name") or "")).name \
+            if isinstance(item, Mapping) else ""
+        if name and not (folder / name).exists() and str(item.get("status", "ok")) != "ok":
+            missing.append(MissingSection(name, _notebook_title(name), FAILED_REASON))
+    missing.sort(key=lambda m: m.notebook)
     params = manifest.get("parameters") or manifest.get("params") or {}
     params = params if isinstance(params, Mapping) else {}
     started = str(manifest.get("finished") or manifest.get("end") or manifest.get("started")
@@ -658,6 +778,7 @@ def read_report(folder: Path, period: str, trust: str, *, min_count: int,
         package_version=str(versions.get("edi-analysis", versions.get("edi_analysis", "")))
         if isinstance(versions, Mapping) else "",
         git_commit=str(manifest.get("git_commit") or manifest.get("commit") or "")[:12],
+        missing=tuple(missing),
     )
 
 
@@ -706,4 +827,11 @@ def load_site(params) -> Site:
         for period, trust, folder in discover(Path(params.reports_dir), params.periods, params.trusts)
     )
     reports = tuple(sorted(reports, key=lambda r: (-int(r.period.replace("-", "")), r.trust_code)))
-    return Site(SITE_TITLE, reports, registry_rows(), params.min_count, params.min_survey_responses)
+    from edi_analysis.params import lower_thresholds, lower_thresholds_notice
+
+    lowest = lower_thresholds(params.min_count, params.min_survey_responses)
+    for r in reports:  # the lowest thresholds any report used
+        for k, v in lower_thresholds_of(r).items():
+            lowest[k] = min(v, lowest.get(k, v))
+    return Site(SITE_TITLE, reports, registry_rows(), params.min_count, params.min_survey_responses,
+                lower_thresholds_notice(lowest))

@@ -18,8 +18,10 @@ output is deterministic (same inputs, same bytes); the one timestamp is in
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterable
@@ -272,6 +274,9 @@ def board_pack_content(report: C.Report, figure_paths: dict[C.Figure, str]) -> d
         "sections": sections,
         "method": list(report.method_note()),
         "actions": block(actions) if actions is not None else None,
+        # sections not published (failed notebooks) and lowered thresholds, in plain words
+        "missing": [{"title": m.title, "reason": m.reason} for m in report.missing],
+        "notice": C.threshold_notice(report),
     }
 
 
@@ -356,8 +361,9 @@ def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
                pdf_size=size, here_prefix="", current_page="index")
     renderer = pages.renderer
     for nb_page in report.notebooks:
-        nb = nbformat.read(report.source_dir / nb_page.filename, as_version=4)
-        shutil.copyfile(report.source_dir / nb_page.filename, rdir / nb_page.filename)
+        # as published: no absolute local paths (the page and the downloadable copy alike)
+        nb = C.published_notebook(report.source_dir / nb_page.filename)
+        _write(rdir / nb_page.filename, nbformat.writes(nb))
         crumbs = crumbs_base + [(f"{report.path}/index.html", report.display_name)]
         pages.page(f"{report.path}/{nb_page.stem}.html", "notebook.html.j2", report=report,
                    nb=nb_page, reviewer=False, here_prefix="", current_page=nb_page.stem,
@@ -380,8 +386,11 @@ def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
 _worker_pages: _Pages | None = None
 
 
-def _init_worker(site: C.Site, out: str) -> None:
+def _init_worker(site: C.Site, out: str, parent_pid: int | None = None) -> None:
     global _worker_pages
+    from edi_analysis.procs import die_with_parent
+
+    die_with_parent(parent_pid)  # a killed publish leaves no worker running
     _worker_pages = _Pages(site, Path(out))
 
 
@@ -414,9 +423,10 @@ def build(site: C.Site, out: Path, *, scratch: Path, jobs: int = 1) -> BuiltSite
 
         # the reports go to the workers one by one; the pages of a report need the site's
         # title and thresholds only, not every other report
-        light = C.Site(site.title, (), site.metrics, site.min_count, site.min_survey_responses)
+        light = dataclasses.replace(site, reports=())
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(light, str(out))) as pool:
+                                 initializer=_init_worker,
+                                 initargs=(light, str(out), os.getpid())) as pool:
             futures = [(r, pool.submit(_build_report_in_worker, r, str(scratch)))
                        for r in site.reports]
             for report, fut in futures:
@@ -436,13 +446,14 @@ def build(site: C.Site, out: Path, *, scratch: Path, jobs: int = 1) -> BuiltSite
                      tuple(sorted(f"{p}/board-pack.pdf" for p in pdfs)))
 
 
-def write_manifest(out: Path, built_at: str, engine: str) -> Path:
-    """``site-manifest.json``: every file's sha256, the engine, and the build's one timestamp."""
+def write_manifest(out: Path, built_at: str, engine: str, extra: dict | None = None) -> Path:
+    """``site-manifest.json``: every file's sha256, the engine, and the build's one timestamp
+    (``extra``: more keys, e.g. the tool's marker)."""
     files = {}
     for p in sorted(out.rglob("*")):
         if p.is_file() and p.name != "site-manifest.json":
             files[p.relative_to(out).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
     path = out / "site-manifest.json"
-    path.write_text(json.dumps({"built_at": built_at, "engine": engine, "files": files},
-                               indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps({**(extra or {}), "built_at": built_at, "engine": engine,
+                                "files": files}, indent=1) + "\n", encoding="utf-8")
     return path

@@ -125,6 +125,7 @@ def trust_page_qmd(report: C.Report) -> str:
                                  [[lab.capitalize(), C.RAG_MEANING[lab], str(n)]
                                   for lab, n in report.rag_counts],
                                  "Plan actions by status (red, amber, green, grey)"))
+    lines += _missing_and_notice(report, "##")
     for nb in report.notebooks:
         if nb.area == "overview" or not nb.headlines:
             continue
@@ -132,6 +133,18 @@ def trust_page_qmd(report: C.Report) -> str:
         for h in nb.headlines:
             lines += [f"{{{{< embed {nb.filename}#{h.label} >}}}}", ""]
     return "\n".join(lines) + "\n"
+
+
+def _missing_and_notice(report: C.Report, level: str) -> list[str]:
+    """Sections not published (failed notebooks) and the lowered-thresholds notice, as Markdown."""
+    lines = []
+    notice = C.threshold_notice(report)
+    if notice:
+        lines += ["", f"**Notice:** {md_escape(notice)}", ""]
+    if report.missing:
+        lines += ["", f"{level} Sections not published", ""]
+        lines += [f"**{md_escape(m.title)}.** {md_escape(m.reason)}\n" for m in report.missing]
+    return lines
 
 
 def board_pack_qmd(report: C.Report, figure_paths: dict[C.Figure, str]) -> str:
@@ -163,6 +176,7 @@ def board_pack_qmd(report: C.Report, figure_paths: dict[C.Figure, str]) -> str:
         lines.append(_pipe_table(["Status", "Meaning", "Actions"],
                                  [[lab.capitalize(), C.RAG_MEANING[lab], str(n)]
                                   for lab, n in report.rag_counts], "Plan actions by status"))
+    lines += _missing_and_notice(report, "#")
     for nb in report.notebooks:
         if nb.area == "overview" or not nb.headlines:
             continue
@@ -200,9 +214,10 @@ def stage(site: C.Site, project: Path, root: Path = PROJECT_ROOT) -> list[Path]:
     for report in site.reports:
         rdir = project / report.path
         (rdir / "reviewer").mkdir(parents=True, exist_ok=True)
-        for nb in report.notebooks:
-            shutil.copyfile(report.source_dir / nb.filename, rdir / nb.filename)
-            shutil.copyfile(report.source_dir / nb.filename, rdir / "reviewer" / nb.filename)
+        for nb in report.notebooks:  # as published: no absolute local paths
+            C.write_published_notebook(report.source_dir / nb.filename, rdir / nb.filename)
+            C.write_published_notebook(report.source_dir / nb.filename,
+                                       rdir / "reviewer" / nb.filename)
         (rdir / "reviewer" / "_metadata.yml").write_text(
             yaml.safe_dump(REVIEWER_METADATA, sort_keys=False), "utf-8")
         if report.has_metrics_csv:
@@ -219,14 +234,18 @@ def stage(site: C.Site, project: Path, root: Path = PROJECT_ROOT) -> list[Path]:
                     (pdir / name).write_bytes(b.data)
                     figure_paths[b] = name
         for nb in report.notebooks:
-            shutil.copyfile(report.source_dir / nb.filename, pdir / nb.filename)
+            C.write_published_notebook(report.source_dir / nb.filename, pdir / nb.filename)
         (pdir / "board-pack.qmd").write_text(board_pack_qmd(report, figure_paths), "utf-8")
         packs.append(pdir / "board-pack.qmd")
     return packs
 
 
 def _quarto(args: list[str], cwd: Path) -> None:
-    proc = subprocess.run(["quarto", *args], cwd=cwd, capture_output=True, text=True)
+    from edi_analysis.procs import die_with_parent
+
+    # Quarto ends with the publish that started it (a killed publish leaves nothing running)
+    proc = subprocess.run(["quarto", *args], cwd=cwd, capture_output=True, text=True,
+                          preexec_fn=die_with_parent)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
         raise RuntimeError(f"quarto {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
