@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from edi_analysis.cli import main
-from edi_analysis.sample import SAMPLE_MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_MARKER = ".edi-analysis-sample.json"  # edi_analysis.sample.SAMPLE_MARKER
 SAMPLE = ROOT / "data" / "sample"
 PERIOD = "2024-03-31"
 SMALL = ["--trusts", "1", "--staff", "200", "--seed", "3"]

@@ -354,7 +354,9 @@ def test_kill_9_of_publish_leaves_nothing_running_and_the_next_publish_cleans_up
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(_SLOW_PACK)
     building = tmp_path / "building"
-    env = {**os.environ, "PYTHONPATH": str(hook), "EDI_TEST_BUILDING": str(building)}
+    env = {**os.environ, "EDI_TEST_BUILDING": str(building),
+           "PYTHONPATH": os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH"))
+                                         if p)}
     cmd = [sys.executable, "-m", "edi_analysis", "publish", str(f), "--engine", "fallback"]
     err_file = tmp_path / "stderr.txt"
     with err_file.open("w") as e:

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from edi_analysis import report_folders, runner
+from edi_analysis import runner
 from edi_analysis.params import load_params
 from edi_analysis.pipeline import UsageError
 
@@ -201,8 +201,9 @@ def test_install_never_replaces_what_the_tool_did_not_write(tmp_path, plant):
     stage = tmp_path / ".staging" / "RXA"
     stage.mkdir(parents=True)
     (stage / "manifest.json").write_text("{}")
-    with pytest.raises(report_folders.FolderRefused, match=str(target)):
+    with pytest.raises(Exception, match=f"{target}: ") as refused:  # report_folders.FolderRefused
         runner._install(stage, target)
+    assert type(refused.value).__name__ == "FolderRefused"
     assert {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()} \
         == before
     assert stage.is_dir()

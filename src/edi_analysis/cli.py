@@ -59,7 +59,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="only this metric id (repeatable)")
 
     for name, helptext in (("run", "validate, then execute the notebooks with papermill"),
-                           ("build", "run, then publish the site and board packs")):
+                           ("build", "run, then publish the site and board packs (audited "
+                                     "before they replace the old site)")):
         s = sub.add_parser(name, help=helptext)
         s.add_argument("params", metavar="PARAMS.yaml")
         s.add_argument("--jobs", type=_positive_int, default=None,
