@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edi_analysis import stats
+from edi_analysis.audit_pdf import pdf_pieces, read_pdfs
 
 #: Identifier columns of the input tables (CONTRACT.md §2).
 IDENTIFIER_COLUMNS = ("staff_id", "application_id", "case_id", "respondent_id", "member_id")
@@ -309,17 +310,23 @@ def _image_pieces(mime: str, payload: str | bytes, where: str) -> Iterator:
 def _without_data_uris(text: str, where: str = "") -> tuple[list, str]:
     """The inline base64 payloads of HTML text, read as images (metadata pieces, or Unreadable),
     and the text with them taken out (pixels are not text anyone reads; line breaks inside a
-    payload are kept, so line numbers stay right)."""
+    payload are kept, so line numbers stay right). One pass over the text."""
     pieces: list = []
     if "data:" not in text:
         return pieces, text
+    kept: list[str] = []
     line, last = 1, 0
     for m in _DATA_URI.finditer(text):
+        kept.append(text[last:m.start()])
         line += text.count("\n", last, m.start())
-        last = m.start()
-        label = f"{where}line {line} {m.group(1)}" if where is not None else m.group(1)
-        pieces += list(_image_pieces(m.group(1), re.sub(r"\s+", "", m.group(2)), label))
-    return pieces, _DATA_URI.sub(lambda m: " " + "\n" * m.group(0).count("\n"), text)
+        # b64decode drops the line breaks and spaces a payload may hold
+        pieces += list(_image_pieces(m.group(1), m.group(2), f"{where}line {line} {m.group(1)}"))
+        breaks = m.group(0).count("\n")
+        kept.append(" " + "\n" * breaks)
+        line += breaks
+        last = m.end()
+    kept.append(text[last:])
+    return pieces, "".join(kept)
 
 
 def _html_pieces(path: Path) -> Iterator:
@@ -371,59 +378,6 @@ def _notebook_pieces(path: Path) -> Iterator:
                 err = " ".join([str(out.get("ename", "")), str(out.get("evalue", ""))]
                                + [str(t) for t in out.get("traceback", [])])
                 yield f"{where} error", err
-
-
-def _pdf_value(value) -> str:
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001 - a broken object is still reported, not fatal
-        return repr(value)
-
-
-def _pdf_pieces(path: Path) -> Iterator:
-    """Text of a PDF, read with pypdf (a Python library in the lock, no system tool): document
-    information and XMP metadata, outline titles, each page's text and annotations, and
-    embedded files. Raises ValueError when the file cannot be read."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ValueError("the PDF is encrypted")
-        for key, value in (reader.metadata or {}).items():
-            yield "document information", f"{key} {_pdf_value(value)}"
-        root = reader.trailer["/Root"]
-        if "/Metadata" in root:
-            xmp = root["/Metadata"].get_object().get_data().decode("utf-8", errors="replace")
-            yield from _lines(xmp, "XMP metadata ")
-
-        def outline(items, depth=1):
-            for item in items:
-                if isinstance(item, list):
-                    yield from outline(item, depth + 1)
-                else:
-                    yield "outline", _pdf_value(getattr(item, "title", item))
-
-        yield from outline(reader.outline or [])
-        for pi, page in enumerate(reader.pages, 1):
-            for loc, line in _lines(page.extract_text() or "", f"page {pi} "):
-                yield loc, line
-            for ai, annot in enumerate(page.get("/Annots") or [], 1):
-                a = annot.get_object()
-                parts = [_pdf_value(a.get(k, "")) for k in ("/Contents", "/T", "/TU")]
-                action = a.get("/A")
-                if action is not None:
-                    parts.append(_pdf_value(action.get_object().get("/URI", "")))
-                yield f"page {pi} annotation {ai}", " ".join(parts)
-        for name, contents in (reader.attachments or {}).items():
-            yield "attachment", name
-            for content in contents:
-                yield from _lines(content.decode("utf-8", errors="replace"),
-                                  f"attachment {name} ")
-    except (PyPdfError, KeyError, TypeError, AttributeError, IndexError, zlib.error,
-            RecursionError) as exc:
-        raise ValueError(f"the PDF cannot be read: {type(exc).__name__}: {exc}") from None
 
 
 def _image_file_pieces(path: Path) -> Iterator:
@@ -631,7 +585,7 @@ def _pieces(path: Path) -> Iterator:
     if suffix == ".ipynb":
         return _notebook_pieces(path)
     if suffix == ".pdf":
-        return _pdf_pieces(path)
+        return pdf_pieces(path)
     if suffix in (".png", ".jpg", ".jpeg"):
         return _image_file_pieces(path)
     return _lines(path.read_text(encoding="utf-8", errors="replace"))
@@ -698,6 +652,7 @@ def audit(
     scan = _Scanner(report, matcher, LocalPaths(local_roots(data_dir)), thresholds, REGISTRY,
                     bool(allow_lower_thresholds))
     files = published_files(paths)
+    pdfs = read_pdfs([f for f in files if f.suffix.lower() == ".pdf"])
     for path in files:
         suffix = path.suffix.lower()
         file = str(path)
@@ -716,7 +671,13 @@ def audit(
             if suffix == ".parquet":
                 _scan_parquet(path, file, scan)
                 continue
-            for piece in _pieces(path):
+            if suffix == ".pdf":
+                pieces, error = pdfs[path]
+                if error is not None:
+                    raise ValueError(error)
+            else:
+                pieces = _pieces(path)
+            for piece in pieces:
                 if isinstance(piece, Unreadable):
                     report.findings.append(Finding(
                         file, piece.location, "unreadable",
