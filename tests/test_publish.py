@@ -408,8 +408,9 @@ def _identifiers(site: C.Site) -> set[str]:
     identifiers never appear in any output). The data folder is read from each manifest."""
     import pandas as pd
 
-    folders = {json.loads((r.source_dir / "manifest.json").read_text())["parameters"]["data"]
-               for r in site.reports}
+    # the manifest's paths are relative to the report folder
+    folders = {(r.source_dir / json.loads((r.source_dir / "manifest.json").read_text())
+                ["parameters"]["data"]).resolve() for r in site.reports}
     ids: set[str] = set()
     for folder in folders:
         for name, col in (("workforce", "staff_id"), ("recruitment", "application_id"),
