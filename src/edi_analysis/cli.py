@@ -39,6 +39,9 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("data_dir", metavar="DATA_DIR")
     s.add_argument("--period", action="append", default=None, metavar="YYYY-MM-DD",
                    help="also check that this period has a workforce snapshot (repeatable)")
+    s.add_argument("--trust", action="append", default=None, metavar="CODE",
+                   help="with --period: only this trust needs the snapshots (repeatable; "
+                        "default every trust)")
 
     s = sub.add_parser("metrics", help="compute every metric and write metrics.csv")
     s.add_argument("data_dir", metavar="DATA_DIR")
@@ -102,12 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     from edi_analysis import pipeline
+    from edi_analysis.io import NonFiniteValueError
 
     try:
         return pipeline.dispatch(args)
     except pipeline.UsageError as exc:
         print(f"edi-analysis {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except NonFiniteValueError as exc:
+        print(f"edi-analysis {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("edi-analysis: interrupted", file=sys.stderr)
         return 130

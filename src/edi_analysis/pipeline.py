@@ -39,14 +39,19 @@ def report_validation(report, *, stream=None) -> None:
           file=stream)
 
 
-def validate(data_dir: str | Path, periods: Iterable[str] | None = None, params_file=None):
-    """Validate a dataset folder; returns the contract's ValidationReport."""
+def validate(data_dir: str | Path, periods: Iterable[str] | None = None, params_file=None,
+             trusts: Iterable[str] | None = None):
+    """Validate a dataset folder; returns the contract's ValidationReport.
+
+    ``trusts`` (default: all) are the trusts to be reported: each needs a
+    workforce snapshot for every period.
+    """
     from edi_analysis.contract import validate_dataset
 
     if not Path(data_dir).is_dir():
         raise UsageError(f"{data_dir}: no such folder")
     return validate_dataset(Path(data_dir), periods=list(periods) if periods else None,
-                            params_file=params_file)
+                            params_file=params_file, trusts=trusts)
 
 
 def _parse_periods(periods: Iterable[str]) -> list[str]:
@@ -62,8 +67,20 @@ def _parse_periods(periods: Iterable[str]) -> list[str]:
     return out
 
 
+#: The numeric columns of metrics.csv (``value`` also holds labels for unit ``flag``).
+METRIC_NUMBER_COLUMNS = ("numerator", "denominator", "value", "ci_lower", "ci_upper")
+
+
 def metrics_csv_bytes(rows: pd.DataFrame) -> bytes:
-    """metrics.csv as bytes: CONTRACT.md §5 columns, unrounded numbers, deterministic."""
+    """metrics.csv as bytes: CONTRACT.md §5 columns, unrounded numbers, deterministic.
+
+    Raises :class:`edi_analysis.io.NonFiniteValueError` rather than write ``inf``
+    (or ``nan`` as text) into the file.
+    """
+    from edi_analysis.io import check_finite
+
+    check_finite(rows, METRIC_NUMBER_COLUMNS, "metrics.csv",
+                 label=("trust_code", "period", "metric_id", "breakdown", "group"))
     out = rows.copy()
     out["suppressed"] = out["suppressed"].map({True: "true", False: "false"})
     buf = _stdio.StringIO()
@@ -95,7 +112,7 @@ def cmd_sample_data(args) -> int:
 def cmd_validate(args) -> int:
     periods = _parse_periods(args.period) if args.period else None
     t0 = time.perf_counter()
-    report = validate(args.data_dir, periods)
+    report = validate(args.data_dir, periods, trusts=getattr(args, "trust", None))
     report_validation(report)
     _err(f"checked in {time.perf_counter() - t0:.1f} s")
     return 0 if report.ok else 1
@@ -110,7 +127,7 @@ def cmd_metrics(args) -> int:
         unknown = [m for m in args.metric if m not in REGISTRY]
         if unknown:
             raise UsageError(f"unknown metric id(s): {', '.join(unknown)}")
-    report = validate(args.data_dir, periods)
+    report = validate(args.data_dir, periods, trusts=args.trust)
     if not report.ok:
         report_validation(report)
         return 1

@@ -501,7 +501,8 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
         raise pipeline.UsageError("--scheduler is only used with --executor dask")
     t_start = time.time()
     started = _now()
-    report = pipeline.validate(params.data, periods=params.periods, params_file=params.params_file)
+    report = pipeline.validate(params.data, periods=params.periods, params_file=params.params_file,
+                               trusts=params.trusts)
     if not report.ok:
         pipeline.report_validation(report)
         return RunResult(exit_code=1, invalid=True, duration=time.time() - t_start)

@@ -26,6 +26,7 @@ from edi_analysis.contract import recruitment, staff_survey, workforce
 from edi_analysis.contract.columns import BLANK_ERROR, PARSE_ERRORS, DATE, INTEGER, kind
 from edi_analysis.contract.parsing import TableData, parse_table
 from edi_analysis.contract.reading import UnreadableTable, read_table
+from edi_analysis.contract.rules import normalised_ids
 from edi_analysis.contract.report import (
     WARNING, WHOLE_TABLE, DataValidationError, Issue, ValidationReport,
 )
@@ -56,13 +57,15 @@ class _Checked:
 
 
 def validate_dataset(data_dir: str | os.PathLike, periods: Iterable | None = None,
-                     params_file: str | os.PathLike | None = None) -> ValidationReport:
+                     params_file: str | os.PathLike | None = None,
+                     trusts: Iterable[str] | None = None) -> ValidationReport:
     """Check every table in ``data_dir`` and return all problems found; never raises for bad data.
 
     ``periods`` (ISO dates, e.g. from the params) must each have a workforce
-    snapshot; a missing one is reported against ``params_file`` when given,
-    else against the workforce file. ``report.dataset`` holds the typed
-    tables when there are no errors.
+    snapshot for every trust reported: the ``trusts`` given (those of them in
+    the workforce table; default every trust in it). A missing one is reported
+    against ``params_file`` when given, else against the workforce file.
+    ``report.dataset`` holds the typed tables when there are no errors.
     """
     folder = Path(data_dir)
     report = ValidationReport()
@@ -77,9 +80,11 @@ def validate_dataset(data_dir: str | os.PathLike, periods: Iterable | None = Non
         report.errors += c.errors
         report.warnings += c.warnings
         report.notes += c.notes
-    report.warnings += _case_staff_known(by_name["employee_relations"], by_name["workforce"])
+    for issue in _case_staff_known(by_name["employee_relations"], by_name["workforce"]):
+        (report.warnings if issue.level == WARNING else report.errors).append(issue)
     if periods:
-        report.errors += _periods_have_snapshots(list(periods), by_name["workforce"], params_file)
+        report.errors += _periods_have_snapshots(list(periods), by_name["workforce"], params_file,
+                                                 None if trusts is None else list(trusts))
 
     order = {c.file: i for i, c in enumerate(checked)}
     col_order = {c.file: {name: j for j, name in enumerate(c.spec.column_names, 1)}
@@ -223,16 +228,48 @@ def _case_staff_known(er: _Checked, wf: _Checked) -> list[Issue]:
     found = cases.merge(staff.assign(_found=True), on=keys, how="left")["_found"]
     unknown = complete.to_numpy() & found.isna().to_numpy()
     pos = np.flatnonzero(unknown)
+    if not len(pos):
+        return []
     trusts = cases["trust_code"].to_numpy()[pos]
-    return er.data.issues("staff_id", pos, [
-        f"{v} is not in any workforce snapshot of trust {trust} "
-        "(a leaver? the case is still counted)"
-        for v, trust in zip(er.data.shown("staff_id", pos), trusts)
-    ], level=WARNING)
+    # An id found once case and surrounding spaces are ignored is a spelling slip, not a
+    # leaver: an error naming the workforce spelling (one identifier, one spelling).
+    norm_case = normalised_ids(cases["staff_id"].iloc[pos]).to_pylist()
+    wanted_norm = set(norm_case)
+    all_staff = wf.data.frame[keys]
+    staff_norm = normalised_ids(all_staff["staff_id"])
+    hit = pc.fill_null(pc.is_in(staff_norm, value_set=pa.array(sorted(wanted_norm),
+                                                                pa.large_string())), False)
+    hit_pos = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+    spelt: dict[tuple[str, str], tuple[str, int]] = {}
+    staff_norm_hit = staff_norm.take(pa.array(hit_pos)).to_pylist()
+    for i, n in zip(hit_pos, staff_norm_hit):
+        spelt.setdefault((all_staff["trust_code"].iat[i], n), (all_staff["staff_id"].iat[i],
+                                                                 int(wf.data.lines[i])))
+    warn_pos, warn_msg, err_pos, err_msg = [], [], [], []
+    for p, v, trust, n in zip(pos, er.data.shown("staff_id", pos), trusts, norm_case):
+        if (trust, n) in spelt:
+            other, line = spelt[(trust, n)]
+            err_pos.append(p)
+            err_msg.append(f"{v} is not in the workforce of trust {trust}, but {other!r} is "
+                           f"({wf.file} line {line}): they differ only by letter case or "
+                           "surrounding spaces; spell the identifier one way")
+        else:
+            warn_pos.append(p)
+            warn_msg.append(f"{v} is not in any workforce snapshot of trust {trust} "
+                            "(a leaver? the case is still counted)")
+    return (er.data.issues("staff_id", np.asarray(warn_pos, dtype=np.int64), warn_msg,
+                           level=WARNING)
+            + er.data.issues("staff_id", np.asarray(err_pos, dtype=np.int64), err_msg))
 
 
-def _periods_have_snapshots(periods: list, wf: _Checked, params_file) -> list[Issue]:
-    """Each requested period must be a date with a workforce snapshot (CONTRACT §6)."""
+def _periods_have_snapshots(periods: list, wf: _Checked, params_file,
+                            trusts: list[str] | None = None) -> list[Issue]:
+    """Each requested period must be a date with a workforce snapshot of every trust (CONTRACT §6).
+
+    A period with no snapshot at all is one error; otherwise each trust (of
+    ``trusts``, default all in the table) without a snapshot at that date is one:
+    its report would be empty.
+    """
     params_text = None
     if params_file is not None:
         try:
@@ -247,8 +284,15 @@ def _periods_have_snapshots(periods: list, wf: _Checked, params_file) -> list[Is
         return str(params_file), line, "periods"
 
     snapshots = None
+    by_trust: dict[str, set] = {}
     if wf.data is not None and wf.data.has("snapshot_date"):
         snapshots = set(wf.data.frame["snapshot_date"].dropna().unique())
+        if wf.data.has("trust_code"):
+            pairs = wf.data.frame[["trust_code", "snapshot_date"]].dropna().drop_duplicates()
+            for trust, date in pairs.itertuples(index=False):
+                by_trust.setdefault(trust, set()).add(date)
+    if trusts is not None:
+        by_trust = {t: by_trust[t] for t in trusts if t in by_trust}
     out = []
     for p in periods:
         text = p.isoformat()[:10] if hasattr(p, "isoformat") else str(p)
@@ -257,12 +301,22 @@ def _periods_have_snapshots(periods: list, wf: _Checked, params_file) -> list[Is
         if pd.isna(stamp) or len(text) != 10:
             out.append(Issue(file, line, column, f"{text!r} {PARSE_ERRORS[DATE]}"))
             continue
-        if snapshots is None or stamp in snapshots:
+        if snapshots is None:
             continue  # no usable workforce table: that is already an error
-        present = ", ".join(sorted(s.date().isoformat() for s in snapshots)) or "none"
-        out.append(Issue(file, line, column,
-                         f"period {text} has no workforce snapshot "
-                         f"(snapshot dates in {wf.file}: {present})"))
+        if stamp not in snapshots:
+            present = ", ".join(sorted(s.date().isoformat() for s in snapshots)) or "none"
+            out.append(Issue(file, line, column,
+                             f"period {text} has no workforce snapshot "
+                             f"(snapshot dates in {wf.file}: {present})"))
+            continue
+        for trust in sorted(by_trust):
+            if stamp in by_trust[trust]:
+                continue
+            own = ", ".join(sorted(s.date().isoformat() for s in by_trust[trust]))
+            out.append(Issue(file, line, column if params_file is not None else "trust_code",
+                             f"trust {trust} has no workforce snapshot for period {text}, so "
+                             f"its report would be empty (its snapshot dates in {wf.file}: "
+                             f"{own}); supply the snapshot or leave the trust out"))
     return out
 
 
