@@ -33,7 +33,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--staff", type=_positive_int, default=None,
                    help="total headcount across trusts at the latest snapshot")
     s.add_argument("--seed", type=int, default=None, help="random seed (default 20240331)")
-    s.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    s.add_argument("--format", choices=("csv", "parquet", "xlsx"), default="csv")
 
     s = sub.add_parser("validate", help="check every input table against the data contract")
     s.add_argument("data_dir", metavar="DATA_DIR")

@@ -20,13 +20,13 @@ if TYPE_CHECKING:  # pragma: no cover - import only for type checkers
     from collections.abc import Iterable
 
 #: The file formats a table may be stored in, in the order they are looked for.
-TABLE_SUFFIXES = (".csv", ".parquet")
+TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
 _CHUNK = 1 << 20
 
 
 class AmbiguousTableError(ValueError):
-    """Both ``NAME.csv`` and ``NAME.parquet`` exist, so it is unclear which one to read."""
+    """More than one of ``NAME.csv``, ``NAME.parquet``, ``NAME.xlsx`` exists: which to read?"""
 
     def __init__(self, name: str, paths: list[Path]):
         self.name = name
@@ -71,7 +71,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def find_table_file(data_dir: str | os.PathLike, name: str) -> Path | None:
-    """The file holding table ``name`` in ``data_dir``: ``NAME.csv`` or ``NAME.parquet``.
+    """The file holding table ``name`` in ``data_dir``: ``NAME.csv``, ``.parquet`` or ``.xlsx``.
 
     Returns None when neither exists; raises :class:`AmbiguousTableError` when
     both do (CONTRACT.md §2: a table is one file).

@@ -1159,14 +1159,14 @@ def _external(rng, trust_codes) -> pd.DataFrame:
 def write_sample(out_dir, trusts: int = DEFAULT_TRUSTS, staff: int = DEFAULT_STAFF,
                  seed: int = DEFAULT_SEED, fmt: str = "csv",
                  params: SampleParams | None = None) -> list[Path]:
-    """Generate the tables and write one ``NAME.csv`` or ``NAME.parquet`` each to `out_dir`.
+    """Generate the tables and write one ``NAME.csv``, ``.parquet`` or ``.xlsx`` each to `out_dir`.
 
     CSV: UTF-8 without BOM, ``\\n`` line endings, blanks for missing values,
     floats in Python's shortest round-trip form of the rounded value (so
     identical arguments give byte-identical files). Returns the paths written.
     """
-    if fmt not in ("csv", "parquet"):
-        raise ValueError("fmt must be 'csv' or 'parquet'")
+    if fmt not in ("csv", "parquet", "xlsx"):
+        raise ValueError("fmt must be 'csv', 'parquet' or 'xlsx'")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -1174,6 +1174,10 @@ def write_sample(out_dir, trusts: int = DEFAULT_TRUSTS, staff: int = DEFAULT_STA
         path = out / f"{name}.{fmt}"
         if fmt == "csv":
             df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        elif fmt == "xlsx":  # number and date cells, as saved from Excel
+            from edi_analysis import xlsx
+
+            xlsx.write_table(path, df, kinds=xlsx.table_kinds(name))
         else:
             df.to_parquet(path, index=False)
         paths.append(path)

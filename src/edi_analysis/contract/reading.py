@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -30,6 +31,8 @@ from edi_analysis.contract.report import WHOLE_TABLE, Issue
 from edi_analysis.io import sha256_file
 
 BOM = b"\xef\xbb\xbf"
+#: How every .xlsx (a zip archive) begins.
+ZIP_MAGIC = b"PK\x03\x04"
 # Decode in slices that end at a line break: a UTF-8 newline byte never sits
 # inside a multi-byte character, so no character is cut in two.
 _DECODE_SLICE = 8 << 20
@@ -61,11 +64,21 @@ class UnreadableTable(Exception):
         self.sha256 = sha256
 
 
-def read_table(path: Path, display: str, wanted: set[str]) -> RawTable:
-    """Read ``path`` (CSV or Parquet), keeping only the ``wanted`` columns that exist."""
+def read_table(path: Path, display: str, wanted: set[str] | dict[str, str],
+               sheet: str | None = None) -> RawTable:
+    """Read ``path`` (CSV, Parquet or an Excel workbook), keeping the ``wanted`` columns found.
+
+    ``wanted`` may map each column to its parsing kind (``columns.NUMBER``, ...):
+    a workbook's number and date cells are then read as numbers and dates, not
+    as the text Excel would show. ``sheet`` names the worksheet of a workbook
+    (default: the sheet named like the file, else the first).
+    """
     if path.suffix == ".parquet":
-        return _read_parquet(path, display, wanted)
-    return _read_csv(path, display, wanted)
+        return _read_parquet(path, display, set(wanted))
+    if path.suffix == ".xlsx":
+        kinds = wanted if isinstance(wanted, dict) else dict.fromkeys(wanted, "text")
+        return _read_xlsx(path, display, kinds, sheet)
+    return _read_csv(path, display, set(wanted))
 
 
 # --------------------------------------------------------------------------- CSV
@@ -89,6 +102,8 @@ def _read_csv(path: Path, display: str, wanted: set[str]) -> RawTable:
 
 
 def _parse_csv(data: bytes, display: str, wanted: set[str]) -> RawTable:
+    if data.startswith(ZIP_MAGIC):
+        raise UnreadableTable([Issue(display, 1, WHOLE_TABLE, _zip_named_csv(display))])
     if not data.isascii():
         bad = _invalid_utf8_lines(data)
         if bad:
@@ -243,3 +258,170 @@ def _read_parquet(path: Path, display: str, wanted: set[str]) -> RawTable:
         columns[c] = col
     return RawTable(header=header, columns=columns,
                     lines=np.arange(2, table.num_rows + 2, dtype=np.int64), sha256=sha)
+
+
+def _zip_named_csv(display: str) -> str:
+    stem = Path(display).stem
+    return (f"this is an Excel workbook (or another zip archive), not a CSV file: rename it "
+            f"{stem}.xlsx to have it read as a workbook, or save it from Excel as "
+            "'CSV UTF-8 (Comma delimited)'")
+
+
+# ------------------------------------------------------------------------- Excel
+
+#: How a workbook column is read, by parsing kind: numbers and dates as stored (exact
+#: doubles, calendar dates), everything else as text. Whole numbers are read as numbers
+#: and checked by the parser (Excel has no integer cells; 2023.5 must not become 2023).
+_XLSX_DTYPES = {"number": "float", "integer": "float", "date": "date"}
+#: The most rows one worksheet holds (Excel specifications and limits).
+_MAX_SHEET_ROWS = 1_048_576
+
+
+def _read_xlsx(path: Path, display: str, kinds: dict[str, str], sheet: str | None) -> RawTable:
+    """One worksheet of an .xlsx workbook (fastexcel, a Rust reader built on calamine).
+
+    Lines are the sheet's row numbers as Excel shows them (the header is the first
+    row holding a value, normally row 1). Rows with no value in any column read
+    are skipped, as blank lines of a CSV are. A number or date cell is taken as
+    stored; a cell of another type in a number or date column (text, TRUE) is
+    read as its text and parsed like a CSV cell, so ``'n/a'`` is reported with
+    its row rather than silently read as blank.
+    """
+    import fastexcel
+
+    try:
+        sha = sha256_file(path)
+    except OSError as exc:
+        raise UnreadableTable([Issue(display, 1, WHOLE_TABLE,
+                                     f"cannot read the file: {exc.strerror or exc}")]) from None
+
+    def unreadable(msg: str) -> UnreadableTable:
+        return UnreadableTable([Issue(display, 1, WHOLE_TABLE, msg)], sha)
+
+    with open(path, "rb") as f:
+        if not f.read(4).startswith(ZIP_MAGIC):
+            raise unreadable("cannot be read as an Excel workbook (.xlsx): it is not one "
+                             "(an old .xls, or a CSV named .xlsx?); save it from Excel as "
+                             "'Excel Workbook (.xlsx)' or as CSV UTF-8")
+    try:
+        reader = fastexcel.read_excel(str(path))
+        names = list(reader.sheet_names)
+    except Exception as exc:  # fastexcel raises its own error types for damaged files
+        raise unreadable(f"cannot be read as an Excel workbook (.xlsx): {exc}") from None
+    notes = []
+    if sheet is None:
+        sheet = path.stem if path.stem in names else (names[0] if names else None)
+        if sheet is not None and len(names) > 1:
+            notes.append(f"{display}: read sheet {sheet!r} (the workbook has "
+                         f"{len(names)} sheets: {', '.join(map(repr, names))})")
+    elif sheet not in names:
+        raise unreadable(f"the workbook has no sheet {sheet!r} (sheets: "
+                         f"{', '.join(map(repr, names))})")
+    if sheet is None:
+        raise unreadable("the workbook has no sheets")
+    try:
+        head = reader.load_sheet(sheet, header_row=None, n_rows=1, dtypes="string").to_arrow()
+    except Exception as exc:
+        raise unreadable(f"cannot read sheet {sheet!r}: {exc}") from None
+    if head.num_rows == 0 or head.num_columns == 0:
+        raise unreadable(f"sheet {sheet!r} is empty; expected a header row naming the columns")
+    header = ["" if v is None else str(v) for v in head.to_pylist()[0].values()]
+    seen: set[str] = set()
+    dupes = [c for c in header if c and (c in seen or seen.add(c))]
+    if dupes:
+        raise UnreadableTable([Issue(display, 1, c, "this column name appears more than once "
+                                     "in the header") for c in dict.fromkeys(dupes)], sha)
+    first_row = _first_value_row(path, sheet)
+    if first_row != 1:
+        notes.append(f"{display}: the header is on row {first_row} of sheet {sheet!r} (the "
+                     "rows above it are empty); lines are the sheet's row numbers")
+    keep = [c for c in header if c in kinds]
+    columns: dict[str, pa.ChunkedArray] = {}
+    n = 0
+    if keep:
+        dtypes = {c: _XLSX_DTYPES.get(kinds[c], "string") for c in keep}
+        try:
+            sh = reader.load_sheet(sheet, use_columns=keep, dtypes=dtypes)
+            batch, errors = sh.to_arrow_with_errors()
+        except Exception as exc:
+            raise unreadable(f"cannot read sheet {sheet!r}: {exc}") from None
+        n = batch.num_rows
+        columns = {c: batch.column(c) for c in keep}
+        # Cells of another type than their column's: read those columns again as text.
+        bad_cols: dict[str, list[int]] = {}
+        for e in (errors.errors if errors is not None else ()):
+            bad_cols.setdefault(keep[e.offset_position[1]], []).append(e.offset_position[0])
+        if bad_cols:
+            try:
+                text = reader.load_sheet(sheet, use_columns=list(bad_cols),
+                                         dtypes="string").to_arrow()
+            except Exception as exc:
+                raise unreadable(f"cannot read sheet {sheet!r}: {exc}") from None
+            for c, rows in bad_cols.items():
+                columns[c] = _with_text_cells(columns[c], text.column(c), rows)
+        columns = {c: pa.chunked_array([a]) for c, a in columns.items()}
+    lines = np.arange(first_row + 1, first_row + 1 + n, dtype=np.int64)
+    issues = []
+    if n and first_row + n >= _MAX_SHEET_ROWS:
+        issues.append(Issue(display, _MAX_SHEET_ROWS, WHOLE_TABLE, (
+            f"sheet {sheet!r} is full (Excel holds at most {_MAX_SHEET_ROWS:,} rows): the "
+            "export was probably cut off there; export the table as CSV instead")))
+    if columns and n:
+        empty = None
+        for arr in columns.values():
+            blank = pc.is_null(arr)
+            if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+                blank = pc.or_(blank, pc.fill_null(pc.equal(arr, ""), True))
+            empty = blank if empty is None else pc.and_(empty, blank)
+        if pc.any(empty).as_py():
+            keep_rows = pc.invert(empty)
+            columns = {c: pc.filter(a, keep_rows) for c, a in columns.items()}
+            lines = lines[np.asarray(keep_rows.to_numpy(zero_copy_only=False), dtype=bool)]
+    return RawTable(header=header, columns=columns, lines=lines, sha256=sha, issues=issues,
+                    notes=notes)
+
+
+def _with_text_cells(typed: pa.Array, text: pa.Array, rows: list[int]) -> pa.Array:
+    """A column as text: the typed values written out exactly (shortest round-trip
+    numbers, ISO dates), and the cells at ``rows`` as their own text."""
+    if pa.types.is_date(typed.type) or pa.types.is_timestamp(typed.type):
+        as_text = pc.strftime(pc.cast(typed, pa.timestamp("s")), format="%Y-%m-%d")
+    else:
+        as_text = pc.cast(typed, pa.string())
+    values = as_text.to_pylist()
+    for r, v in zip(rows, text.take(pa.array(rows)).to_pylist()):
+        values[r] = v
+    return pa.array(values, pa.string())
+
+
+def _first_value_row(path: Path, sheet: str) -> int:
+    """The Excel row number (from 1) of the first row of ``sheet`` holding a value.
+
+    calamine (under fastexcel) starts a sheet at its first value, so this row is
+    the header; it is found by reading the sheet's XML only as far as that row.
+    """
+    import posixpath
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+    try:
+        with zipfile.ZipFile(path) as z:
+            book = ET.fromstring(z.read("xl/workbook.xml"))
+            rid = next(s.get(f"{{{ns['r']}}}id") for s in book.iter(f"{{{ns['m']}}}sheet")
+                       if s.get("name") == sheet)
+            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            target = next(r.get("Target") for r in rels if r.get("Id") == rid)
+            target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+                posixpath.join("xl", target))
+            with z.open(target) as f:
+                for _, el in ET.iterparse(f, events=("end",)):
+                    if el.tag == f"{{{ns['m']}}}row":
+                        if any(c.find("m:v", ns) is not None or c.find("m:is", ns) is not None
+                               for c in el.iter(f"{{{ns['m']}}}c")):
+                            return int(el.get("r"))
+                        el.clear()
+    except (KeyError, StopIteration, ET.ParseError, zipfile.BadZipFile, ValueError, TypeError):
+        pass
+    return 1  # cannot tell: assume the usual layout, header on row 1

@@ -120,9 +120,17 @@ def _check_table(spec: TableContract, folder: Path, shown_dir: str) -> _Checked:
     except AmbiguousTableError as exc:
         out.errors.append(Issue(out.file, 1, WHOLE_TABLE, str(exc)))
         return out
-    alternatives = " or ".join(f"{name}{s}" for s in TABLE_SUFFIXES)
+    alternatives = ", ".join(f"{name}{s}" for s in TABLE_SUFFIXES[:-1])
+    alternatives += f" or {name}{TABLE_SUFFIXES[-1]}"
     if path is None:
-        if spec.required:
+        near = near_miss_files(folder, name)
+        if near:
+            found, advice = near
+            out.file = os.path.join(shown_dir, found)
+            problem = (f"table {name} is missing: found {found} but {advice}" if spec.required
+                       else f"found {found} but {advice}")
+            out.errors.append(Issue(out.file, 1, WHOLE_TABLE, problem))
+        elif spec.required:
             out.errors.append(Issue(out.file, 1, WHOLE_TABLE,
                                     f"required table {name} is missing (expected {alternatives})"))
         else:
@@ -131,7 +139,7 @@ def _check_table(spec: TableContract, folder: Path, shown_dir: str) -> _Checked:
     out.path, out.file = path, os.path.join(shown_dir, path.name)
 
     try:
-        raw = read_table(path, out.file, set(spec.schema.columns))
+        raw = read_table(path, out.file, {c: kind(col) for c, col in spec.schema.columns.items()})
     except UnreadableTable as exc:
         out.errors += exc.issues
         out.sha256 = exc.sha256
@@ -160,6 +168,39 @@ def _check_table(spec: TableContract, folder: Path, shown_dir: str) -> _Checked:
             out.errors += rule.check(data)
     out.data = data
     return out
+
+
+#: Other spellings of a table file, and what to do about each.
+_OTHER_FORMATS = {
+    ".xls": "the old Excel format (.xls) is not read: save it from Excel as "
+            "'Excel Workbook (.xlsx)' or as 'CSV UTF-8 (Comma delimited)'",
+    ".xlsm": "macro-enabled workbooks are not read: save it as 'Excel Workbook (.xlsx)'",
+    ".xlsb": "binary workbooks are not read: save it as 'Excel Workbook (.xlsx)'",
+    ".ods": "OpenDocument spreadsheets are not read: save it as .xlsx or CSV",
+    ".tsv": "tab-separated files are not read: save it as comma-separated values (.csv)",
+    ".txt": "a .txt file is not read: if it is comma-separated, rename it to .csv",
+}
+
+
+def near_miss_files(folder: Path, name: str) -> tuple[str, str] | None:
+    """A file in ``folder`` that looks meant for table ``name`` but will not be read:
+    another capitalisation (``Workforce.CSV``) or another format (``workforce.xls``).
+    Returns (file name, what to do), or None."""
+    try:
+        entries = sorted(p.name for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return None
+    for entry in entries:
+        stem, dot, suffix = entry.rpartition(".")
+        if not dot or stem.lower() != name:
+            continue
+        suffix = "." + suffix.lower()
+        if suffix in TABLE_SUFFIXES:
+            return entry, (f"file names are exact and lower case: rename it "
+                           f"{name}{suffix}")
+        if suffix in _OTHER_FORMATS:
+            return entry, _OTHER_FORMATS[suffix]
+    return None
 
 
 def _schema_issues(schema: pandera.DataFrameSchema, t: TableData,
