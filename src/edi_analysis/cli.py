@@ -17,6 +17,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _mapping_options(s) -> None:
+    s.add_argument("--mapping", default=None, metavar="PROFILE",
+                   help="mapping profile: a YAML file, or a shipped profile (esr); default "
+                        "DATA_DIR/mapping.yaml when present")
+    s.add_argument("--set", action="append", default=None, metavar="COLUMN=VALUE",
+                   help="a value the profile asks for, e.g. trust_code=RXX (repeatable)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from edi_analysis import __version__
 
@@ -42,6 +50,13 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trust", action="append", default=None, metavar="CODE",
                    help="with --period: only this trust needs the snapshots (repeatable; "
                         "default every trust)")
+    _mapping_options(s)
+
+    s = sub.add_parser("import", help="read a trust's own exports through a mapping profile "
+                                      "and write contract-shaped tables")
+    s.add_argument("src_dir", metavar="SRC_DIR")
+    s.add_argument("out_dir", metavar="OUT_DIR", help="a new or empty folder")
+    _mapping_options(s)
 
     s = sub.add_parser("metrics", help="compute every metric and write metrics.csv")
     s.add_argument("data_dir", metavar="DATA_DIR")
@@ -54,6 +69,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=20240331)
     s.add_argument("--metric", action="append", default=None, metavar="ID",
                    help="only this metric id (repeatable)")
+    _mapping_options(s)
 
     for name, helptext in (("run", "validate, then execute the notebooks with papermill"),
                            ("build", "run, then publish the site and board packs")):

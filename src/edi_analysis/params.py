@@ -39,7 +39,7 @@ DEFAULT_SEED = 20240331
 
 _REQUIRED = ("data", "periods")
 _ALLOWED = ("data", "trusts", "periods", "notebooks", "reports_dir", "site_dir", "min_count",
-            "min_survey_responses", "seed", "notebooks_dir")
+            "min_survey_responses", "seed", "notebooks_dir", "mapping", "set")
 _OVERRIDES = ("trusts", "periods", "notebooks")
 _ODS = re.compile(r"^[A-Z0-9]{3,5}$")
 _NOTEBOOK_PREFIX = re.compile(r"^\d+_")
@@ -70,6 +70,10 @@ class Params:
     notebooks_dir: Path = DEFAULT_NOTEBOOKS_DIR
     params_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: mapping profile (a file, resolved against the params file's folder, or a shipped
+    #: profile's name such as ``esr``) and the values it asks for (``set:``)
+    mapping: str | None = None
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def notebook_names(self) -> tuple[str, ...]:
@@ -89,6 +93,7 @@ class Params:
             "min_count": self.min_count,
             "min_survey_responses": self.min_survey_responses,
             "seed": self.seed,
+            **({"mapping": self.mapping, "set": dict(self.settings)} if self.mapping else {}),
         }
 
 
@@ -229,7 +234,27 @@ def parse_params(raw: Any, base: Path, overrides: dict | None = None,
         notebooks_dir=notebooks_dir,
         params_file=params_file,
         raw=dict(raw),
+        mapping=_mapping_key(merged.get("mapping"), base),
+        settings=_settings(merged.get("set")),
     )
+
+
+def _mapping_key(value: Any, base: Path) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ParamsError(f"mapping: expected a profile file or name (e.g. esr), got {value!r}")
+    if Path(value).suffix in (".yaml", ".yml"):
+        return str(_path("mapping", value, base))
+    return value
+
+
+def _settings(value: Any) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ParamsError(f"set: expected a mapping such as {{trust_code: RXX}}, got {value!r}")
+    return tuple(sorted((str(k), str(v)) for k, v in value.items()))
 
 
 def _loader():

@@ -40,18 +40,35 @@ def report_validation(report, *, stream=None) -> None:
 
 
 def validate(data_dir: str | Path, periods: Iterable[str] | None = None, params_file=None,
-             trusts: Iterable[str] | None = None):
+             trusts: Iterable[str] | None = None, mapping=None, settings=None):
     """Validate a dataset folder; returns the contract's ValidationReport.
 
     ``trusts`` (default: all) are the trusts to be reported: each needs a
-    workforce snapshot for every period.
+    workforce snapshot for every period. ``mapping`` (a profile file or name) and
+    ``settings`` (the values it asks for) read a trust's own exports.
     """
     from edi_analysis.contract import validate_dataset
+    from edi_analysis.contract.mapping import MappingError
 
     if not Path(data_dir).is_dir():
         raise UsageError(f"{data_dir}: no such folder")
-    return validate_dataset(Path(data_dir), periods=list(periods) if periods else None,
-                            params_file=params_file, trusts=trusts)
+    try:
+        return validate_dataset(Path(data_dir), periods=list(periods) if periods else None,
+                                params_file=params_file, trusts=trusts, mapping=mapping,
+                                settings=dict(settings) if settings else None)
+    except MappingError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def parse_settings(items: Iterable[str] | None) -> dict[str, str]:
+    """``--set COLUMN=VALUE`` options as a dict."""
+    out = {}
+    for item in items or ():
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"--set {item!r}: expected COLUMN=VALUE, e.g. trust_code=RXX")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _parse_periods(periods: Iterable[str]) -> list[str]:
@@ -112,7 +129,9 @@ def cmd_sample_data(args) -> int:
 def cmd_validate(args) -> int:
     periods = _parse_periods(args.period) if args.period else None
     t0 = time.perf_counter()
-    report = validate(args.data_dir, periods, trusts=getattr(args, "trust", None))
+    report = validate(args.data_dir, periods, trusts=getattr(args, "trust", None),
+                      mapping=getattr(args, "mapping", None),
+                      settings=parse_settings(getattr(args, "set", None)))
     report_validation(report)
     _err(f"checked in {time.perf_counter() - t0:.1f} s")
     return 0 if report.ok else 1
@@ -127,7 +146,9 @@ def cmd_metrics(args) -> int:
         unknown = [m for m in args.metric if m not in REGISTRY]
         if unknown:
             raise UsageError(f"unknown metric id(s): {', '.join(unknown)}")
-    report = validate(args.data_dir, periods, trusts=args.trust)
+    report = validate(args.data_dir, periods, trusts=args.trust,
+                      mapping=getattr(args, "mapping", None),
+                      settings=parse_settings(getattr(args, "set", None)))
     if not report.ok:
         report_validation(report)
         return 1
@@ -229,16 +250,36 @@ def run_audit(target, data_dir=None, *, min_count: int | None = None,
         paths = [Path(p) for p in target]
         if data_dir is None:
             raise UsageError("--data DATA_DIR is required (the inputs whose identifiers must not appear)")
+    identifiers = None
+    if getattr(target, "mapping", None):  # the inputs are the trust's own exports
+        checked = validate(data_dir, mapping=target.mapping, settings=dict(target.settings))
+        if not checked.ok:
+            raise UsageError(f"{data_dir}: the inputs do not validate through mapping "
+                             f"{target.mapping} ({len(checked.errors)} errors)")
+        identifiers = _audit_identifiers(checked.dataset)
     try:
         report = _audit.audit(
             paths, Path(data_dir),
             stats.DEFAULT_MIN_COUNT if min_count is None else min_count,
             stats.DEFAULT_MIN_SURVEY_RESPONSES if min_survey_responses is None else min_survey_responses,
+            identifiers=identifiers,
         )
     except _audit.AuditError as exc:
         raise UsageError(str(exc)) from None
     _audit.print_report(report, stream)
     return 0 if report.ok else 1
+
+
+def _audit_identifiers(dataset) -> set[str]:
+    """Every identifier value of a validated dataset (what the audit looks for)."""
+    from edi_analysis.audit import IDENTIFIER_COLUMNS
+
+    ids: set[str] = set()
+    for table in dataset.tables.values():
+        for col in IDENTIFIER_COLUMNS:
+            if col in table:
+                ids.update(table[col].dropna().astype(str))
+    return ids
 
 
 def cmd_audit(args) -> int:
@@ -257,8 +298,28 @@ def cmd_audit(args) -> int:
     return run_audit(paths, args.data, **thresholds)
 
 
+def cmd_import(args) -> int:
+    from edi_analysis import importer
+    from edi_analysis.contract.mapping import MappingError
+
+    t0 = time.perf_counter()
+    try:
+        result = importer.run_import(args.src_dir, args.out_dir, args.mapping,
+                                     parse_settings(args.set))
+    except (importer.ImportRefused, MappingError) as exc:
+        raise UsageError(str(exc)) from None
+    report_validation(result.report)
+    if not result.written:
+        _err(f"import: nothing written to {args.out_dir}")
+        return 1
+    _err(f"import: wrote {len(result.written)} tables to {args.out_dir} in "
+         f"{time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 COMMANDS = {
     "sample-data": cmd_sample_data,
+    "import": cmd_import,
     "validate": cmd_validate,
     "metrics": cmd_metrics,
     "run": cmd_run,

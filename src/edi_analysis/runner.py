@@ -502,7 +502,8 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
     t_start = time.time()
     started = _now()
     report = pipeline.validate(params.data, periods=params.periods, params_file=params.params_file,
-                               trusts=params.trusts)
+                               trusts=params.trusts, mapping=params.mapping,
+                               settings=dict(params.settings))
     if not report.ok:
         pipeline.report_validation(report)
         return RunResult(exit_code=1, invalid=True, duration=time.time() - t_start)

@@ -49,6 +49,16 @@ class RawTable:
     sha256: str
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: cells already reported (e.g. a label a mapping profile does not know), by column:
+    #: blank in the typed table and skipped by every later check
+    premarked: dict[str, np.ndarray] = field(default_factory=dict)
+    #: a table stacked from several files (a mapping profile's ``file`` pattern): the
+    #: files as shown in messages, and the index into them of each row
+    row_files: list[str] | None = None
+    file_index: np.ndarray | None = None
+    #: cells as the source file wrote them, where a mapping rewrote them (dates re-ordered
+    #: from 31/03/2024, ages banded): what messages quote
+    shown_as: dict[str, pa.ChunkedArray] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -65,20 +75,58 @@ class UnreadableTable(Exception):
 
 
 def read_table(path: Path, display: str, wanted: set[str] | dict[str, str],
-               sheet: str | None = None) -> RawTable:
+               sheet: str | None = None, header_row: int | None = None) -> RawTable:
     """Read ``path`` (CSV, Parquet or an Excel workbook), keeping the ``wanted`` columns found.
 
     ``wanted`` may map each column to its parsing kind (``columns.NUMBER``, ...):
     a workbook's number and date cells are then read as numbers and dates, not
     as the text Excel would show. ``sheet`` names the worksheet of a workbook
-    (default: the sheet named like the file, else the first).
+    (default: the sheet named like the file, else the first). ``header_row`` is the
+    line (CSV) or sheet row (workbook) of the header when lines above it hold titles,
+    as in some ESR BI exports; line numbers stay those of the file.
     """
     if path.suffix == ".parquet":
         return _read_parquet(path, display, set(wanted))
     if path.suffix == ".xlsx":
         kinds = wanted if isinstance(wanted, dict) else dict.fromkeys(wanted, "text")
-        return _read_xlsx(path, display, kinds, sheet)
+        return _read_xlsx(path, display, kinds, sheet, header_row)
+    if header_row and header_row > 1:
+        return _read_csv_below(path, display, set(wanted), header_row)
     return _read_csv(path, display, set(wanted))
+
+
+def _read_csv_below(path: Path, display: str, wanted: set[str], header_row: int) -> RawTable:
+    """A CSV whose header is on line ``header_row``: the lines above are left out, and every
+    line number is that of the whole file."""
+    import dataclasses
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableTable([Issue(display, 1, WHOLE_TABLE,
+                                     f"cannot read the file: {exc.strerror or exc}")]) from None
+    sha = hashlib.sha256(data).hexdigest()
+    start = 0
+    for _ in range(header_row - 1):
+        nxt = data.find(b"\n", start)
+        if nxt < 0:
+            raise UnreadableTable([Issue(display, 1, WHOLE_TABLE, (
+                f"the header should be on line {header_row} but the file has fewer lines"))],
+                sha)
+        start = nxt + 1
+    shift = header_row - 1
+
+    def moved(issue: Issue) -> Issue:
+        return dataclasses.replace(issue, line=issue.line + shift)
+
+    try:
+        table = _parse_csv(data[start:], display, wanted)
+    except UnreadableTable as exc:
+        raise UnreadableTable([moved(i) for i in exc.issues], sha) from None
+    table.sha256 = sha
+    table.lines = table.lines + shift
+    table.issues = [moved(i) for i in table.issues]
+    return table
 
 
 # --------------------------------------------------------------------------- CSV
@@ -277,7 +325,8 @@ _XLSX_DTYPES = {"number": "float", "integer": "float", "date": "date"}
 _MAX_SHEET_ROWS = 1_048_576
 
 
-def _read_xlsx(path: Path, display: str, kinds: dict[str, str], sheet: str | None) -> RawTable:
+def _read_xlsx(path: Path, display: str, kinds: dict[str, str], sheet: str | None,
+               header_row: int | None = None) -> RawTable:
     """One worksheet of an .xlsx workbook (fastexcel, a Rust reader built on calamine).
 
     Lines are the sheet's row numbers as Excel shows them (the header is the first
@@ -319,8 +368,17 @@ def _read_xlsx(path: Path, display: str, kinds: dict[str, str], sheet: str | Non
                          f"{', '.join(map(repr, names))})")
     if sheet is None:
         raise unreadable("the workbook has no sheets")
+    first_row = _first_value_row(path, sheet)
+    skip = 0
+    if header_row is not None:
+        skip = header_row - first_row
+        if skip < 0:
+            raise unreadable(f"the header should be on row {header_row} of sheet {sheet!r}, "
+                             f"but that row is empty (the first row with values is {first_row})")
+        first_row = header_row
     try:
-        head = reader.load_sheet(sheet, header_row=None, n_rows=1, dtypes="string").to_arrow()
+        head = reader.load_sheet(sheet, header_row=None, skip_rows=skip or None, n_rows=1,
+                                 dtypes="string").to_arrow()
     except Exception as exc:
         raise unreadable(f"cannot read sheet {sheet!r}: {exc}") from None
     if head.num_rows == 0 or head.num_columns == 0:
@@ -331,8 +389,7 @@ def _read_xlsx(path: Path, display: str, kinds: dict[str, str], sheet: str | Non
     if dupes:
         raise UnreadableTable([Issue(display, 1, c, "this column name appears more than once "
                                      "in the header") for c in dict.fromkeys(dupes)], sha)
-    first_row = _first_value_row(path, sheet)
-    if first_row != 1:
+    if first_row != 1 and header_row is None:
         notes.append(f"{display}: the header is on row {first_row} of sheet {sheet!r} (the "
                      "rows above it are empty); lines are the sheet's row numbers")
     keep = [c for c in header if c in kinds]
@@ -341,7 +398,7 @@ def _read_xlsx(path: Path, display: str, kinds: dict[str, str], sheet: str | Non
     if keep:
         dtypes = {c: _XLSX_DTYPES.get(kinds[c], "string") for c in keep}
         try:
-            sh = reader.load_sheet(sheet, use_columns=keep, dtypes=dtypes)
+            sh = reader.load_sheet(sheet, header_row=skip, use_columns=keep, dtypes=dtypes)
             batch, errors = sh.to_arrow_with_errors()
         except Exception as exc:
             raise unreadable(f"cannot read sheet {sheet!r}: {exc}") from None
@@ -350,10 +407,10 @@ def _read_xlsx(path: Path, display: str, kinds: dict[str, str], sheet: str | Non
         # Cells of another type than their column's: read those columns again as text.
         bad_cols: dict[str, list[int]] = {}
         for e in (errors.errors if errors is not None else ()):
-            bad_cols.setdefault(keep[e.offset_position[1]], []).append(e.offset_position[0])
+            bad_cols.setdefault(header[e.offset_position[1]], []).append(e.offset_position[0])
         if bad_cols:
             try:
-                text = reader.load_sheet(sheet, use_columns=list(bad_cols),
+                text = reader.load_sheet(sheet, header_row=skip, use_columns=list(bad_cols),
                                          dtypes="string").to_arrow()
             except Exception as exc:
                 raise unreadable(f"cannot read sheet {sheet!r}: {exc}") from None

@@ -10,6 +10,7 @@ for bad data.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ import pyarrow.compute as pc
 
 from edi_analysis.contract import actions, board, employee_relations, external_indicators
 from edi_analysis.contract import recruitment, staff_survey, workforce
+from edi_analysis.contract import mapping as _mapping
 from edi_analysis.contract.columns import BLANK_ERROR, PARSE_ERRORS, DATE, INTEGER, kind
+from edi_analysis.contract.mapping import Profile
 from edi_analysis.contract.parsing import TableData, parse_table
 from edi_analysis.contract.reading import UnreadableTable, read_table
 from edi_analysis.contract.rules import normalised_ids
@@ -54,11 +57,18 @@ class _Checked:
     errors: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: through a mapping profile: every source file read (path, sha256), the files as
+    #: shown in messages, and contract column -> source header
+    sources: list[tuple[Path, str]] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
+    shown: dict[str, str] = field(default_factory=dict)
 
 
 def validate_dataset(data_dir: str | os.PathLike, periods: Iterable | None = None,
                      params_file: str | os.PathLike | None = None,
-                     trusts: Iterable[str] | None = None) -> ValidationReport:
+                     trusts: Iterable[str] | None = None,
+                     mapping: Profile | str | os.PathLike | None = None,
+                     settings: dict[str, str] | None = None) -> ValidationReport:
     """Check every table in ``data_dir`` and return all problems found; never raises for bad data.
 
     ``periods`` (ISO dates, e.g. from the params) must each have a workforce
@@ -66,6 +76,11 @@ def validate_dataset(data_dir: str | os.PathLike, periods: Iterable | None = Non
     the workforce table; default every trust in it). A missing one is reported
     against ``params_file`` when given, else against the workforce file.
     ``report.dataset`` holds the typed tables when there are no errors.
+
+    ``mapping`` is a :class:`~edi_analysis.contract.mapping.Profile` (or a profile
+    file or shipped profile name, e.g. ``"esr"``) that reads tables from a trust's
+    own exports; by default ``DATA_DIR/mapping.yaml`` is used when present. A
+    profile that cannot be used raises :class:`~edi_analysis.contract.mapping.MappingError`.
     """
     folder = Path(data_dir)
     report = ValidationReport()
@@ -73,8 +88,14 @@ def validate_dataset(data_dir: str | os.PathLike, periods: Iterable | None = Non
         report.errors.append(Issue(str(data_dir), 1, WHOLE_TABLE,
                                    "no such folder (expected a folder of table files)"))
         return report
+    profile = mapping if isinstance(mapping, Profile) else _mapping.resolve(mapping, folder)
+    if profile is not None and (settings or profile.asks):
+        profile = profile.with_settings(settings)
+    if profile is not None:
+        report.notes.append(f"mapping profile {profile.name} ({profile.path}) reads "
+                            f"{', '.join(profile.tables)}")
 
-    checked = [_check_table(spec, folder, str(data_dir)) for spec in TABLES]
+    checked = [_check_table(spec, folder, str(data_dir), profile) for spec in TABLES]
     by_name = {c.spec.name: c for c in checked}
     for c in checked:
         report.errors += c.errors
@@ -102,9 +123,12 @@ def validate_dataset(data_dir: str | os.PathLike, periods: Iterable | None = Non
 
 
 def load_valid_dataset(data_dir: str | os.PathLike, periods: Iterable | None = None,
-                       params_file: str | os.PathLike | None = None) -> Dataset:
+                       params_file: str | os.PathLike | None = None,
+                       mapping: Profile | str | os.PathLike | None = None,
+                       settings: dict[str, str] | None = None) -> Dataset:
     """The validated :class:`~edi_analysis.io.Dataset`; raises :class:`DataValidationError`."""
-    report = validate_dataset(data_dir, periods=periods, params_file=params_file)
+    report = validate_dataset(data_dir, periods=periods, params_file=params_file,
+                              mapping=mapping, settings=settings)
     if not report.ok:
         raise DataValidationError(report)
     return report.dataset
@@ -112,8 +136,12 @@ def load_valid_dataset(data_dir: str | os.PathLike, periods: Iterable | None = N
 
 # ------------------------------------------------------------------ one table
 
-def _check_table(spec: TableContract, folder: Path, shown_dir: str) -> _Checked:
+def _check_table(spec: TableContract, folder: Path, shown_dir: str,
+                 profile: Profile | None = None) -> _Checked:
     name = spec.name
+    tm = profile.tables.get(name) if profile is not None else None
+    if tm is not None:
+        return _check_mapped_table(spec, folder, shown_dir, profile, tm)
     out = _Checked(spec, os.path.join(shown_dir, f"{name}.csv"))
     try:
         path = find_table_file(folder, name)
@@ -137,14 +165,58 @@ def _check_table(spec: TableContract, folder: Path, shown_dir: str) -> _Checked:
             out.notes.append(f"{name}: optional table not supplied (no {alternatives})")
         return out
     out.path, out.file = path, os.path.join(shown_dir, path.name)
-
+    kinds = {c: kind(col) for c, col in spec.schema.columns.items()}
     try:
-        raw = read_table(path, out.file, {c: kind(col) for c, col in spec.schema.columns.items()})
+        raw = read_table(path, out.file, kinds)
     except UnreadableTable as exc:
         out.errors += exc.issues
         out.sha256 = exc.sha256
         return out
     out.sha256 = raw.sha256
+    return _check_rows(out, raw)
+
+
+def _check_mapped_table(spec: TableContract, folder: Path, shown_dir: str, profile: Profile,
+                        tm) -> _Checked:
+    """A table read from the trust's own export(s) through a mapping profile."""
+    name = spec.name
+    paths = profile.find_sources(folder, name)
+    wanted = " or ".join(f"{f}.csv/.xlsx/.parquet" for f in tm.file)
+    out = _Checked(spec, os.path.join(shown_dir, paths[0].name if paths else f"{tm.file[0]}.csv"))
+    if not paths:
+        if spec.required:
+            out.errors.append(Issue(out.file, 1, WHOLE_TABLE, (
+                f"required table {name} is missing: profile {profile.name} reads it from "
+                f"{wanted} in {shown_dir}, and there is none")))
+        else:
+            out.notes.append(f"{name}: optional table not supplied (profile {profile.name} "
+                             f"looks for {wanted})")
+        return out
+    kinds = {c: kind(col) for c, col in spec.schema.columns.items()}
+    parts, shown = [], {}
+    for path in paths:
+        display = os.path.join(shown_dir, path.name)
+        try:
+            raw = read_table(path, display, _mapping.source_kinds(tm, kinds), sheet=tm.sheet,
+                             header_row=tm.header_row)
+        except UnreadableTable as exc:
+            out.errors += exc.issues
+            continue
+        out.sources.append((path, raw.sha256))
+        mapped, issues, shown = _mapping.apply(profile, tm, raw, display, kinds)
+        out.errors += issues
+        if mapped.columns:
+            parts.append((display, mapped))
+    out.path, out.sha256 = (out.sources[0] if out.sources else (None, None))
+    if not parts:
+        return out
+    out.shown = shown
+    out.files = {d for d, _ in parts}
+    return _check_rows(out, _mapping.stack(parts))
+
+
+def _check_rows(out: _Checked, raw) -> _Checked:
+    spec, name = out.spec, out.spec.name
     out.errors += raw.issues
     out.notes += raw.notes
 
@@ -166,6 +238,10 @@ def _check_table(spec: TableContract, folder: Path, shown_dir: str) -> _Checked:
     for rule in spec.rules:
         if data.has(*rule.columns):
             out.errors += rule.check(data)
+    if out.shown:  # messages name the column as it is headed in the analyst's own file
+        files = out.files or {out.file}
+        out.errors = [dataclasses.replace(i, column=out.shown[i.column])
+                      if i.column in out.shown and i.file in files else i for i in out.errors]
     out.data = data
     return out
 
@@ -375,5 +451,6 @@ def _dataset(folder: Path, checked: list[_Checked]) -> Dataset:
                 frame[col] = frame[col].astype("int64")  # no blanks left: the convention's int64
         tables[c.spec.name] = frame
         files[c.spec.name] = c.path
-        sha[c.path.name] = c.sha256
+        for path, digest in c.sources or [(c.path, c.sha256)]:
+            sha[path.name] = digest
     return Dataset(path=folder, tables=tables, files=files, sha256=sha)
