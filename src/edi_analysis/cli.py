@@ -23,6 +23,11 @@ def _mapping_options(s) -> None:
                         "DATA_DIR/mapping.yaml when present")
     s.add_argument("--set", action="append", default=None, metavar="COLUMN=VALUE",
                    help="a value the profile asks for, e.g. trust_code=RXX (repeatable)")
+    s.add_argument("--all", action="store_true",
+                   help="print every problem (default: a summary and the first 20 when "
+                        "there are more)")
+    s.add_argument("--errors-to", default=None, metavar="FILE",
+                   help="also write every problem to FILE")
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -24,15 +24,30 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def report_validation(report, *, stream=None) -> None:
-    """Print every error and warning as ``file:line: column: message``, then a summary."""
+def report_validation(report, *, stream=None, show_all: bool = False,
+                      errors_to: str | Path | None = None, limit: int = 20) -> None:
+    """Print the problems as ``file:line: column: message``, then a one-line verdict.
+
+    More than ``limit`` errors are summarised per file, column and problem (count,
+    first lines, a hint) before the first ``limit`` of them; ``show_all`` prints every
+    one; ``errors_to`` also writes every one to that file (atomically).
+    """
+    from edi_analysis.contract.report import summary_lines
+
     stream = stream or sys.stderr
-    for issue in report.errors:
-        print(issue.format(), file=stream)
-    for issue in report.warnings:
-        print(f"{issue.format()} (warning)", file=stream)
-    for note in report.notes:
-        print(f"note: {note}", file=stream)
+    if errors_to is not None:
+        from edi_analysis.io import atomic_write_text
+
+        atomic_write_text(Path(errors_to), report.format() + "\n")
+    if show_all:
+        text = report.format()
+        if text:
+            print(text, file=stream)
+    else:
+        for line in summary_lines(report, limit):
+            print(line, file=stream)
+    if errors_to is not None:
+        print(f"every problem is in {errors_to}", file=stream)
     n_err, n_warn = len(report.errors), len(report.warnings)
     verdict = "invalid" if n_err else "valid"
     print(f"{verdict}: {n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}",
@@ -58,6 +73,10 @@ def validate(data_dir: str | Path, periods: Iterable[str] | None = None, params_
                                 settings=dict(settings) if settings else None)
     except MappingError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _listing(args) -> dict:
+    return {"show_all": getattr(args, "all", False), "errors_to": getattr(args, "errors_to", None)}
 
 
 def parse_settings(items: Iterable[str] | None) -> dict[str, str]:
@@ -132,7 +151,7 @@ def cmd_validate(args) -> int:
     report = validate(args.data_dir, periods, trusts=getattr(args, "trust", None),
                       mapping=getattr(args, "mapping", None),
                       settings=parse_settings(getattr(args, "set", None)))
-    report_validation(report)
+    report_validation(report, **_listing(args))
     _err(f"checked in {time.perf_counter() - t0:.1f} s")
     return 0 if report.ok else 1
 
@@ -150,10 +169,10 @@ def cmd_metrics(args) -> int:
                       mapping=getattr(args, "mapping", None),
                       settings=parse_settings(getattr(args, "set", None)))
     if not report.ok:
-        report_validation(report)
+        report_validation(report, **_listing(args))
         return 1
     if report.warnings or report.notes:
-        report_validation(report)
+        report_validation(report, **_listing(args))
     dataset = report.dataset
     if args.trust:
         known = set(dataset.tables["workforce"]["trust_code"].unique())
@@ -308,7 +327,7 @@ def cmd_import(args) -> int:
                                      parse_settings(args.set))
     except (importer.ImportRefused, MappingError) as exc:
         raise UsageError(str(exc)) from None
-    report_validation(result.report)
+    report_validation(result.report, **_listing(args))
     if not result.written:
         _err(f"import: nothing written to {args.out_dir}")
         return 1

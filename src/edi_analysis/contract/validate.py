@@ -103,6 +103,8 @@ def validate_dataset(data_dir: str | os.PathLike, periods: Iterable | None = Non
         report.notes += c.notes
     for issue in _case_staff_known(by_name["employee_relations"], by_name["workforce"]):
         (report.warnings if issue.level == WARNING else report.errors).append(issue)
+    report.warnings += _survey_years_match_snapshots(by_name["staff_survey"],
+                                                     by_name["workforce"])
     if periods:
         report.errors += _periods_have_snapshots(list(periods), by_name["workforce"], params_file,
                                                  None if trusts is None else list(trusts))
@@ -377,6 +379,43 @@ def _case_staff_known(er: _Checked, wf: _Checked) -> list[Issue]:
     return (er.data.issues("staff_id", np.asarray(warn_pos, dtype=np.int64), warn_msg,
                            level=WARNING)
             + er.data.issues("staff_id", np.asarray(err_pos, dtype=np.int64), err_msg))
+
+
+def _survey_years_match_snapshots(sv: _Checked, wf: _Checked) -> list[Issue]:
+    """Warn where a trust's survey years and snapshots do not line up (CONTRACT.md §1: the
+    snapshot of 31 March Y uses the survey of year Y - 1). A snapshot without its survey
+    gets no survey figures; a survey year no snapshot uses is never reported. Either is
+    usually a survey labelled by its publication or snapshot year."""
+    if (sv.data is None or wf.data is None or not sv.data.has("trust_code", "survey_year")
+            or not wf.data.has("trust_code", "snapshot_date")):
+        return []
+    years = sv.data.frame[["trust_code", "survey_year"]].copy()
+    years["_line"] = sv.data.lines
+    years = years.dropna().groupby(["trust_code", "survey_year"], sort=True)["_line"].min()
+    snaps = wf.data.frame[["trust_code", "snapshot_date"]].dropna().drop_duplicates()
+    out = []
+    for trust, group in snaps.groupby("trust_code", sort=True):
+        if trust not in years.index.get_level_values(0):
+            continue
+        have = years.loc[trust]
+        dates = sorted(d.date() for d in group["snapshot_date"])
+        shown = ", ".join(d.isoformat() for d in dates)
+        served = {d.year - 1 for d in dates}
+        for year, line in have.items():
+            if int(year) not in served:
+                out.append(Issue(sv.file, int(line), "survey_year", (
+                    f"survey year {int(year)} of trust {trust} matches no workforce snapshot "
+                    f"(snapshots: {shown}; a snapshot of 31 March Y uses the survey of year "
+                    f"Y - 1, so {int(year)} serves {int(year) + 1}-03-31): its answers are not "
+                    "reported; was it labelled by the snapshot year?"), WARNING))
+        for d in dates:
+            if d.year - 1 not in have.index:
+                first = int(have.iloc[0])
+                out.append(Issue(sv.file, first, "survey_year", (
+                    f"snapshot {d.isoformat()} of trust {trust} has no survey {d.year - 1} "
+                    f"(survey years present: {', '.join(str(int(y)) for y in have.index)}): "
+                    "that period gets no survey figures"), WARNING))
+    return out
 
 
 def _periods_have_snapshots(periods: list, wf: _Checked, params_file,
