@@ -76,6 +76,19 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="only this metric id (repeatable)")
     _mapping_options(s)
 
+    s = sub.add_parser("returns", help="write the gender pay gap, WRES and WDES return figures "
+                                       "(CSV and accessible .xlsx)")
+    s.add_argument("data_dir", metavar="DATA_DIR")
+    s.add_argument("--period", required=True, metavar="YYYY-MM-DD")
+    s.add_argument("--trust", action="append", default=None, metavar="CODE")
+    s.add_argument("-o", "--output", default="returns", metavar="DIR",
+                   help="folder for the files (default: returns)")
+    s.add_argument("--min-count", type=_positive_int, default=8,
+                   help="the published report's threshold, to say which figures it hides")
+    s.add_argument("--min-survey-responses", type=_positive_int, default=11)
+    s.add_argument("--seed", type=int, default=20240331)
+    _mapping_options(s)
+
     for name, helptext in (("run", "validate, then execute the notebooks with papermill"),
                            ("build", "run, then publish the site and board packs")):
         s = sub.add_parser(name, help=helptext)

@@ -336,7 +336,45 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_returns(args) -> int:
+    from edi_analysis import returns
+
+    period = _parse_periods([args.period])[0]
+    out = Path(args.output)
+    data = Path(args.data_dir).resolve()
+    if out.resolve() == data or data in out.resolve().parents:
+        raise UsageError(f"{out}: the returns may not be written into the data folder {data}")
+    report = validate(args.data_dir, [period], trusts=args.trust,
+                      mapping=getattr(args, "mapping", None),
+                      settings=parse_settings(getattr(args, "set", None)))
+    if not report.ok or report.warnings:
+        report_validation(report, **_listing(args))
+    if not report.ok:
+        return 1
+    t0 = time.perf_counter()
+    try:
+        figures = returns.return_figures(report.dataset, period, args.trust,
+                                         min_count=args.min_count,
+                                         min_survey_responses=args.min_survey_responses,
+                                         seed=args.seed)
+    except returns.ReturnIntegrityError as exc:
+        for problem in exc.problems:
+            _err(f"gender-pay-gap: {problem}")
+        _err(f"returns: the figures fail the return's checks ({len(exc.problems)}); "
+             "nothing was written")
+        return 1
+    written = returns.write_returns(figures, out, period)
+    hidden = sum(f["note"].str.contains("hidden|hides", regex=True).sum()
+                 for f in (figures.gender_pay_gap, figures.wres, figures.wdes))
+    _err(f"returns: {len(figures.gender_pay_gap)} trusts, {len(written)} files -> {out} in "
+         f"{time.perf_counter() - t0:.1f} s" + (
+             f"; {hidden} figures the published report hides are given (their note says so): "
+             "these files are for the returns, not for publication" if hidden else ""))
+    return 0
+
+
 COMMANDS = {
+    "returns": cmd_returns,
     "sample-data": cmd_sample_data,
     "import": cmd_import,
     "validate": cmd_validate,
