@@ -825,11 +825,71 @@ def generate(trusts: int = DEFAULT_TRUSTS, staff: int = DEFAULT_STAFF,
         "recruitment": _recruitment(rng, size0, size1, trust_codes, trust_bme, p),
         "employee_relations": _employee_relations(rng, snaps, trust_codes, trust_er, p,
                                                   n_people, id_salt),
-        "staff_survey": _staff_survey(rng, snaps, trust_codes, trust_survey, p),
+        "staff_survey": (survey := _staff_survey(rng, snaps, trust_codes, trust_survey, p)),
         "board": _board(rng, trust_codes, trust_bme),
         "actions": _actions(rng, trust_codes),
         "external_indicators": _external(rng, trust_codes),
+        # The same survey of the last trust as a trust receives it: results by group.
+        "staff_survey_results": survey_results(survey, [trust_codes[-1]]),
     }
+
+
+#: (item, answer column or None for the combined WRES 6 answer, population)
+_RESULT_ITEMS = (
+    *((a, a, None) for a in (
+        "harassment_public", "harassment_manager", "harassment_colleague",
+        "reported_harassment", "equal_opportunities", "discrimination_colleague",
+        "pressure_unwell", "valued_by_org", "org_action_health_wellbeing", "belonging")),
+    ("wres.6", None, None),
+    ("wdes.8", "adjustments_made", "Disabled"),
+)
+
+
+def survey_results(survey: pd.DataFrame, trusts) -> pd.DataFrame:
+    """Respondent-level survey rows (as written to staff_survey.csv) aggregated as the
+    ``staff_survey_results`` table: per trust, survey year, item, characteristic and group,
+    the number answering and the number giving the counted answer (docs/contract.md §2.8).
+
+    Counted here from the text (Y/N/blank) with the contract's reporting groups, not by
+    the metrics code, so a test comparing both forms checks the metrics' reading of each.
+    """
+    from edi_analysis import groups
+
+    sv = survey[survey["trust_code"].isin(trusts)]
+    chars = {
+        "all": pd.Series(groups.ALL, index=sv.index),
+        "ethnicity": groups.ethnicity(sv["ethnic_category"].replace("", np.nan)),
+        "disability": groups.disability(sv["disability"].replace("", "U")),
+        "international_recruit": pd.Series(np.where(sv["international_recruit"] == "Y",
+                                                    groups.INTERNATIONAL, groups.DOMESTIC),
+                                           index=sv.index),
+    }
+    labels = {"all": (groups.ALL,), "ethnicity": groups.ETHNICITY_LABELS,
+              "disability": groups.DISABILITY_LABELS,
+              "international_recruit": (groups.INTERNATIONAL, groups.DOMESTIC)}
+    rows = []
+    for item, answer, population in _RESULT_ITEMS:
+        if answer is None:  # WRES 6: Y if either harassment-from-staff answer is Y, N if both N
+            m, c = sv["harassment_manager"], sv["harassment_colleague"]
+            yes = (m == "Y") | (c == "Y")
+            answered = yes | ((m == "N") & (c == "N"))
+        else:
+            yes, answered = sv[answer] == "Y", sv[answer].isin(["Y", "N"])
+        if population is not None:
+            inside = chars["disability"] == population
+            yes, answered = yes & inside, answered & inside
+        for name, group in chars.items():
+            frame = pd.DataFrame({"trust_code": sv["trust_code"], "survey_year": sv["survey_year"],
+                                  "group": group, "y": yes.astype(int),
+                                  "n": answered.astype(int)})
+            t = frame.groupby(["trust_code", "survey_year", "group"], sort=True)[["y", "n"]].sum()
+            for (trust, year, g), r in t.iterrows():
+                if g in labels[name] and r["n"] > 0:
+                    rows.append((trust, int(year), item, name, g, int(r["n"]), int(r["y"])))
+    out = pd.DataFrame(rows, columns=["trust_code", "survey_year", "item", "characteristic",
+                                      "group", "responses", "positive"])
+    out["survey_year"] = out["survey_year"].astype("int64")
+    return out
 
 
 def _recruitment(rng, size0, size1, trust_codes, trust_bme, p: SampleParams) -> pd.DataFrame:

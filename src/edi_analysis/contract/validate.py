@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from edi_analysis.contract import actions, board, employee_relations, external_indicators
-from edi_analysis.contract import recruitment, staff_survey, workforce
+from edi_analysis.contract import recruitment, staff_survey, staff_survey_results, workforce
 from edi_analysis.contract import mapping as _mapping
 from edi_analysis.contract.columns import BLANK_ERROR, PARSE_ERRORS, DATE, INTEGER, kind
 from edi_analysis.contract.mapping import Profile
@@ -39,7 +39,7 @@ from edi_analysis.io import TABLE_SUFFIXES, AmbiguousTableError, Dataset, find_t
 #: The input tables in contract order: required first, then optional.
 TABLES: tuple[TableContract, ...] = (
     workforce.TABLE, recruitment.TABLE, employee_relations.TABLE, staff_survey.TABLE,
-    board.TABLE, actions.TABLE, external_indicators.TABLE,
+    board.TABLE, actions.TABLE, external_indicators.TABLE, staff_survey_results.TABLE,
 )
 REQUIRED_TABLES = tuple(t.name for t in TABLES if t.required)
 OPTIONAL_TABLES = tuple(t.name for t in TABLES if not t.required)
@@ -97,6 +97,7 @@ def validate_dataset(data_dir: str | os.PathLike, periods: Iterable | None = Non
 
     checked = [_check_table(spec, folder, str(data_dir), profile) for spec in TABLES]
     by_name = {c.spec.name: c for c in checked}
+    _survey_in_either_form(by_name["staff_survey"], by_name["staff_survey_results"])
     for c in checked:
         report.errors += c.errors
         report.warnings += c.warnings
@@ -379,6 +380,19 @@ def _case_staff_known(er: _Checked, wf: _Checked) -> list[Issue]:
     return (er.data.issues("staff_id", np.asarray(warn_pos, dtype=np.int64), warn_msg,
                            level=WARNING)
             + er.data.issues("staff_id", np.asarray(err_pos, dtype=np.int64), err_msg))
+
+
+def _survey_in_either_form(sv: _Checked, results: _Checked) -> None:
+    """``staff_survey`` is required unless aggregated ``staff_survey_results`` are given
+    (a trust receives its survey by group, not by respondent: issue 15)."""
+    if sv.path is None and results.path is not None:
+        sv.errors = [i for i in sv.errors if "required table staff_survey is missing"
+                     not in i.message]
+        sv.notes.append("staff_survey: not supplied; the survey metrics use the aggregated "
+                        f"results in {results.file}")
+    elif sv.path is not None and results.path is not None:
+        results.notes.append(f"{results.file}: used only for trusts with no rows in "
+                             f"{sv.file} (respondent-level answers come first)")
 
 
 def _survey_years_match_snapshots(sv: _Checked, wf: _Checked) -> list[Issue]:
