@@ -286,3 +286,28 @@ def test_params_file_names_the_mapping_and_its_values(tmp_path):
     params.write_text("data: esr\nperiods: [2024-03-31]\nset: [trust_code]\n")
     with pytest.raises(ParamsError, match="set: expected a mapping"):
         load_params(params)
+
+
+def test_run_reads_through_the_params_mapping_and_reports_source_lines(tmp_path, src, capsys):
+    y24 = src / "esr-staff-list-2024-03-31.xlsx"
+    frame = esr_rows(valid_tables()["workforce"].iloc[2:]).reset_index(drop=True)
+    frame.loc[0, "Gender"] = "F"                                     # ESR says Female
+    xlsx.write_table(y24, frame, kinds={"FTE": "number", "Hourly Rate": "number",
+                                        "Bonus Pay": "number", "Hire Date": "date"})
+    params = tmp_path / "p.yaml"
+    params.write_text(f"data: {src}\nperiods: [2024-03-31]\nnotebooks: [overview]\n"
+                      f"reports_dir: {tmp_path / 'reports'}\nsite_dir: {tmp_path / 'site'}\n"
+                      f"notebooks_dir: {Path(__file__).parents[1] / 'notebooks'}\n"
+                      "mapping: esr\nset: {trust_code: RXX}\n")
+    assert cli.main(["run", str(params), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"{y24}:2: Gender: 'F' has no mapping to sex in profile esr (1 row" in err
+    assert not (tmp_path / "reports" / "2024-03-31").exists()
+
+
+def test_audit_identifiers_come_from_the_mapped_dataset(src):
+    from edi_analysis import pipeline
+
+    ds = validate_dataset(src, mapping="esr", settings={"trust_code": "RXX"}).dataset
+    ids = pipeline._audit_identifiers(ds)
+    assert {"S1", "S2", "A1", "C1", "R1", "B1"} <= ids

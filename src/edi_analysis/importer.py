@@ -79,6 +79,7 @@ def run_import(src_dir: str | os.PathLike, out_dir: str | os.PathLike, mapping,
     from edi_analysis.contract import TABLES, validate_dataset
     from edi_analysis.contract.columns import kind
     from edi_analysis.contract.mapping import resolve
+    from edi_analysis.io import _umask as umask
 
     src, out = Path(src_dir), Path(out_dir)
     if not src.is_dir():
@@ -111,7 +112,7 @@ def run_import(src_dir: str | os.PathLike, out_dir: str | os.PathLike, mapping,
             "inputs": dict(sorted(ds.sha256.items())),
         }
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        os.chmod(stage, 0o777 & ~_umask())
+        os.chmod(stage, 0o777 & ~umask())
         if out.exists():  # empty, or an earlier import: swap, then drop the old one
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)
@@ -124,8 +125,3 @@ def run_import(src_dir: str | os.PathLike, out_dir: str | os.PathLike, mapping,
         raise
     return ImportResult(report, written)
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

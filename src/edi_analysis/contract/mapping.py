@@ -492,9 +492,6 @@ def _age_band(arr) -> tuple[pa.ChunkedArray, None]:
     return pc.if_else(ok, band, text), None
 
 
-_DMY = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
-
-
 def _reorder_dates(arr, fmt: str) -> pa.ChunkedArray:
     """``31/03/2024`` (dayfirst) or ``03/31/2024`` (monthfirst) text -> ``2024-03-31``.
     Date cells and other text are left as they are (the parser checks them)."""
@@ -509,13 +506,6 @@ def _reorder_dates(arr, fmt: str) -> pa.ChunkedArray:
     d, m = (a, b) if day == "day" else (b, a)
     iso = pc.binary_join_element_wise(y, pc.utf8_lpad(m, 2, "0"), pc.utf8_lpad(d, 2, "0"), "-")
     return pc.if_else(pc.is_null(iso), arr, iso)
-
-
-def looks_dayfirst(values: list[str]) -> bool:
-    """True when these unparsable dates look like DD/MM/YYYY (for the summary's hint)."""
-    hits = [m for m in (_DMY.match(v) for v in values if isinstance(v, str)) if m]
-    return bool(hits) and len(hits) == len([v for v in values if isinstance(v, str)])
-
 
 
 def stack(parts: list[tuple[str, RawTable]]) -> RawTable:
