@@ -362,10 +362,10 @@ def source_kinds(tm: TableMap, contract_kinds: dict[str, str]) -> dict[str, str]
 
 def apply(profile: Profile, tm: TableMap, raw: RawTable, display: str,
           contract_kinds: dict[str, str]) -> tuple[RawTable, list[Issue], dict[str, str]]:
-    # ``display`` is the file as shown in messages; its name feeds ``from_file_name``.
     """The source table as a contract table: (table, errors, contract -> source column
     names for messages). Cells whose label has no mapping are marked so that no
-    later check reports them again."""
+    later check reports them again. ``display`` is the file as shown in messages; its
+    name feeds ``from_file_name``."""
     issues: list[Issue] = []
     notes: list[str] = []
     header = set(raw.header)

@@ -368,22 +368,24 @@ def _read_xlsx(path: Path, display: str, kinds: dict[str, str], sheet: str | Non
                          f"{', '.join(map(repr, names))})")
     if sheet is None:
         raise unreadable("the workbook has no sheets")
-    first_row = _first_value_row(path, sheet)
+    first_row, header = _sheet_header(path, sheet, header_row)
     skip = 0
     if header_row is not None:
-        skip = header_row - first_row
+        skip = header_row - _sheet_header(path, sheet)[0]
         if skip < 0:
             raise unreadable(f"the header should be on row {header_row} of sheet {sheet!r}, "
-                             f"but that row is empty (the first row with values is {first_row})")
+                             f"but it is above the first row with values")
         first_row = header_row
-    try:
-        head = reader.load_sheet(sheet, header_row=None, skip_rows=skip or None, n_rows=1,
-                                 dtypes="string").to_arrow()
-    except Exception as exc:
-        raise unreadable(f"cannot read sheet {sheet!r}: {exc}") from None
-    if head.num_rows == 0 or head.num_columns == 0:
+    if header is None:  # the sheet's XML could not be read directly: ask fastexcel (a pass)
+        try:
+            head = reader.load_sheet(sheet, header_row=None, skip_rows=skip or None, n_rows=1,
+                                     dtypes="string").to_arrow()
+        except Exception as exc:
+            raise unreadable(f"cannot read sheet {sheet!r}: {exc}") from None
+        header = ([] if head.num_rows == 0 or head.num_columns == 0 else
+                  ["" if v is None else str(v) for v in head.to_pylist()[0].values()])
+    if not header:
         raise unreadable(f"sheet {sheet!r} is empty; expected a header row naming the columns")
-    header = ["" if v is None else str(v) for v in head.to_pylist()[0].values()]
     seen: set[str] = set()
     dupes = [c for c in header if c and (c in seen or seen.add(c))]
     if dupes:
@@ -406,8 +408,9 @@ def _read_xlsx(path: Path, display: str, kinds: dict[str, str], sheet: str | Non
         columns = {c: batch.column(c) for c in keep}
         # Cells of another type than their column's: read those columns again as text.
         bad_cols: dict[str, list[int]] = {}
+        names = {ci.index: ci.name for ci in sh.selected_columns}
         for e in (errors.errors if errors is not None else ()):
-            bad_cols.setdefault(header[e.offset_position[1]], []).append(e.offset_position[0])
+            bad_cols.setdefault(names[e.offset_position[1]], []).append(e.offset_position[0])
         if bad_cols:
             try:
                 text = reader.load_sheet(sheet, header_row=skip, use_columns=list(bad_cols),
@@ -451,34 +454,92 @@ def _with_text_cells(typed: pa.Array, text: pa.Array, rows: list[int]) -> pa.Arr
     return pa.array(values, pa.string())
 
 
-def _first_value_row(path: Path, sheet: str) -> int:
-    """The Excel row number (from 1) of the first row of ``sheet`` holding a value.
+def _sheet_header(path: Path, sheet: str, header_row: int | None = None
+                  ) -> tuple[int, list[str] | None]:
+    """(Excel row number of the header, its cell texts) read from the sheet's XML.
 
-    calamine (under fastexcel) starts a sheet at its first value, so this row is
-    the header; it is found by reading the sheet's XML only as far as that row.
+    The header is row ``header_row``, or else the first row holding a value (calamine,
+    under fastexcel, starts a sheet there). Only the XML up to that row is read, so this
+    costs nothing like a pass over the sheet. The texts are None when the XML cannot be
+    read this way (the caller then asks fastexcel), and the row is then 1.
     """
     import posixpath
     import xml.etree.ElementTree as ET
     import zipfile
 
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+    m = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    r_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
     try:
         with zipfile.ZipFile(path) as z:
             book = ET.fromstring(z.read("xl/workbook.xml"))
-            rid = next(s.get(f"{{{ns['r']}}}id") for s in book.iter(f"{{{ns['m']}}}sheet")
+            rid = next(s.get(f"{r_ns}id") for s in book.iter(f"{m}sheet")
                        if s.get("name") == sheet)
             rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
             target = next(r.get("Target") for r in rels if r.get("Id") == rid)
             target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
                 posixpath.join("xl", target))
+            row_el = None
             with z.open(target) as f:
                 for _, el in ET.iterparse(f, events=("end",)):
-                    if el.tag == f"{{{ns['m']}}}row":
-                        if any(c.find("m:v", ns) is not None or c.find("m:is", ns) is not None
-                               for c in el.iter(f"{{{ns['m']}}}c")):
-                            return int(el.get("r"))
-                        el.clear()
-    except (KeyError, StopIteration, ET.ParseError, zipfile.BadZipFile, ValueError, TypeError):
-        pass
-    return 1  # cannot tell: assume the usual layout, header on row 1
+                    if el.tag != f"{m}row":
+                        continue
+                    number = int(el.get("r"))
+                    has_value = any(c.find(f"{m}v") is not None or c.find(f"{m}is") is not None
+                                    for c in el.iter(f"{m}c"))
+                    if (header_row is None and has_value) or number == header_row:
+                        row_el = el
+                        break
+                    if header_row is not None and number > header_row:
+                        return header_row, []
+                    el.clear()
+            if row_el is None:
+                return (header_row or 1), []
+            cells: dict[int, str] = {}
+            shared: dict[int, int] = {}
+            for c in row_el.iter(f"{m}c"):
+                col = _column_index(c.get("r", ""))
+                kind, v, inline = c.get("t"), c.find(f"{m}v"), c.find(f"{m}is")
+                if inline is not None:
+                    cells[col] = "".join(t.text or "" for t in inline.iter(f"{m}t"))
+                elif v is not None and kind == "s":
+                    shared[col] = int(v.text)
+                elif v is not None:
+                    text = v.text or ""
+                    if kind is None and text.endswith(".0"):  # a number cell: 2023, not 2023.0
+                        text = text[:-2]
+                    cells[col] = text
+            if shared:
+                strings = _shared_strings(z, max(shared.values()), m)
+                cells.update({col: strings[i] for col, i in shared.items()})
+            if not cells:
+                return int(row_el.get("r")), []
+            lo, hi = min(cells), max(cells)
+            return int(row_el.get("r")), [cells.get(i, "") for i in range(lo, hi + 1)]
+    except (KeyError, StopIteration, ET.ParseError, zipfile.BadZipFile, ValueError, TypeError,
+            IndexError):
+        return (header_row or 1), None
+
+
+def _column_index(ref: str) -> int:
+    """``"C9"`` -> 2."""
+    n = 0
+    for ch in ref:
+        if not ch.isalpha():
+            break
+        n = n * 26 + (ord(ch.upper()) - 64)
+    return n - 1
+
+
+def _shared_strings(z, last: int, m: str) -> list[str]:
+    """A workbook's shared strings 0..``last`` (its file read only that far)."""
+    import xml.etree.ElementTree as ET
+
+    out: list[str] = []
+    with z.open("xl/sharedStrings.xml") as f:
+        for _, el in ET.iterparse(f, events=("end",)):
+            if el.tag == f"{m}si":
+                out.append("".join(t.text or "" for t in el.iter(f"{m}t")))
+                el.clear()
+                if len(out) > last:
+                    break
+    return out
