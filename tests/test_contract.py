@@ -190,7 +190,7 @@ def test_absent_optional_table_is_a_note_and_an_empty_typed_table(d, tables):
     report = validate_dataset(d)
     assert report.ok
     assert ("external_indicators: optional table not supplied "
-            "(no external_indicators.csv or external_indicators.parquet)") in report.notes
+            "(no external_indicators.csv, external_indicators.parquet or external_indicators.xlsx)") in report.notes
     empty = report.dataset.tables["external_indicators"]
     assert len(empty) == 0 and empty["period"].dtype == "datetime64[us]"
     assert "external_indicators" not in report.dataset.files
@@ -243,7 +243,7 @@ def test_missing_required_table(d, tables):
     report = validate_dataset(d)
     assert [i.format() for i in report.errors] == [
         f"{d}/board.csv:1: -: required table board is missing "
-        "(expected board.csv or board.parquet)",
+        "(expected board.csv, board.parquet or board.xlsx)",
     ]
     assert report.dataset is None and not report.ok
 
@@ -634,7 +634,7 @@ def test_all_problems_in_all_files_are_reported_together(d, tables):
         f"{d}/workforce.csv:3: sex: 'X' is not an allowed value (allowed: F, M)",
         f"{d}/recruitment.csv:2: applied_date: 'yesterday' is not a date (expected YYYY-MM-DD)",
         f"{d}/staff_survey.csv:1: -: required table staff_survey is missing "
-        "(expected staff_survey.csv or staff_survey.parquet)",
+        "(expected staff_survey.csv, staff_survey.parquet or staff_survey.xlsx)",
         f"{d}/board.csv:4: role: 'king' is not an allowed value "
         "(allowed: chair, chief_executive, executive, non_executive, other)",
     ]

@@ -55,6 +55,8 @@ CONTRACT_COLUMNS = {
     ],
     "actions": ["trust_code", "action_id", "status", "owner", "evidence", "updated_on"],
     "external_indicators": ["trust_code", "period", "indicator_id", "group", "value", "source"],
+    "staff_survey_results": ["trust_code", "survey_year", "item", "characteristic", "group",
+                             "responses", "positive"],
 }
 BOOL_COLUMNS = {
     "workforce": ["full_pay_relevant", "accessed_nonmandatory_training", "flexible_working",
@@ -146,7 +148,7 @@ def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError):
         sample.generate(trusts=4, staff=500)  # fewer than 200 per trust
     with pytest.raises(ValueError):
-        sample.write_sample(tmp_path, fmt="xlsx")
+        sample.write_sample(tmp_path, fmt="json")
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -121,10 +121,11 @@ class AuditReport:
 # --- identifiers ---------------------------------------------------------------------
 
 
-def load_identifiers(data_dir: Path) -> set[str]:
+def load_identifiers(data_dir: Path, mapping=None, settings=None) -> set[str]:
     """Every identifier value in the validated input tables of ``data_dir``.
 
-    Raises :class:`AuditError` when the inputs do not validate: identifiers
+    ``mapping``/``settings``: the mapping profile the data are read through
+    (a trust's own exports; see docs/mapping.md). Raises :class:`AuditError` when the inputs do not validate: identifiers
     read from a table that cannot be trusted could miss some.
     """
     if not Path(data_dir).is_dir():
@@ -132,14 +133,15 @@ def load_identifiers(data_dir: Path) -> set[str]:
     # the same files (names, sizes, modification times) give the same identifiers: a build's
     # publish, or several publishes in one process, validate the data once
     try:
-        key = (str(Path(data_dir).resolve()), tuple(sorted(
+        key = (str(Path(data_dir).resolve()), str(mapping), tuple(sorted((settings or {}).items())),
+               tuple(sorted(
             (p.name, st.st_size, st.st_mtime_ns) for p in Path(data_dir).iterdir()
             if p.is_file() and (st := p.stat()))))
     except OSError:
         key = None
     if key is not None and key in _IDENTIFIER_CACHE:
         return set(_IDENTIFIER_CACHE[key])
-    ids = _read_identifiers(Path(data_dir))
+    ids = _read_identifiers(Path(data_dir), mapping, settings)
     if key is not None:
         _IDENTIFIER_CACHE.clear()  # one dataset at a time: a national set holds millions
         _IDENTIFIER_CACHE[key] = frozenset(ids)
@@ -149,10 +151,10 @@ def load_identifiers(data_dir: Path) -> set[str]:
 _IDENTIFIER_CACHE: dict = {}
 
 
-def _read_identifiers(data_dir: Path) -> set[str]:
+def _read_identifiers(data_dir: Path, mapping=None, settings=None) -> set[str]:
     from edi_analysis.contract import validate_dataset
 
-    report = validate_dataset(Path(data_dir))
+    report = validate_dataset(Path(data_dir), mapping=mapping, settings=settings)
     if not report.ok or report.dataset is None:
         first = "; ".join(issue.format() for issue in report.errors[:3])
         raise AuditError(f"{data_dir}: the inputs do not validate ({len(report.errors)} errors: {first})")
@@ -626,6 +628,8 @@ def audit(
     *,
     identifiers: Iterable[str] | None = None,
     allow_lower_thresholds: bool = False,
+    mapping=None,
+    settings=None,
 ) -> AuditReport:
     """Scan every published file under ``paths`` for input identifiers, absolute local paths
     and unsuppressed small counts; a file it cannot read is a finding.
@@ -641,7 +645,7 @@ def audit(
     """
     from edi_analysis.metrics import REGISTRY
 
-    ids = set(identifiers) if identifiers is not None else load_identifiers(Path(data_dir))
+    ids = set(identifiers) if identifiers is not None else load_identifiers(Path(data_dir), mapping, settings)
     matcher = IdentifierMatcher(ids)
     thresholds = {"min_count": int(min_count), "min_survey_responses": int(min_survey_responses)}
     report = AuditReport(identifiers=len(matcher.ids))

@@ -17,6 +17,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _mapping_options(s) -> None:
+    s.add_argument("--mapping", default=None, metavar="PROFILE",
+                   help="mapping profile: a YAML file, or a shipped profile (esr); default "
+                        "DATA_DIR/mapping.yaml when present")
+    s.add_argument("--set", action="append", default=None, metavar="COLUMN=VALUE",
+                   help="a value the profile asks for, e.g. trust_code=RXX (repeatable)")
+    s.add_argument("--all", action="store_true",
+                   help="print every problem (default: a summary and the first 20 when "
+                        "there are more)")
+    s.add_argument("--errors-to", default=None, metavar="FILE",
+                   help="also write every problem to FILE")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from edi_analysis import __version__
 
@@ -33,7 +46,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--staff", type=_positive_int, default=None,
                    help="total headcount across trusts at the latest snapshot")
     s.add_argument("--seed", type=int, default=None, help="random seed (default 20240331)")
-    s.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    s.add_argument("--format", choices=("csv", "parquet", "xlsx"), default="csv")
     s.add_argument("--force", action="store_true",
                    help="write into a folder that is not empty (files sample-data did not write "
                         "are never overwritten)")
@@ -42,6 +55,16 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("data_dir", metavar="DATA_DIR")
     s.add_argument("--period", action="append", default=None, metavar="YYYY-MM-DD",
                    help="also check that this period has a workforce snapshot (repeatable)")
+    s.add_argument("--trust", action="append", default=None, metavar="CODE",
+                   help="with --period: only this trust needs the snapshots (repeatable; "
+                        "default every trust)")
+    _mapping_options(s)
+
+    s = sub.add_parser("import", help="read a trust's own exports through a mapping profile "
+                                      "and write contract-shaped tables")
+    s.add_argument("src_dir", metavar="SRC_DIR")
+    s.add_argument("out_dir", metavar="OUT_DIR", help="a new or empty folder")
+    _mapping_options(s)
 
     s = sub.add_parser("metrics", help="compute every metric and write metrics.csv")
     s.add_argument("data_dir", metavar="DATA_DIR")
@@ -57,6 +80,20 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=20240331)
     s.add_argument("--metric", action="append", default=None, metavar="ID",
                    help="only this metric id (repeatable)")
+    _mapping_options(s)
+
+    s = sub.add_parser("returns", help="write the gender pay gap, WRES and WDES return figures "
+                                       "(CSV and accessible .xlsx)")
+    s.add_argument("data_dir", metavar="DATA_DIR")
+    s.add_argument("--period", required=True, metavar="YYYY-MM-DD")
+    s.add_argument("--trust", action="append", default=None, metavar="CODE")
+    s.add_argument("-o", "--output", default="returns", metavar="DIR",
+                   help="folder for the files (default: returns)")
+    s.add_argument("--min-count", type=_positive_int, default=8,
+                   help="the published report's threshold, to say which figures it hides")
+    s.add_argument("--min-survey-responses", type=_positive_int, default=11)
+    s.add_argument("--seed", type=int, default=20240331)
+    _mapping_options(s)
 
     for name, helptext in (("run", "validate, then execute the notebooks with papermill"),
                            ("build", "run, then publish the site and board packs (audited "
@@ -116,13 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     from edi_analysis import pipeline
-    from edi_analysis.io import describe_os_error
+    from edi_analysis.io import NonFiniteValueError, describe_os_error
 
     try:
         return pipeline.dispatch(args)
     except pipeline.UsageError as exc:
         print(f"edi-analysis {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except NonFiniteValueError as exc:
+        print(f"edi-analysis {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:  # disk full, read-only or missing folder, permission denied
         print(f"edi-analysis {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1

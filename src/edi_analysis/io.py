@@ -20,13 +20,13 @@ if TYPE_CHECKING:  # pragma: no cover - import only for type checkers
     from collections.abc import Iterable
 
 #: The file formats a table may be stored in, in the order they are looked for.
-TABLE_SUFFIXES = (".csv", ".parquet")
+TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
 _CHUNK = 1 << 20
 
 
 class AmbiguousTableError(ValueError):
-    """Both ``NAME.csv`` and ``NAME.parquet`` exist, so it is unclear which one to read."""
+    """More than one of ``NAME.csv``, ``NAME.parquet``, ``NAME.xlsx`` exists: which to read?"""
 
     def __init__(self, name: str, paths: list[Path]):
         self.name = name
@@ -71,7 +71,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def find_table_file(data_dir: str | os.PathLike, name: str) -> Path | None:
-    """The file holding table ``name`` in ``data_dir``: ``NAME.csv`` or ``NAME.parquet``.
+    """The file holding table ``name`` in ``data_dir``: ``NAME.csv``, ``.parquet`` or ``.xlsx``.
 
     Returns None when neither exists; raises :class:`AmbiguousTableError` when
     both do (CONTRACT.md §2: a table is one file).
@@ -215,3 +215,59 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+class NonFiniteValueError(ValueError):
+    """An output was about to hold infinity or a NaN written as text; nothing was written.
+
+    Validation keeps absurd inputs out (plausible bounds, CONTRACT.md §6), so this
+    signals a defect or an input the rules missed: it must fail loudly rather
+    than publish ``inf``.
+    """
+
+
+_NON_FINITE_TEXT = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity",
+                              "nan", "+nan", "-nan"})
+
+
+def check_finite(frame: pd.DataFrame, columns: Iterable[str], what: str,
+                 label: Iterable[str] = ()) -> None:
+    """Raise :class:`NonFiniteValueError` if a numeric cell of ``columns`` is ±infinity or
+    text spelling inf/nan; a missing value (NaN, None) is allowed (written blank).
+
+    ``label`` columns (e.g. ``metric_id``) name the first offending rows in the message.
+    """
+    import numpy as np
+
+    bad_rows: list[tuple[int, str]] = []
+    for col in columns:
+        if col not in frame:
+            continue
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            values = s.to_numpy(dtype=float, na_value=np.nan)
+            bad = np.isinf(values)
+        else:  # mixed (numbers and labels): look at each cell
+            bad = np.fromiter((_non_finite_cell(v) for v in s.array), dtype=bool, count=len(s))
+        bad_rows += [(int(i), col) for i in np.flatnonzero(bad)]
+    if not bad_rows:
+        return
+    label = [c for c in label if c in frame]
+    shown = []
+    for i, col in sorted(bad_rows)[:5]:
+        row = frame.iloc[i]
+        name = " ".join(str(row[c]) for c in label) if label else f"row {i + 1}"
+        value = row[col]
+        shown.append(f"{name}: {col} = {repr(value) if isinstance(value, str) else float(value)}")
+    more = f" (and {len(bad_rows) - 5} more)" if len(bad_rows) > 5 else ""
+    raise NonFiniteValueError(
+        f"{what}: {len(bad_rows)} value{'s' * (len(bad_rows) != 1)} not finite, so nothing "
+        f"was written: {'; '.join(shown)}{more}")
+
+
+def _non_finite_cell(value) -> bool:
+    if isinstance(value, float):  # numpy's float64 is a float too
+        return value in (float("inf"), float("-inf"))
+    if isinstance(value, str):
+        return value.strip().lower() in _NON_FINITE_TEXT
+    return False

@@ -50,7 +50,8 @@ DEFAULT_SEED = 20240331
 
 _REQUIRED = ("data", "periods")
 _ALLOWED = ("data", "trusts", "periods", "notebooks", "reports_dir", "site_dir", "min_count",
-            "min_survey_responses", "seed", "notebooks_dir", "allow_lower_thresholds")
+            "min_survey_responses", "seed", "notebooks_dir", "allow_lower_thresholds", "mapping",
+            "set")
 #: The data contract's suppression thresholds (CONTRACT.md §4.8): the lowest allowed without
 #: ``allow_lower_thresholds: true``.
 CONTRACT_MINIMUMS = {"min_count": stats.DEFAULT_MIN_COUNT,
@@ -86,6 +87,10 @@ class Params:
     params_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     allow_lower_thresholds: bool = False
+    #: mapping profile (a file, resolved against the params file's folder, or a shipped
+    #: profile's name such as ``esr``) and the values it asks for (``set:``)
+    mapping: str | None = None
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def notebook_names(self) -> tuple[str, ...]:
@@ -111,6 +116,7 @@ class Params:
             "min_survey_responses": self.min_survey_responses,
             "seed": self.seed,
             "allow_lower_thresholds": self.allow_lower_thresholds,
+            **({"mapping": self.mapping, "set": dict(self.settings)} if self.mapping else {}),
         }
 
 
@@ -311,6 +317,8 @@ def parse_params(raw: Any, base: Path, overrides: dict | None = None,
         raw=dict(raw),
         allow_lower_thresholds=_bool("allow_lower_thresholds",
                                      merged.get("allow_lower_thresholds", False)),
+        mapping=_mapping_key(merged.get("mapping"), base),
+        settings=_settings(merged.get("set")),
     )
     problems = threshold_problems(params.min_count, params.min_survey_responses,
                                   params.allow_lower_thresholds)
@@ -319,6 +327,24 @@ def parse_params(raw: Any, base: Path, overrides: dict | None = None,
     if problems:
         raise ParamsError("; ".join(problems))
     return params
+
+
+def _mapping_key(value: Any, base: Path) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ParamsError(f"mapping: expected a profile file or name (e.g. esr), got {value!r}")
+    if Path(value).suffix in (".yaml", ".yml"):
+        return str(_path("mapping", value, base))
+    return value
+
+
+def _settings(value: Any) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ParamsError(f"set: expected a mapping such as {{trust_code: RXX}}, got {value!r}")
+    return tuple(sorted((str(k), str(v)) for k, v in value.items()))
 
 
 def _loader():

@@ -27,29 +27,70 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def report_validation(report, *, stream=None) -> None:
-    """Print every error and warning as ``file:line: column: message``, then a summary."""
+def report_validation(report, *, stream=None, show_all: bool = False,
+                      errors_to: str | Path | None = None, limit: int = 20) -> None:
+    """Print the problems as ``file:line: column: message``, then a one-line verdict.
+
+    More than ``limit`` errors are summarised per file, column and problem (count,
+    first lines, a hint) before the first ``limit`` of them; ``show_all`` prints every
+    one; ``errors_to`` also writes every one to that file (atomically).
+    """
+    from edi_analysis.contract.report import summary_lines
+
     stream = stream or sys.stderr
-    for issue in report.errors:
-        print(issue.format(), file=stream)
-    for issue in report.warnings:
-        print(f"{issue.format()} (warning)", file=stream)
-    for note in report.notes:
-        print(f"note: {note}", file=stream)
+    if errors_to is not None:
+        from edi_analysis.io import atomic_write_text
+
+        atomic_write_text(Path(errors_to), report.format() + "\n")
+    if show_all:
+        text = report.format()
+        if text:
+            print(text, file=stream)
+    else:
+        for line in summary_lines(report, limit):
+            print(line, file=stream)
+    if errors_to is not None:
+        print(f"every problem is in {errors_to}", file=stream)
     n_err, n_warn = len(report.errors), len(report.warnings)
     verdict = "invalid" if n_err else "valid"
     print(f"{verdict}: {n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}",
           file=stream)
 
 
-def validate(data_dir: str | Path, periods: Iterable[str] | None = None, params_file=None):
-    """Validate a dataset folder; returns the contract's ValidationReport."""
+def validate(data_dir: str | Path, periods: Iterable[str] | None = None, params_file=None,
+             trusts: Iterable[str] | None = None, mapping=None, settings=None):
+    """Validate a dataset folder; returns the contract's ValidationReport.
+
+    ``trusts`` (default: all) are the trusts to be reported: each needs a
+    workforce snapshot for every period. ``mapping`` (a profile file or name) and
+    ``settings`` (the values it asks for) read a trust's own exports.
+    """
     from edi_analysis.contract import validate_dataset
+    from edi_analysis.contract.mapping import MappingError
 
     if not Path(data_dir).is_dir():
         raise UsageError(f"{data_dir}: no such folder")
-    return validate_dataset(Path(data_dir), periods=list(periods) if periods else None,
-                            params_file=params_file)
+    try:
+        return validate_dataset(Path(data_dir), periods=list(periods) if periods else None,
+                                params_file=params_file, trusts=trusts, mapping=mapping,
+                                settings=dict(settings) if settings else None)
+    except MappingError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _listing(args) -> dict:
+    return {"show_all": getattr(args, "all", False), "errors_to": getattr(args, "errors_to", None)}
+
+
+def parse_settings(items: Iterable[str] | None) -> dict[str, str]:
+    """``--set COLUMN=VALUE`` options as a dict."""
+    out = {}
+    for item in items or ():
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"--set {item!r}: expected COLUMN=VALUE, e.g. trust_code=RXX")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _parse_periods(periods: Iterable[str]) -> list[str]:
@@ -65,8 +106,20 @@ def _parse_periods(periods: Iterable[str]) -> list[str]:
     return out
 
 
+#: The numeric columns of metrics.csv (``value`` also holds labels for unit ``flag``).
+METRIC_NUMBER_COLUMNS = ("numerator", "denominator", "value", "ci_lower", "ci_upper")
+
+
 def metrics_csv_bytes(rows: pd.DataFrame) -> bytes:
-    """metrics.csv as bytes: CONTRACT.md §5 columns, unrounded numbers, deterministic."""
+    """metrics.csv as bytes: CONTRACT.md §5 columns, unrounded numbers, deterministic.
+
+    Raises :class:`edi_analysis.io.NonFiniteValueError` rather than write ``inf``
+    (or ``nan`` as text) into the file.
+    """
+    from edi_analysis.io import check_finite
+
+    check_finite(rows, METRIC_NUMBER_COLUMNS, "metrics.csv",
+                 label=("trust_code", "period", "metric_id", "breakdown", "group"))
     out = rows.copy()
     out["suppressed"] = out["suppressed"].map({True: "true", False: "false"})
     buf = _stdio.StringIO()
@@ -102,8 +155,10 @@ def cmd_sample_data(args) -> int:
 def cmd_validate(args) -> int:
     periods = _parse_periods(args.period) if args.period else None
     t0 = time.perf_counter()
-    report = validate(args.data_dir, periods)
-    report_validation(report)
+    report = validate(args.data_dir, periods, trusts=getattr(args, "trust", None),
+                      mapping=getattr(args, "mapping", None),
+                      settings=parse_settings(getattr(args, "set", None)))
+    report_validation(report, **_listing(args))
     _err(f"checked in {time.perf_counter() - t0:.1f} s")
     return 0 if report.ok else 1
 
@@ -159,12 +214,14 @@ def cmd_metrics(args) -> int:
                                    for p in problems))
     if args.output != "-":
         check_metrics_output(args.output, args.data_dir)
-    report = validate(args.data_dir, periods)
+    report = validate(args.data_dir, periods, trusts=args.trust,
+                      mapping=getattr(args, "mapping", None),
+                      settings=parse_settings(getattr(args, "set", None)))
     if not report.ok:
-        report_validation(report)
+        report_validation(report, **_listing(args))
         return 1
     if report.warnings or report.notes:
-        report_validation(report)
+        report_validation(report, **_listing(args))
     dataset = report.dataset
     if args.output != "-":
         check_metrics_output(args.output, args.data_dir, dataset.files.values())
@@ -273,9 +330,11 @@ def run_audit(target, data_dir=None, *, min_count: int | None = None,
                                       "true in the params)")
     if problems:
         raise UsageError("; ".join(problems))
+    mapping = getattr(target, "mapping", None)  # the inputs are the trust's own exports
     try:
         report = _audit.audit(paths, Path(data_dir), min_count, min_survey_responses,
-                              allow_lower_thresholds=allow_lower_thresholds)
+                              allow_lower_thresholds=allow_lower_thresholds, mapping=mapping,
+                              settings=dict(target.settings) if mapping else None)
     except _audit.AuditError as exc:
         raise UsageError(str(exc)) from None
     _audit.print_report(report, stream)
@@ -299,8 +358,66 @@ def cmd_audit(args) -> int:
     return run_audit(paths, args.data, **thresholds)
 
 
+def cmd_import(args) -> int:
+    from edi_analysis import importer
+    from edi_analysis.contract.mapping import MappingError
+
+    t0 = time.perf_counter()
+    try:
+        result = importer.run_import(args.src_dir, args.out_dir, args.mapping,
+                                     parse_settings(args.set))
+    except (importer.ImportRefused, MappingError) as exc:
+        raise UsageError(str(exc)) from None
+    report_validation(result.report, **_listing(args))
+    if not result.written:
+        _err(f"import: nothing written to {args.out_dir}")
+        return 1
+    _err(f"import: wrote {len(result.written)} tables to {args.out_dir} in "
+         f"{time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_returns(args) -> int:
+    from edi_analysis import returns
+
+    period = _parse_periods([args.period])[0]
+    out = Path(args.output)
+    data = Path(args.data_dir).resolve()
+    if out.resolve() == data or data in out.resolve().parents:
+        raise UsageError(f"{out}: the returns may not be written into the data folder {data}")
+    report = validate(args.data_dir, [period], trusts=args.trust,
+                      mapping=getattr(args, "mapping", None),
+                      settings=parse_settings(getattr(args, "set", None)))
+    if not report.ok or report.warnings:
+        report_validation(report, **_listing(args))
+    if not report.ok:
+        return 1
+    t0 = time.perf_counter()
+    try:
+        figures = returns.return_figures(report.dataset, period, args.trust,
+                                         min_count=args.min_count,
+                                         min_survey_responses=args.min_survey_responses,
+                                         seed=args.seed)
+    except returns.ReturnIntegrityError as exc:
+        for problem in exc.problems:
+            _err(f"gender-pay-gap: {problem}")
+        _err(f"returns: the figures fail the return's checks ({len(exc.problems)}); "
+             "nothing was written")
+        return 1
+    written = returns.write_returns(figures, out, period)
+    hidden = sum(f["note"].str.contains("hidden|hides", regex=True).sum()
+                 for f in (figures.gender_pay_gap, figures.wres, figures.wdes))
+    _err(f"returns: {len(figures.gender_pay_gap)} trusts, {len(written)} files -> {out} in "
+         f"{time.perf_counter() - t0:.1f} s" + (
+             f"; {hidden} figures the published report hides are given (their note says so): "
+             "these files are for the returns, not for publication" if hidden else ""))
+    return 0
+
+
 COMMANDS = {
+    "returns": cmd_returns,
     "sample-data": cmd_sample_data,
+    "import": cmd_import,
     "validate": cmd_validate,
     "metrics": cmd_metrics,
     "run": cmd_run,

@@ -531,7 +531,9 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
         raise pipeline.UsageError("; ".join(problems))
     t_start = time.time()
     started = _now()
-    report = pipeline.validate(params.data, periods=params.periods, params_file=params.params_file)
+    report = pipeline.validate(params.data, periods=params.periods, params_file=params.params_file,
+                               trusts=params.trusts, mapping=params.mapping,
+                               settings=dict(params.settings))
     if not report.ok:
         pipeline.report_validation(report)
         return RunResult(exit_code=1, invalid=True, duration=time.time() - t_start)

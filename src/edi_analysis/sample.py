@@ -826,11 +826,71 @@ def generate(trusts: int = DEFAULT_TRUSTS, staff: int = DEFAULT_STAFF,
         "recruitment": _recruitment(rng, size0, size1, trust_codes, trust_bme, p),
         "employee_relations": _employee_relations(rng, snaps, trust_codes, trust_er, p,
                                                   n_people, id_salt),
-        "staff_survey": _staff_survey(rng, snaps, trust_codes, trust_survey, p),
+        "staff_survey": (survey := _staff_survey(rng, snaps, trust_codes, trust_survey, p)),
         "board": _board(rng, trust_codes, trust_bme),
         "actions": _actions(rng, trust_codes),
         "external_indicators": _external(rng, trust_codes),
+        # The same survey of the last trust as a trust receives it: results by group.
+        "staff_survey_results": survey_results(survey, [trust_codes[-1]]),
     }
+
+
+#: (item, answer column or None for the combined WRES 6 answer, population)
+_RESULT_ITEMS = (
+    *((a, a, None) for a in (
+        "harassment_public", "harassment_manager", "harassment_colleague",
+        "reported_harassment", "equal_opportunities", "discrimination_colleague",
+        "pressure_unwell", "valued_by_org", "org_action_health_wellbeing", "belonging")),
+    ("wres.6", None, None),
+    ("wdes.8", "adjustments_made", "Disabled"),
+)
+
+
+def survey_results(survey: pd.DataFrame, trusts) -> pd.DataFrame:
+    """Respondent-level survey rows (as written to staff_survey.csv) aggregated as the
+    ``staff_survey_results`` table: per trust, survey year, item, characteristic and group,
+    the number answering and the number giving the counted answer (docs/contract.md §2.8).
+
+    Counted here from the text (Y/N/blank) with the contract's reporting groups, not by
+    the metrics code, so a test comparing both forms checks the metrics' reading of each.
+    """
+    from edi_analysis import groups
+
+    sv = survey[survey["trust_code"].isin(trusts)]
+    chars = {
+        "all": pd.Series(groups.ALL, index=sv.index),
+        "ethnicity": groups.ethnicity(sv["ethnic_category"].replace("", np.nan)),
+        "disability": groups.disability(sv["disability"].replace("", "U")),
+        "international_recruit": pd.Series(np.where(sv["international_recruit"] == "Y",
+                                                    groups.INTERNATIONAL, groups.DOMESTIC),
+                                           index=sv.index),
+    }
+    labels = {"all": (groups.ALL,), "ethnicity": groups.ETHNICITY_LABELS,
+              "disability": groups.DISABILITY_LABELS,
+              "international_recruit": (groups.INTERNATIONAL, groups.DOMESTIC)}
+    rows = []
+    for item, answer, population in _RESULT_ITEMS:
+        if answer is None:  # WRES 6: Y if either harassment-from-staff answer is Y, N if both N
+            m, c = sv["harassment_manager"], sv["harassment_colleague"]
+            yes = (m == "Y") | (c == "Y")
+            answered = yes | ((m == "N") & (c == "N"))
+        else:
+            yes, answered = sv[answer] == "Y", sv[answer].isin(["Y", "N"])
+        if population is not None:
+            inside = chars["disability"] == population
+            yes, answered = yes & inside, answered & inside
+        for name, group in chars.items():
+            frame = pd.DataFrame({"trust_code": sv["trust_code"], "survey_year": sv["survey_year"],
+                                  "group": group, "y": yes.astype(int),
+                                  "n": answered.astype(int)})
+            t = frame.groupby(["trust_code", "survey_year", "group"], sort=True)[["y", "n"]].sum()
+            for (trust, year, g), r in t.iterrows():
+                if g in labels[name] and r["n"] > 0:
+                    rows.append((trust, int(year), item, name, g, int(r["n"]), int(r["y"])))
+    out = pd.DataFrame(rows, columns=["trust_code", "survey_year", "item", "characteristic",
+                                      "group", "responses", "positive"])
+    out["survey_year"] = out["survey_year"].astype("int64")
+    return out
 
 
 def _recruitment(rng, size0, size1, trust_codes, trust_bme, p: SampleParams) -> pd.DataFrame:
@@ -1192,7 +1252,7 @@ def _own_files(out: Path) -> dict[str, str]:
 def write_sample(out_dir, trusts: int = DEFAULT_TRUSTS, staff: int = DEFAULT_STAFF,
                  seed: int = DEFAULT_SEED, fmt: str = "csv",
                  params: SampleParams | None = None, *, force: bool = False) -> list[Path]:
-    """Generate the tables and write one ``NAME.csv`` or ``NAME.parquet`` each to `out_dir`.
+    """Generate the tables and write one ``NAME.csv``, ``.parquet`` or ``.xlsx`` each to `out_dir`.
 
     CSV: UTF-8 without BOM, ``\\n`` line endings, blanks for missing values,
     floats in Python's shortest round-trip form of the rounded value (so
@@ -1213,8 +1273,8 @@ def write_sample(out_dir, trusts: int = DEFAULT_TRUSTS, staff: int = DEFAULT_STA
     from edi_analysis.io import OutputError, atomic_write_text, make_folders, \
         remove_created_folders
 
-    if fmt not in ("csv", "parquet"):
-        raise ValueError("fmt must be 'csv' or 'parquet'")
+    if fmt not in ("csv", "parquet", "xlsx"):
+        raise ValueError("fmt must be 'csv', 'parquet' or 'xlsx'")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise SampleFolderError(f"{out}: is a file, not a folder")
@@ -1236,21 +1296,26 @@ def write_sample(out_dir, trusts: int = DEFAULT_TRUSTS, staff: int = DEFAULT_STA
             try:
                 if fmt == "csv":
                     df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+                elif fmt == "xlsx":  # number and date cells, as saved from Excel
+                    from edi_analysis import xlsx
+
+                    xlsx.write_table(tmp, df, sheet=name, kinds=xlsx.table_kinds(name))
                 else:
                     df.to_parquet(tmp, index=False)
             except OSError as exc:
                 raise OutputError(path, exc) from exc
         written = {path.name: _sha256(tmp) for path, tmp in temps.items()}
-        other = "parquet" if fmt == "csv" else "csv"
+        others = [f for f in ("csv", "parquet", "xlsx") if f != fmt]
         refused, stale = [], []
         for path in temps:
             if path.exists() and own.get(path.name) != _sha256(path) \
                     and _sha256(path) != written[path.name]:
                 refused.append(f"{path.name} (not written by sample-data)")
-            twin = path.with_suffix(f".{other}")
-            if twin.exists():
+            for twin in (path.with_suffix(f".{o}") for o in others):
+                if not twin.exists():
+                    continue
                 if own.get(twin.name) == _sha256(twin):
-                    stale.append(twin)  # the earlier sample in the other format: ours to replace
+                    stale.append(twin)  # the earlier sample in another format: ours to replace
                 else:
                     refused.append(f"{twin.name} (not written by sample-data; beside "
                                    f"{path.name} it would make the table ambiguous)")

@@ -6,7 +6,7 @@ import pandera.pandas as pa
 
 from edi_analysis import groups
 from edi_analysis.contract.columns import boolean, code, date, identifier, ods_code
-from edi_analysis.contract.rules import UniqueWithin
+from edi_analysis.contract.rules import OneSpelling, UniqueWithin
 from edi_analysis.contract.table import TableContract
 
 SCHEMA = pa.DataFrameSchema(
@@ -27,6 +27,9 @@ SCHEMA = pa.DataFrameSchema(
     name="board",
 )
 
-RULES = (UniqueWithin("member_id", within=("trust_code", "snapshot_date")),)
+RULES = (
+    UniqueWithin("member_id", within=("trust_code", "snapshot_date")),
+    OneSpelling("member_id", within=("trust_code",)),
+)
 
 TABLE = TableContract("board", required=True, schema=SCHEMA, rules=RULES, section="2.5")

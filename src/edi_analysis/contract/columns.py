@@ -15,6 +15,7 @@ value, e.g. ``'X' is not an allowed value (allowed: F, M)``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandera.pandas as pa
 
@@ -90,6 +91,9 @@ def date(*, blank: bool = False, description: str = "") -> pa.Column:
 
 
 def _fmt(x: float) -> str:
+    """A bound in words: ``0.01``, ``1.5``, ``1,000,000`` (never ``1e+06``)."""
+    if float(x).is_integer():
+        return f"{int(x):,}"
     return f"{x:g}"
 
 
@@ -122,18 +126,80 @@ def _range_check(gt=None, ge=None, le=None, lt=None) -> pa.Check | None:
     return pa.Check.le(le, error=error)
 
 
+@dataclass(frozen=True)
+class Plausible:
+    """Bounds a real value stays within, inside the column's hard range, and why.
+
+    A value outside them is an error: no extract holds it except by mistake
+    (wrong units, a typing slip), and left in it would distort or overflow a
+    metric (an hourly rate of 1e12 makes the mean pay gap meaningless; an fte
+    of 1e-300 makes total pay per hour infinite). The bounds and their sources
+    are listed in docs/validation.md ("Plausible values").
+    """
+
+    low: float | None = None
+    high: float | None = None
+    why: str = ""
+
+    @property
+    def error(self) -> str:
+        if self.low is None:
+            return f"is implausibly high (more than {_fmt(self.high)}: {self.why})"
+        if self.high is None:
+            return f"is implausibly small (less than {_fmt(self.low)}: {self.why})"
+        return f"is implausible (outside {_fmt(self.low)} to {_fmt(self.high)}: {self.why})"
+
+    def describe(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"at least {_fmt(self.low)}")
+        if self.high is not None:
+            parts.append(f"at most {_fmt(self.high)}")
+        return "plausible: " + " and ".join(parts)
+
+    def check(self, gt=None, ge=None, le=None, lt=None) -> pa.Check:
+        """The pandera check; a value already outside the hard range passes it (reported once)."""
+        def ok(s):
+            outside_hard = s.isna()
+            if gt is not None:
+                outside_hard |= s <= gt
+            if ge is not None:
+                outside_hard |= s < ge
+            if le is not None:
+                outside_hard |= s > le
+            if lt is not None:
+                outside_hard |= s >= lt
+            inside = s.notna()
+            if self.low is not None:
+                inside &= s >= self.low
+            if self.high is not None:
+                inside &= s <= self.high
+            return inside | outside_hard
+
+        return pa.Check(ok, name="plausible", error=self.error,
+                        statistics={"low": self.low, "high": self.high, "why": self.why})
+
+
 def number(*, blank: bool = False, gt=None, ge=None, le=None, lt=None,
-           description: str = "") -> pa.Column:
-    """A decimal number (``12.5``, ``-3``, ``1e3``; no thousands separators or currency signs)."""
-    check = _range_check(gt=gt, ge=ge, le=le, lt=lt)
-    return _column(NUMBER, [check] if check else [], blank=blank, description=description)
+           plausible: Plausible | None = None, description: str = "") -> pa.Column:
+    """A decimal number (``12.5``, ``-3``, ``1e3``; no thousands separators or currency signs).
+
+    ``gt``/``ge``/``le``/``lt`` are the contract's hard range; ``plausible``
+    narrows it to what a real extract can hold (:class:`Plausible`).
+    """
+    checks = [c for c in (_range_check(gt=gt, ge=ge, le=le, lt=lt),) if c is not None]
+    if plausible is not None:
+        checks.append(plausible.check(gt=gt, ge=ge, le=le, lt=lt))
+    return _column(NUMBER, checks, blank=blank, description=description)
 
 
 def whole_number(*, blank: bool = False, gt=None, ge=None, le=None, lt=None,
-                 description: str = "") -> pa.Column:
+                 plausible: Plausible | None = None, description: str = "") -> pa.Column:
     """An integer such as a survey year (``2023``; ``2023.0`` is not accepted in a CSV)."""
-    check = _range_check(gt=gt, ge=ge, le=le, lt=lt)
-    return _column(INTEGER, [check] if check else [], blank=blank, description=description)
+    checks = [c for c in (_range_check(gt=gt, ge=ge, le=le, lt=lt),) if c is not None]
+    if plausible is not None:
+        checks.append(plausible.check(gt=gt, ge=ge, le=le, lt=lt))
+    return _column(INTEGER, checks, blank=blank, description=description)
 
 
 def boolean(*, required: bool = True, description: str = "") -> pa.Column:

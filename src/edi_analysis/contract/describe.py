@@ -27,6 +27,8 @@ def _rule(column: pa.Column) -> str:
             parts.append("one of " + ", ".join(f"`{v}`" for v in stats["allowed_values"]))
         elif check.name == "str_matches":
             parts.append(f"ODS code `{stats['pattern']}`")
+        elif check.name == "plausible":
+            parts.append(C.Plausible(stats["low"], stats["high"], stats["why"]).describe())
         else:  # a range check: its error text already says it in words
             parts.append(check.error.split("(must be ", 1)[-1].rstrip(")").replace(
                 "0 or more", "at least 0"))

@@ -11,7 +11,7 @@ import pandera.pandas as pa
 
 from edi_analysis import groups
 from edi_analysis.contract.columns import code, date, identifier, ods_code
-from edi_analysis.contract.rules import DateOrder, UniqueWithin
+from edi_analysis.contract.rules import DateOrder, OneSpelling, UniqueWithin
 from edi_analysis.contract.table import TableContract
 
 SCHEMA = pa.DataFrameSchema(
@@ -34,6 +34,7 @@ SCHEMA = pa.DataFrameSchema(
 
 RULES = (
     UniqueWithin("case_id"),
+    OneSpelling("case_id"),
     DateOrder("closed_date", "start_date", "not_before"),
 )
 

@@ -53,6 +53,8 @@ class TableData:
     raw: dict[str, pa.ChunkedArray]
     frame: pd.DataFrame
     unparsed: dict[str, np.ndarray] = field(default_factory=dict)
+    row_files: list[str] | None = None
+    file_index: np.ndarray | None = None
 
     def has(self, *cols: str) -> bool:
         return all(c in self.frame.columns for c in cols)
@@ -68,7 +70,17 @@ class TableData:
         lines = self.lines[positions].tolist()
         if isinstance(messages, str):
             messages = [messages] * len(lines)
+        if self.row_files is not None:  # stacked from several files: each row's own file
+            files = [self.row_files[i] for i in self.file_index[positions].tolist()]
+            return [Issue(f, ln, column, m, level)
+                    for f, ln, m in zip(files, lines, messages)]
         return [Issue(self.file, ln, column, m, level) for ln, m in zip(lines, messages)]
+
+    def file_of(self, position: int) -> str:
+        """The file (as shown in messages) that row ``position`` came from."""
+        if self.row_files is None:
+            return self.file
+        return self.row_files[int(self.file_index[position])]
 
     def unparsed_mask(self, column: str) -> np.ndarray | None:
         return self.unparsed.get(column)
@@ -95,7 +107,8 @@ def parse_table(name: str, file: str, raw: RawTable, schema: pandera.DataFrameSc
     typed: dict[str, pd.Series] = {}
     unparsed: dict[str, np.ndarray] = {}
     issues: list[Issue] = []
-    data = TableData(name, file, raw.lines, raw.columns, pd.DataFrame())
+    data = TableData(name, file, raw.lines, {**raw.columns, **raw.shown_as}, pd.DataFrame(),
+                     row_files=raw.row_files, file_index=raw.file_index)
     for col, spec in schema.columns.items():
         if col not in raw.columns:
             continue
@@ -111,11 +124,17 @@ def parse_table(name: str, file: str, raw: RawTable, schema: pandera.DataFrameSc
                                    dtype=C.DTYPES[kind])
             unparsed[col] = np.ones(raw.n_rows, dtype=bool)
             continue
+        pre = raw.premarked.get(col)
+        if pre is not None:
+            series = series.mask(pre)  # reported already: missing, and checked no further
         if spec.default is not None:
             series = series.fillna(spec.default)
         typed[col] = series
+        if pre is not None:  # marked cells count as unparsed, but are not reported again
+            unparsed[col] = pre if bad is None else pre | bad
+            bad = None if bad is None else bad & ~pre
         if bad is not None and bad.any():
-            unparsed[col] = bad
+            unparsed[col] = bad if pre is None else pre | bad
             pos = np.flatnonzero(bad)
             issues += data.issues(col, pos, [f"{v} {C.PARSE_ERRORS[kind]}"
                                             for v in data.shown(col, pos)])

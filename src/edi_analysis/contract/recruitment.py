@@ -6,7 +6,7 @@ import pandera.pandas as pa
 
 from edi_analysis import groups
 from edi_analysis.contract.columns import boolean, code, date, identifier, ods_code
-from edi_analysis.contract.rules import Implies, UniqueWithin
+from edi_analysis.contract.rules import Implies, OneSpelling, UniqueWithin
 from edi_analysis.contract.table import TableContract
 
 SCHEMA = pa.DataFrameSchema(
@@ -30,6 +30,7 @@ SCHEMA = pa.DataFrameSchema(
 
 RULES = (
     UniqueWithin("application_id"),
+    OneSpelling("application_id"),
     Implies("appointed", "shortlisted"),
 )
 

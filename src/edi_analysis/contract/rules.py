@@ -202,3 +202,118 @@ class PositiveWhere:
             f"{'is blank' if v == 'blank' else v} but must be more than 0 where {self.flag} is Y"
             for v in t.shown(self.column, pos)
         ])
+
+
+@dataclass(frozen=True)
+class NotAbove:
+    """``column`` must not be more than ``other`` on the same row (e.g. days lost ≤ days available).
+
+    Rows where either cell is blank or did not parse are skipped.
+    """
+
+    column: str
+    other: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column, self.other)
+
+    def describe(self) -> str:
+        return f"`{self.column}` is at most `{self.other}`"
+
+    def check(self, t: TableData) -> list[Issue]:
+        a = t.frame[self.column].to_numpy(dtype=float, na_value=np.nan)
+        b = t.frame[self.other].to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            wrong = a > b  # NaN compares False: blanks and unparsed cells are skipped
+        pos = np.flatnonzero(wrong)
+        if not len(pos):
+            return []
+        return t.issues(self.column, pos, [
+            f"{va} is more than {self.other} {vb} (it is part of {self.other}, so cannot "
+            "exceed it)"
+            for va, vb in zip(t.shown(self.column, pos), t.shown(self.other, pos))
+        ])
+
+
+def normalised_ids(values: pd.Series) -> pa.ChunkedArray:
+    """Identifiers as compared for spelling: surrounding spaces removed, letters case-folded."""
+    arr = pa.chunked_array([pa.array(values.array, pa.large_string())])
+    return pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+
+
+@dataclass(frozen=True)
+class OneSpelling:
+    """One identifier, one spelling: values of ``column`` that differ only by letter case or
+    surrounding spaces within each combination of ``within`` are an error.
+
+    ``'S1'``, ``'s1'`` and ``' S1 '`` would otherwise count as three people (or
+    applications, cases ...). Every row spelt differently from the first spelling
+    seen (in line order) is reported, naming that spelling and its line.
+    """
+
+    column: str
+    within: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.within, self.column)
+
+    def describe(self) -> str:
+        scope = " + ".join(f"`{c}`" for c in self.within)
+        scope = f" within each {scope}" if scope else ""
+        return (f"`{self.column}` values that differ only by letter case or surrounding spaces"
+                f"{scope} are one identifier spelt two ways (an error)")
+
+    def check(self, t: TableData) -> list[Issue]:
+        raw = t.frame[self.column]
+        present = raw.notna().to_numpy()
+        if not present.any():
+            return []
+        arr = pa.chunked_array([pa.array(raw.array, pa.large_string())])
+        trimmed = pc.utf8_trim_whitespace(arr)
+        # Two spellings of one id need at least one of them not in normal form. Take the
+        # normal form (upper or lower case) that most values already have: typically all
+        # do (E0001..., or hex digests), and then nothing can collide and no hashing is needed.
+        best = None
+        for fold in (pc.utf8_upper, pc.utf8_lower):
+            norm = fold(trimmed)
+            off = pc.fill_null(pc.not_equal(norm, arr), False)
+            n_off = pc.sum(off).as_py() or 0
+            if best is None or n_off < best[0]:
+                best = (n_off, norm, off)
+        n_off, norm, off = best
+        if n_off == 0:
+            return []
+        suspects = pc.unique(pc.filter(norm, off))
+        pos = np.flatnonzero(present & pc.fill_null(pc.is_in(norm, value_set=suspects), False)
+                             .to_numpy(zero_copy_only=False))
+        frame = pd.DataFrame({"raw": arr.take(pa.array(pos)).to_pandas(),
+                              "norm": norm.take(pa.array(pos)).to_pandas()})
+        sub = t.frame[list(self.within)].iloc[pos].reset_index(drop=True)
+        sub["_norm"] = frame["norm"].to_numpy()
+        sub["_raw"] = frame["raw"].to_numpy()
+        sub["_pos"] = pos
+        sub = sub.dropna(subset=list(self.within))
+        keys = [*self.within, "_norm"]
+        first = sub.groupby(keys, sort=False)[["_raw", "_pos"]].transform("first")
+        wrong = (sub["_raw"] != first["_raw"]).to_numpy()
+        if not wrong.any():
+            return []
+        bad = sub[wrong]
+        out_pos = bad["_pos"].to_numpy()
+        order = np.argsort(out_pos, kind="stable")
+        out_pos = out_pos[order]
+        first_pos = first["_pos"].to_numpy()[wrong][order]
+        first_raw = first["_raw"].to_numpy()[wrong][order]
+        within_rows = bad[list(self.within)].to_numpy()[order]
+        messages = []
+        for label, other, other_pos, row in zip(t.shown(self.column, out_pos), first_raw,
+                                                first_pos, within_rows):
+            where = " ".join(f"{_KEY_WORDS.get(c, c)} {_key_text(v)}"
+                             for c, v in zip(self.within, row))
+            messages.append(
+                f"{label} and {other!r} (line {t.lines[other_pos]}) differ only by letter case "
+                f"or surrounding spaces{' within ' + where if where else ''}: one identifier "
+                "spelt two ways would count as two; spell it one way")
+        return t.issues(self.column, out_pos, messages)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from edi_analysis import groups
-from edi_analysis.contract.columns import boolean, code, identifier, number, ods_code, whole_number
-from edi_analysis.contract.rules import UniqueWithin
+from edi_analysis.contract.columns import (
+    Plausible, boolean, code, identifier, number, ods_code, whole_number,
+)
+from edi_analysis.contract.rules import OneSpelling, UniqueWithin
 from edi_analysis.contract.table import TableContract
 
 ANSWERS = (
@@ -25,7 +27,10 @@ SCHEMA = pa.DataFrameSchema(
     {
         "respondent_id": identifier(),
         "trust_code": ods_code(),
-        "survey_year": whole_number(description="calendar year of the survey"),
+        "survey_year": whole_number(description="calendar year of the survey",
+                                    plausible=Plausible(low=2003, high=2100, why=(
+                                        "a calendar year of the NHS Staff Survey, which "
+                                        "began in 2003"))),
         "ethnic_category": code(groups.ETHNIC_CODES, blank=True),
         "disability": code(groups.DISABILITY_CODES, blank_means="U"),
         # Survey demographics are self-reported and may be left unanswered.
@@ -38,6 +43,9 @@ SCHEMA = pa.DataFrameSchema(
     name="staff_survey",
 )
 
-RULES = (UniqueWithin("respondent_id", within=("trust_code", "survey_year")),)
+RULES = (
+    UniqueWithin("respondent_id", within=("trust_code", "survey_year")),
+    OneSpelling("respondent_id", within=("trust_code", "survey_year")),
+)
 
 TABLE = TableContract("staff_survey", required=True, schema=SCHEMA, rules=RULES, section="2.4")

@@ -5,9 +5,27 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from edi_analysis import groups
-from edi_analysis.contract.columns import boolean, code, date, identifier, number, ods_code
-from edi_analysis.contract.rules import DateOrder, PositiveWhere, UniqueWithin
+from edi_analysis.contract.columns import (
+    Plausible, boolean, code, date, identifier, number, ods_code,
+)
+from edi_analysis.contract.rules import (
+    DateOrder, NotAbove, OneSpelling, PositiveWhere, UniqueWithin,
+)
 from edi_analysis.contract.table import TableContract
+
+# Plausible values (docs/validation.md, "Plausible values", gives the sources). An
+# extract holds a value outside these only by mistake, and one such value can
+# dominate a mean or overflow a ratio.
+#: An hour's ordinary pay: the best-paid NHS chief executive (about £400,000 a year in
+#: 2023-24) earns about £205 an hour full time (1,955 hours a year).
+MAX_HOURLY_PAY = 1_000.0
+#: A year's bonus pay: the largest national Clinical Excellence Award (platinum) was
+#: £75,796 a year in 2015/16.
+MAX_BONUS_PAY_12M = 1_000_000.0
+#: The smallest contract: 0.01 FTE is 22.5 minutes a week of a 37.5-hour week.
+MIN_FTE = 0.01
+#: FTE days in a year: 366 days at the largest fte the contract allows (1.5).
+MAX_FTE_DAYS = 366 * 1.5
 
 SCHEMA = pa.DataFrameSchema(
     {
@@ -22,18 +40,27 @@ SCHEMA = pa.DataFrameSchema(
         "staff_group": code(groups.STAFF_GROUPS, description="ESR staff group"),
         "pay_band": code(groups.PAY_BANDS),
         "contract_type": code(groups.CONTRACT_TYPES),
-        "fte": number(gt=0, le=1.5, description="whole-time equivalent"),
+        "fte": number(gt=0, le=1.5, description="whole-time equivalent", plausible=Plausible(
+            low=MIN_FTE, why="under 23 minutes a week; is it a percentage or hours?")),
         "start_date": date(description="on or before snapshot_date"),
         "age_band": code(groups.AGE_BANDS),
         "hourly_pay": number(blank=True, ge=0,
-                             description="ordinary hourly pay (£); > 0 where full_pay_relevant"),
+                             description="ordinary hourly pay (£); > 0 where full_pay_relevant",
+                             plausible=Plausible(high=MAX_HOURLY_PAY, why=(
+                                 "about five times the best-paid NHS chief executive's hourly "
+                                 "rate; is it annual pay, or in pence?"))),
         "full_pay_relevant": boolean(),
-        "bonus_pay_12m": number(blank=True, ge=0, description="bonus pay (£) in the year"),
+        "bonus_pay_12m": number(blank=True, ge=0, description="bonus pay (£) in the year",
+                                plausible=Plausible(high=MAX_BONUS_PAY_12M, why=(
+                                    "13 times the largest national Clinical Excellence "
+                                    "Award; is it in pence?"))),
         "accessed_nonmandatory_training": boolean(),
         "flexible_working": boolean(),
         "international_recruit": boolean(),
-        "sickness_days_12m": number(blank=True, ge=0),
-        "available_days_12m": number(blank=True, gt=0),
+        "sickness_days_12m": number(blank=True, ge=0, plausible=Plausible(
+            high=MAX_FTE_DAYS, why="366 days at 1.5 FTE, the most in a year")),
+        "available_days_12m": number(blank=True, gt=0, plausible=Plausible(
+            high=MAX_FTE_DAYS, why="366 days at 1.5 FTE, the most in a year")),
         # People Plan health and wellbeing: optional columns, metrics only where present.
         "risk_assessment_completed": boolean(required=False),
         "flu_vaccinated": boolean(required=False),
@@ -44,8 +71,12 @@ SCHEMA = pa.DataFrameSchema(
 
 RULES = (
     UniqueWithin("staff_id", within=("trust_code", "snapshot_date")),
+    OneSpelling("staff_id", within=("trust_code",)),
     DateOrder("start_date", "snapshot_date", "not_after"),
     PositiveWhere("hourly_pay", flag="full_pay_relevant"),
+    # Days lost are part of the days available (NHS Digital's sickness absence rate is
+    # FTE days lost / FTE days available): more lost than available is a wrong figure.
+    NotAbove("sickness_days_12m", "available_days_12m"),
 )
 
 TABLE = TableContract("workforce", required=True, schema=SCHEMA, rules=RULES, section="2.1")

@@ -368,13 +368,18 @@ def _notes(frame: pd.DataFrame) -> pd.Series:
 @family(
     "survey",
     [_spec(item) for item in ITEMS] + [ENGAGEMENT],
-    tables=("staff_survey",),
+    tables=("staff_survey", "staff_survey_results"),
 )
 def survey_metrics(ctx) -> pd.DataFrame:
     """WRES 5–8, WDES 4–9 and EDI plan survey measures for every trust and period (CONTRACT.md §4.6)."""
     df = respondents(ctx)
+    # A trust may hold its survey by group, not by respondent: for every trust without
+    # respondent rows, the same tallies from the aggregated results (staff_survey_results).
+    long = results_tally(ctx, exclude=set(df["trust_code"]) if df is not None else set())
+    aggregated = ([] if long is None else
+                  [_share_rows(long), _engagement_unavailable(long)])
     if df is None:
-        return empty_rows()
+        return pd.concat(aggregated, ignore_index=True) if aggregated else empty_rows()
     present = df[KEYS].drop_duplicates()
 
     # Tally every answer once per respondent cell, then sum cells into each slot:
@@ -411,7 +416,7 @@ def survey_metrics(ctx) -> pd.DataFrame:
             for item in items
         ]
     return pd.concat(
-        [_share_rows(pd.concat(long, ignore_index=True)), _engagement(df, present)],
+        [_share_rows(pd.concat(long, ignore_index=True)), _engagement(df, present), *aggregated],
         ignore_index=True,
     )
 
@@ -463,4 +468,69 @@ def _engagement(df: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
         n_values=n,
         total_shown=t["total_shown"],
         note=_notes(t),
+    )
+
+
+#: The survey characteristic a partition slot's column stands for.
+_CHARACTERISTIC_OF = {column: name for name, (column, _) in part.CHARACTERISTICS.items()}
+
+
+def results_tally(ctx, exclude: set[str] = frozenset()) -> pd.DataFrame | None:
+    """The survey family's tallies (Y answers ``y`` and answers ``n`` per trust, period,
+    metric, breakdown and group) from aggregated results, or None when there are none.
+
+    Each metric takes the rows whose ``item`` is its id, else those whose ``item`` is the
+    answer it counts (not for ``wres.6``, two questions combined, nor ``wdes.8``, asked of
+    Disabled staff only: they need their own rows). A group with no row has no answers.
+    The result is what the respondent-level path tallies, so the rows built from it are
+    the same (tests/test_survey_results.py).
+    """
+    res = ctx.table("staff_survey_results")
+    if res is None or res.empty or not ctx.periods:
+        return None
+    per = pd.DataFrame({
+        "period": [p.strftime("%Y-%m-%d") for p in ctx.periods],
+        "survey_year": np.array([survey_year(p) for p in ctx.periods], dtype="int64"),
+    })
+    res = res.merge(per, on="survey_year", how="inner")
+    if ctx.trust_codes:
+        res = res[res["trust_code"].isin(ctx.trust_codes)]
+    res = res[~res["trust_code"].isin(exclude)]
+    if res.empty:
+        return None
+    present = res[KEYS].drop_duplicates()
+    long = []
+    for item in ITEMS:
+        rows = res[res["item"] == item.id]
+        if rows.empty and item.answer != WRES6 and item.population is None:
+            rows = res[res["item"] == item.answer]
+        counts = rows.assign(characteristic=rows["characteristic"].astype("str"))[
+            KEYS + ["characteristic", "group", "positive", "responses"]]
+        for slot in slots_for(item.headline, item.population):
+            g = part.grid(present, [slot])
+            g["characteristic"] = ("all" if slot.column is None
+                                   else _CHARACTERISTIC_OF[slot.column])
+            g = g.merge(counts, on=KEYS + ["characteristic", "group"], how="left")
+            long.append(pd.DataFrame({
+                "trust_code": g["trust_code"], "period": g["period"],
+                "breakdown": g["breakdown"], "group": g["group"],
+                "total_shown": g["total_shown"], "metric_id": item.id,
+                "y": g["positive"].fillna(0).astype("float64"),
+                "n": g["responses"].fillna(0).astype("float64"),
+            }))
+    return pd.concat(long, ignore_index=True)
+
+
+def _engagement_unavailable(long: pd.DataFrame) -> pd.DataFrame:
+    """WDES 9a rows when only aggregated results exist: a mean score cannot be rebuilt
+    from counts, so the rows are there with no answers and a note saying why."""
+    present = long[KEYS].drop_duplicates()
+    t = part.grid(present, slots_for("disability"))
+    n = np.zeros(len(t))
+    return make_rows(
+        trust_code=t["trust_code"], period=t["period"], metric_id=ENGAGEMENT.id,
+        breakdown=t["breakdown"], group=t["group"], denominator=n, value=np.nan,
+        ci_lower=np.nan, ci_upper=np.nan, basis="survey", n_values=n,
+        total_shown=t["total_shown"],
+        note="not available: the aggregated survey results hold no engagement scores",
     )

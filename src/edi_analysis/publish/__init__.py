@@ -167,7 +167,9 @@ def _audit_staged(params, site, out: Path, say) -> object:
             sources.append(r.source_dir / "metrics.csv")
     report = audit.audit(
         [out, *sources], Path(params.data), params.min_count, params.min_survey_responses,
-        allow_lower_thresholds=bool(getattr(params, "allow_lower_thresholds", False)))
+        allow_lower_thresholds=bool(getattr(params, "allow_lower_thresholds", False)),
+        mapping=getattr(params, "mapping", None),
+        settings=dict(getattr(params, "settings", ())) or None)
     # name the staged files by where they would be published; a local path in a report is not
     # published (the site's copy of a notebook has its paths removed: content.published_notebook),
     # so local paths count in the staged site only
