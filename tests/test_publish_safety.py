@@ -179,6 +179,14 @@ def test_a_failed_audit_leaves_the_previous_site_byte_identical(tmp_path, capsys
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reports", "site"]
 
 
+def test_a_failed_publish_leaves_no_folder_it_created(tmp_path):
+    reports = make_reports(tmp_path / "reports", trusts=("RXA",), periods=("2024-03-31",))
+    _plant_identifier(reports)
+    params = params_for(tmp_path, reports, site="new/deeper/site")
+    assert publish(params, engine="fallback", quiet=True).exit_code == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
+
+
 def test_build_audits_before_publishing_and_takes_an_engine(tmp_path, monkeypatch, capsys):
     from edi_analysis import publish as publish_module
 

@@ -221,9 +221,11 @@ def publish(params, engine: str = "auto", *, quiet: bool = False,
                "publish them, or run them again")
         say(f"publish: error: {msg}")
         return PublishResult(2, chosen, site_dir, messages=(msg,))
-    work = None
+    from edi_analysis.io import make_folders, remove_created_folders
+
+    work, created = None, []
     try:
-        site_dir.parent.mkdir(parents=True, exist_ok=True)
+        created = make_folders(site_dir.parent)  # removed again if nothing is published
         prefix = f".{site_dir.name}.build-"
         for old in folders.remove_stale(site_dir.parent, prefix):
             say(f"removed {old}: the build folder of an interrupted publish (its process is gone)")
@@ -284,6 +286,8 @@ def publish(params, engine: str = "auto", *, quiet: bool = False,
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
+        if not site_dir.exists():
+            remove_created_folders(created)
     seconds = time.perf_counter() - t0
     say(f"published {len(site.reports)} reports ({len(built.pages)} pages, {len(built.pdfs)} "
         f"board packs) with {chosen} in {seconds:.1f} s -> {site_dir}")
