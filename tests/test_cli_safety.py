@@ -70,7 +70,7 @@ def test_force_rewrites_its_own_sample_and_leaves_other_files(tmp_path):
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
         ["notes.txt"] + [f"{n}.parquet" for n in (
             "actions", "board", "employee_relations", "external_indicators", "recruitment",
-            "staff_survey", "workforce")])
+            "staff_survey", "staff_survey_results", "workforce")])
     assert main(["validate", str(out)]) == 0
 
 
