@@ -243,14 +243,21 @@ def test_board_pack_pdf_is_tagged_titled_and_reads_as_a_board_paper(small):
     if shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils not installed (apt-get install -y poppler-utils)")
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
-    assert re.search(r"Tagged:\s+yes", info) and "EDI board pack 2023/24" in info
+    assert re.search(r"Tagged:\s+yes", info)
+    assert "Equality, diversity and inclusion report 2023/24" in info  # the paper's title
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                           text=True).stdout
     flat = " ".join(text.split())
-    for expected in ("Board paper", "RXA", "2023/24", "Executive summary", "Purpose",
-                     "1.60 times as likely as White staff", "Method note",
-                     "Counts from 1 to 7 are suppressed", "workforce.csv (0123456789ab)"):
+    for expected in ("Board paper", "RXA", "2023/24", "Meeting", "Executive lead", "Author",
+                     "Purpose", "The Board is asked to", "Board Assurance Framework",
+                     "Previously considered by", "Dashboard", "What the Board is asked to do",
+                     "Summary by action area", "1.60 times as likely as White staff",
+                     "Method note", "Counts from 1 to 7 are suppressed",
+                     "workforce.csv (0123456789ab)"):
         assert expected in flat, expected
+    # the software is on the provenance line, not in the author box
+    assert "Author Equality, diversity and inclusion lead" in flat
+    assert "Produced with edi-analysis 0.1.0, commit abcdef123456" in flat
     assert "0123456789abcdef" not in flat  # hashes abbreviated
 
 

@@ -109,16 +109,17 @@ class Indicator:
     key: str
     section: str
     code: str
-    label: str
     metric: str
     kind: str
     area: str
+    label: str = ""
     headline: str = ""  # the report section (report.HEADLINES) whose chart shows it
     group: str = ""
     reference: str = ""
     breakdown: str = ""
     also: str = ""  # the plan success metric it also is
     action: str = ""  # the catalogue action whose due date a census share is judged by
+    short: str = ""  # the label on the one-page dashboard (its section names the groups)
 
     @property
     def rated(self) -> bool:
@@ -131,113 +132,165 @@ SECTIONS = (
     ("pay", "Pay gaps"),
     ("plan", "EDI Improvement Plan success measures and People Plan"),
 )
+#: What each section's lines compare unless a line says otherwise (the one-page dashboard).
+SECTION_NOTES = {"wres": "BME v White staff unless stated",
+                 "wdes": "disabled v non-disabled staff unless stated",
+                 "pay": "the gap as % of the second group's pay; positive: the first is paid less",
+                 "plan": ""}
 
 _I = Indicator
 INDICATORS: tuple[Indicator, ...] = (
     # WRES
-    _I("wres.1", "wres", "WRES 1", "BME share of the workforce", "wres.1.share", "share", "hia2",
-       "hl-wres1", group="BME", also="plan 2c"),
-    _I("wres.2", "wres", "WRES 2", "Appointment from shortlisting: White v BME",
-       "wres.2.relative_likelihood", "ratio", "hia2", "hl-wres2", also="plan 2a"),
-    _I("wres.3", "wres", "WRES 3", "Formal disciplinary process: BME v White",
-       "wres.3.relative_likelihood", "ratio", "hia6", "hl-wres3"),
-    _I("wres.4", "wres", "WRES 4", "Non-mandatory training: White v BME",
-       "wres.4.relative_likelihood", "ratio", "hia2", "hl-wres4"),
-    _I("wres.5", "wres", "WRES 5", "Harassment from the public: BME v White", "wres.5", "rates",
-       "hia6", "hl-harassment", "BME", "White"),
-    _I("wres.6", "wres", "WRES 6", "Harassment from staff: BME v White", "wres.6", "rates",
-       "hia6", "hl-harassment", "BME", "White"),
-    _I("wres.7", "wres", "WRES 7", "Equal opportunities for progression: BME v White", "wres.7",
-       "rates", "hia2", "hl-career", "BME", "White", also="plan 2b"),
-    _I("wres.8", "wres", "WRES 8", "Discrimination from colleagues: BME v White", "wres.8",
-       "rates", "hia6", "hl-discrimination", "BME", "White", also="plan 6b"),
-    _I("wres.9", "wres", "WRES 9", "BME voting board members v workforce", "wres.9.board_gap",
-       "board", "hia1", "hl-wres9", group="BME", breakdown="board=voting"),
+    _I("wres.1", "wres", "WRES 1", "wres.1.share", "share", "hia2",
+       label="BME share of the workforce", short="BME share of the workforce",
+       headline="hl-wres1", group="BME", also="plan 2c"),
+    _I("wres.2", "wres", "WRES 2", "wres.2.relative_likelihood", "ratio", "hia2",
+       label="Appointment from shortlisting: White v BME",
+       short="Appointed from shortlisting, White v BME", headline="hl-wres2", also="plan 2a"),
+    _I("wres.3", "wres", "WRES 3", "wres.3.relative_likelihood", "ratio", "hia6",
+       label="Formal disciplinary process: BME v White", short="Formal disciplinary process",
+       headline="hl-wres3"),
+    _I("wres.4", "wres", "WRES 4", "wres.4.relative_likelihood", "ratio", "hia2",
+       label="Non-mandatory training: White v BME", short="Non-mandatory training, White v BME",
+       headline="hl-wres4"),
+    _I("wres.5", "wres", "WRES 5", "wres.5", "rates", "hia6",
+       label="Harassment from the public: BME v White", short="Harassment from the public",
+       headline="hl-harassment", group="BME", reference="White"),
+    _I("wres.6", "wres", "WRES 6", "wres.6", "rates", "hia6",
+       label="Harassment from staff: BME v White", short="Harassment from staff",
+       headline="hl-harassment", group="BME", reference="White"),
+    _I("wres.7", "wres", "WRES 7", "wres.7", "rates", "hia2",
+       label="Equal opportunities for progression: BME v White",
+       short="Equal opportunities to progress", headline="hl-career", group="BME",
+       reference="White", also="plan 2b"),
+    _I("wres.8", "wres", "WRES 8", "wres.8", "rates", "hia6",
+       label="Discrimination from colleagues: BME v White",
+       short="Discrimination from colleagues", headline="hl-discrimination", group="BME",
+       reference="White", also="plan 6b"),
+    _I("wres.9", "wres", "WRES 9", "wres.9.board_gap", "board", "hia1",
+       label="BME voting board members v workforce", short="BME voting board members",
+       headline="hl-wres9", group="BME", breakdown="board=voting"),
     # WDES
-    _I("wdes.1", "wdes", "WDES 1", "Disabled share of the workforce", "wdes.1.share", "share",
-       "hia2", "hl-wdes1", group="Disabled", also="plan 2c"),
-    _I("wdes.2", "wdes", "WDES 2", "Appointment from shortlisting: non-disabled v disabled",
-       "wdes.2.relative_likelihood", "ratio", "hia2", "hl-wdes2", also="plan 2a"),
-    _I("wdes.3", "wdes", "WDES 3", "Formal capability process: disabled v non-disabled",
-       "wdes.3.relative_likelihood", "ratio", "hia6", "hl-wdes3"),
-    _I("wdes.4a.public", "wdes", "WDES 4a", "Harassment from the public: disabled v non-disabled",
-       "wdes.4a.public", "rates", "hia6", "hl-harassment", "Disabled", "Non-disabled"),
-    _I("wdes.4a.manager", "wdes", "WDES 4a", "Harassment from managers: disabled v non-disabled",
-       "wdes.4a.manager", "rates", "hia6", "hl-harassment", "Disabled", "Non-disabled"),
-    _I("wdes.4a.colleague", "wdes", "WDES 4a",
-       "Harassment from colleagues: disabled v non-disabled", "wdes.4a.colleague", "rates",
-       "hia6", "hl-harassment", "Disabled", "Non-disabled"),
-    _I("wdes.4b", "wdes", "WDES 4b", "Reported harassment: disabled v non-disabled", "wdes.4b",
-       "rates", "hia6", "hl-harassment", "Disabled", "Non-disabled"),
-    _I("wdes.5", "wdes", "WDES 5", "Equal opportunities for progression: disabled v non-disabled",
-       "wdes.5", "rates", "hia2", "hl-career", "Disabled", "Non-disabled", also="plan 2b"),
-    _I("wdes.6", "wdes", "WDES 6", "Pressure to work when unwell: disabled v non-disabled",
-       "wdes.6", "rates", "hia4", "hl-presenteeism", "Disabled", "Non-disabled"),
-    _I("wdes.7", "wdes", "WDES 7", "Feel their work is valued: disabled v non-disabled", "wdes.7",
-       "rates", "people_plan", "hl-valued", "Disabled", "Non-disabled"),
-    _I("wdes.8", "wdes", "WDES 8", "Adequate reasonable adjustments (disabled staff)", "wdes.8",
-       "value", "hia4", "hl-adjustments", group="Disabled"),
-    _I("wdes.9a", "wdes", "WDES 9a", "Engagement score (0–10): disabled v non-disabled",
-       "wdes.9a", "score", "people_plan", "hl-engagement", "Disabled", "Non-disabled"),
-    _I("wdes.10", "wdes", "WDES 10", "Disabled voting board members v workforce",
-       "wdes.10.board_gap", "board", "hia1", "hl-wdes10", group="Disabled",
-       breakdown="board=voting"),
+    _I("wdes.1", "wdes", "WDES 1", "wdes.1.share", "share", "hia2",
+       label="Disabled share of the workforce", short="Disabled share of the workforce",
+       headline="hl-wdes1", group="Disabled", also="plan 2c"),
+    _I("wdes.2", "wdes", "WDES 2", "wdes.2.relative_likelihood", "ratio", "hia2",
+       label="Appointment from shortlisting: non-disabled v disabled",
+       short="Appointed, non-disabled v disabled", headline="hl-wdes2", also="plan 2a"),
+    _I("wdes.3", "wdes", "WDES 3", "wdes.3.relative_likelihood", "ratio", "hia6",
+       label="Formal capability process: disabled v non-disabled",
+       short="Formal capability process", headline="hl-wdes3"),
+    _I("wdes.4a.public", "wdes", "WDES 4a", "wdes.4a.public", "rates", "hia6",
+       label="Harassment from the public: disabled v non-disabled",
+       short="Harassment from the public", headline="hl-harassment", group="Disabled",
+       reference="Non-disabled"),
+    _I("wdes.4a.manager", "wdes", "WDES 4a", "wdes.4a.manager", "rates", "hia6",
+       label="Harassment from managers: disabled v non-disabled",
+       short="Harassment from managers", headline="hl-harassment", group="Disabled",
+       reference="Non-disabled"),
+    _I("wdes.4a.colleague", "wdes", "WDES 4a", "wdes.4a.colleague", "rates", "hia6",
+       label="Harassment from colleagues: disabled v non-disabled",
+       short="Harassment from colleagues", headline="hl-harassment", group="Disabled",
+       reference="Non-disabled"),
+    _I("wdes.4b", "wdes", "WDES 4b", "wdes.4b", "rates", "hia6",
+       label="Reported harassment: disabled v non-disabled",
+       short="Reported their last harassment", headline="hl-harassment", group="Disabled",
+       reference="Non-disabled"),
+    _I("wdes.5", "wdes", "WDES 5", "wdes.5", "rates", "hia2",
+       label="Equal opportunities for progression: disabled v non-disabled",
+       short="Equal opportunities to progress", headline="hl-career", group="Disabled",
+       reference="Non-disabled", also="plan 2b"),
+    _I("wdes.6", "wdes", "WDES 6", "wdes.6", "rates", "hia4",
+       label="Pressure to work when unwell: disabled v non-disabled",
+       short="Pressure to work when unwell", headline="hl-presenteeism", group="Disabled",
+       reference="Non-disabled"),
+    _I("wdes.7", "wdes", "WDES 7", "wdes.7", "rates", "people_plan",
+       label="Feel their work is valued: disabled v non-disabled",
+       short="Feel their work is valued", headline="hl-valued", group="Disabled",
+       reference="Non-disabled"),
+    _I("wdes.8", "wdes", "WDES 8", "wdes.8", "value", "hia4",
+       label="Adequate reasonable adjustments (disabled staff)",
+       short="Adjustments made (disabled staff)", headline="hl-adjustments", group="Disabled"),
+    _I("wdes.9a", "wdes", "WDES 9a", "wdes.9a", "score", "people_plan",
+       label="Engagement score (0–10): disabled v non-disabled",
+       short="Engagement score (0 to 10)", headline="hl-engagement", group="Disabled",
+       reference="Non-disabled"),
+    _I("wdes.10", "wdes", "WDES 10", "wdes.10.board_gap", "board", "hia1",
+       label="Disabled voting board members v workforce", short="Disabled voting board members",
+       headline="hl-wdes10", group="Disabled", breakdown="board=voting"),
     # pay gaps
-    _I("pay.gender.mean", "pay", "Gender pay", "Mean hourly pay gap: women v men",
-       "pay.gender.mean_gap", "pay_gap", "hia3", "hl-pay-gender", also="plan 3a"),
-    _I("pay.gender.median", "pay", "Gender pay", "Median hourly pay gap: women v men",
-       "pay.gender.median_gap", "pay_gap", "hia3", "hl-pay-gender", also="plan 3a"),
-    _I("pay.ethnicity.mean", "pay", "Ethnicity pay", "Mean hourly pay gap: BME v White",
-       "pay.ethnicity.mean_gap", "pay_gap", "hia3", "hl-pay-ethnicity", group="BME",
-       also="plan 3a"),
-    _I("pay.ethnicity.median", "pay", "Ethnicity pay", "Median hourly pay gap: BME v White",
-       "pay.ethnicity.median_gap", "pay_gap", "hia3", "hl-pay-ethnicity", group="BME",
-       also="plan 3a"),
-    _I("pay.disability.mean", "pay", "Disability pay", "Mean hourly pay gap: disabled v non-disabled",
-       "pay.disability.mean_gap", "pay_gap", "hia3", "hl-pay-disability", also="plan 3a"),
-    _I("pay.disability.median", "pay", "Disability pay",
-       "Median hourly pay gap: disabled v non-disabled", "pay.disability.median_gap", "pay_gap",
-       "hia3", "hl-pay-disability", also="plan 3a"),
-    _I("pay.medical.mean", "pay", "Mend the Gap", "Doctors' mean basic pay gap: women v men",
-       "pay.medical.gender_mean_gap", "pay_gap", "hia3", "hl-mend-the-gap"),
-    # EDI plan success measures not above, and the People Plan
-    _I("hia1.smart", "plan", "Plan 1", "Board members with SMART EDI objectives",
-       "hia1.smart_objectives_share", "census_share", "hia1", "hl-hia1-objectives",
+    _I("pay.gender.mean", "pay", "Gender pay", "pay.gender.mean_gap", "pay_gap", "hia3",
+       label="Mean hourly pay gap: women v men", short="Mean hourly pay, women v men",
+       headline="hl-pay-gender", also="plan 3a"),
+    _I("pay.gender.median", "pay", "Gender pay", "pay.gender.median_gap", "pay_gap", "hia3",
+       label="Median hourly pay gap: women v men", short="Median hourly pay, women v men",
+       headline="hl-pay-gender", also="plan 3a"),
+    _I("pay.ethnicity.mean", "pay", "Ethnicity pay", "pay.ethnicity.mean_gap", "pay_gap", "hia3",
+       label="Mean hourly pay gap: BME v White", short="Mean hourly pay, BME v White",
+       headline="hl-pay-ethnicity", group="BME", also="plan 3a"),
+    _I("pay.ethnicity.median", "pay", "Ethnicity pay", "pay.ethnicity.median_gap", "pay_gap", "hia3",
+       label="Median hourly pay gap: BME v White", short="Median hourly pay, BME v White",
+       headline="hl-pay-ethnicity", group="BME", also="plan 3a"),
+    _I("pay.disability.mean", "pay", "Disability pay", "pay.disability.mean_gap", "pay_gap", "hia3",
+       label="Mean hourly pay gap: disabled v non-disabled",
+       short="Mean hourly pay, disabled v not", headline="hl-pay-disability", also="plan 3a"),
+    _I("pay.disability.median", "pay", "Disability pay", "pay.disability.median_gap", "pay_gap", "hia3",
+       label="Median hourly pay gap: disabled v non-disabled",
+       short="Median hourly pay, disabled v not", headline="hl-pay-disability", also="plan 3a"),
+    _I("pay.medical.mean", "pay", "Mend the Gap", "pay.medical.gender_mean_gap", "pay_gap", "hia3",
+       label="Doctors' mean basic pay gap: women v men",
+       short="Doctors' mean basic pay, women v men", headline="hl-mend-the-gap"),
+    # EDI Improvement Plan success measures not above, and the People Plan
+    _I("hia1.smart", "plan", "Plan 1", "hia1.smart_objectives_share", "census_share", "hia1",
+       label="Board members with SMART EDI objectives", short="Board: SMART EDI objectives",
+       headline="hl-hia1-objectives", action="edi.hia1.smart_objectives"),
+    _I("hia1.appraised", "plan", "Plan 1a", "hia1.appraised_share", "census_share", "hia1",
+       label="Board members appraised on EDI objectives",
+       short="Board: appraised on EDI objectives", headline="hl-hia1-objectives",
        action="edi.hia1.smart_objectives"),
-    _I("hia1.appraised", "plan", "Plan 1a", "Board members appraised on EDI objectives",
-       "hia1.appraised_share", "census_share", "hia1", "hl-hia1-objectives",
-       action="edi.hia1.smart_objectives"),
-    _I("hia2.senior", "plan", "Plan 2d", "BME share of Bands 8c to VSM v whole workforce",
-       "hia2.representation_ratio", "ratio", "hia2", "hl-model-employer",
+    _I("hia2.senior", "plan", "Plan 2d", "hia2.representation_ratio", "ratio", "hia2",
+       label="BME share of Bands 8c to VSM v whole workforce",
+       short="BME in Bands 8c to VSM v all staff", headline="hl-model-employer",
        breakdown="pay_cluster=4"),
-    _I("hia2.shortlisting", "plan", "Plan 2e", "Shortlisting: disabled v non-disabled applicants",
-       "hia2.shortlisting_rate", "rates", "hia2", "hl-shortlisting", "Disabled", "Non-disabled",
-       breakdown="characteristic=disability"),
-    _I("hia4.sickness", "plan", "HIA 4", "Sickness absence: disabled v non-disabled",
-       "hia4.sickness_absence_rate", "rates", "hia4", "hl-sickness", "Disabled", "Non-disabled",
-       breakdown="characteristic=disability"),
-    _I("hia4.hwb", "plan", "Plan 4a", "Positive action on health and wellbeing: BME v White",
-       "hia4.org_action_hwb", "rates", "hia4", "hl-hwb-action", "BME", "White"),
-    _I("hia5.training", "plan", "HIA 5", "Training: domestic v international recruits",
-       "hia5.training_relative_likelihood", "ratio", "hia5", "hl-hia5-training"),
-    _I("hia5.belonging", "plan", "Plan 5a", "Belonging: international v domestic recruits",
-       "hia5.belonging", "rates", "hia5", "hl-hia5-belonging", "International", "Domestic"),
-    _I("hia5.harassment", "plan", "Plan 5b",
-       "Harassment from managers: international v domestic", "hia5.harassment_manager", "rates",
-       "hia5", "hl-hia5-harassment", "International", "Domestic"),
-    _I("hia6.manager", "plan", "Plan 6a", "Harassment from managers: BME v White",
-       "hia6.harassment_manager", "rates", "hia6", "hl-harassment", "BME", "White"),
-    _I("hia6.adjusted", "plan", "HIA 6", "Disciplinary, like for like: BME v White",
-       "hia6.adjusted_relative_likelihood", "ratio", "hia6", "hl-hia6-model"),
-    _I("pp.leavers", "plan", "People Plan", "Leavers: BME v White",
-       "pp.leaver_rate", "rates", "people_plan", "hl-leavers", "BME", "White",
-       breakdown="characteristic=ethnicity"),
+    _I("hia2.shortlisting", "plan", "Plan 2e", "hia2.shortlisting_rate", "rates", "hia2",
+       label="Shortlisting: disabled v non-disabled applicants",
+       short="Shortlisting, disabled v not", headline="hl-shortlisting", group="Disabled",
+       reference="Non-disabled", breakdown="characteristic=disability"),
+    _I("hia4.sickness", "plan", "HIA 4", "hia4.sickness_absence_rate", "rates", "hia4",
+       label="Sickness absence: disabled v non-disabled",
+       short="Sickness absence, disabled v not", headline="hl-sickness", group="Disabled",
+       reference="Non-disabled", breakdown="characteristic=disability"),
+    _I("hia4.hwb", "plan", "Plan 4a", "hia4.org_action_hwb", "rates", "hia4",
+       label="Positive action on health and wellbeing: BME v White",
+       short="Action on wellbeing, BME v White", headline="hl-hwb-action", group="BME",
+       reference="White"),
+    _I("hia5.training", "plan", "HIA 5", "hia5.training_relative_likelihood", "ratio", "hia5",
+       label="Training: domestic v international recruits",
+       short="Training, domestic v international", headline="hl-hia5-training"),
+    _I("hia5.belonging", "plan", "Plan 5a", "hia5.belonging", "rates", "hia5",
+       label="Belonging: international v domestic recruits",
+       short="Belonging, international v domestic", headline="hl-hia5-belonging",
+       group="International", reference="Domestic"),
+    _I("hia5.harassment", "plan", "Plan 5b", "hia5.harassment_manager", "rates", "hia5",
+       label="Harassment from managers: international v domestic",
+       short="Manager harassment, international v domestic", headline="hl-hia5-harassment",
+       group="International", reference="Domestic"),
+    _I("hia6.manager", "plan", "Plan 6a", "hia6.harassment_manager", "rates", "hia6",
+       label="Harassment from managers: BME v White", short="Manager harassment, BME v White",
+       headline="hl-harassment", group="BME", reference="White"),
+    _I("hia6.adjusted", "plan", "HIA 6", "hia6.adjusted_relative_likelihood", "ratio", "hia6",
+       label="Disciplinary, like for like: BME v White",
+       short="Disciplinary like for like, BME v White", headline="hl-hia6-model"),
+    _I("pp.leavers", "plan", "People Plan", "pp.leaver_rate", "rates", "people_plan",
+       label="Leavers: BME v White", short="Leavers, BME v White", headline="hl-leavers",
+       group="BME", reference="White", breakdown="characteristic=ethnicity"),
 )
 
 #: External figures shown when the trust's ``external_indicators`` supplies them (not rated).
 EXTERNAL = (
-    _I("nets", "plan", "Plan 2f", "NETS combined indicator score (training quality)",
-       "nets.combined_indicator_score", "external", "hia2"),
+    _I("nets", "plan", "Plan 2f", "nets.combined_indicator_score", "external", "hia2",
+       label="NETS combined indicator score (training quality)",
+       short="NETS training quality score"),
 )
 
 BY_KEY = {i.key: i for i in INDICATORS}
@@ -376,7 +429,7 @@ def figure(ind: Indicator, rows: pd.DataFrame, *, min_count: int = 8,
         unit = str(a.get("unit"))
         groups_text = f"{N.fmt_value(a['value'], unit)} v {N.fmt_value(b['value'], unit)}"
         if ind.kind == "score":
-            return Figure(value=None, groups=groups_text, text=groups_text,
+            return Figure(value=None, text=groups_text,
                           sentence=N.comparison_sentence(a, b, None) if sentences else "")
         r, lo, hi = mover_ratio(a["value"], a.get("ci_lower"), a.get("ci_upper"),
                                 b["value"], b.get("ci_lower"), b.get("ci_upper"))
@@ -637,6 +690,7 @@ class DashboardRow:
     reason: str
     sentence: str
     also: str = ""
+    short: str = ""
 
 
 def _previous_period(trend: pd.DataFrame | None, period: str) -> str | None:
@@ -717,6 +771,7 @@ def dashboard(rows: pd.DataFrame, *, trust: str, period: str,
             england=national(ind, external, period) or "—",
             rating=rating.key, rating_label=rating.label, rating_shape=rating.shape,
             reason=rating.reason, sentence=fig.sentence, also=ind.also,
+            short=ind.short or ind.label,
         ))
     return out
 
@@ -819,7 +874,7 @@ def metric_ratings(rows: pd.DataFrame, *, period: str,
         if row is None or _suppressed(row) or N.is_blank(row.get("value")):
             continue
         key = {"adverse": RED, "within_range": GREEN}.get(str(row["value"]), AMBER)
-        ind = Indicator(mid, "plan", code, label, mid, "flag", "hia6")
+        ind = Indicator(mid, "plan", code, mid, "flag", "hia6", label=label)
         fig = Figure(text=str(row["value"]).replace("_", " "),
                      sentence=N.sentence(row, label=_label(mid)))
         out.setdefault(mid, []).append((ind, fig, Rating(key, f"its finding is {fig.text}")))
@@ -905,7 +960,9 @@ def action_plan(status_rows: pd.DataFrame, *, trust: str, period: str,
         out.append(PlanRow(
             action_id=a.id, area=a.area,
             plan=PEOPLE_PLAN if a.area == "people_plan" else EDI_PLAN,
-            title=getattr(a, "title", "") or _short(a.text), text=a.text,
+            # an action without a short title is shown by its own (short) text, once
+            title=getattr(a, "title", "") or a.text, text=a.text if getattr(a, "title", "")
+            else "",
             owner=owner or "Not assigned", due=N_date(a.due) if a.due else "No date set",
             status=STATUS_WORDS.get(status, "No record"),
             evidence=evidence or "None recorded", rag=rag, overdue=past_due,
@@ -1052,7 +1109,8 @@ class BoardSummary:
         return {
             "version": 1, "trust": self.trust, "period": self.period,
             "previous_period": self.previous_period,
-            "sections": [{"key": k, "title": t} for k, t in SECTIONS],
+            "sections": [{"key": k, "title": t, "note": SECTION_NOTES.get(k, "")}
+                         for k, t in SECTIONS],
             "rows": [asdict(r) for r in self.rows],
             "plan": [{**asdict(p), "rag_label": p.rag_label, "rag_shape": p.rag_shape}
                      for p in self.plan],

@@ -338,12 +338,14 @@ def _slice_tables(tables: dict, trust: str) -> dict:
 
 
 def write_slice(folder: Path, tables: dict, trust: str, provenance: dict,
-                metrics: dict | None = None) -> Path:
+                metrics: dict | None = None, trust_names: dict | None = None) -> Path:
     """One trust's validated tables as Parquet, with ``slice.json`` and ``provenance.json``.
 
     ``metrics`` (optional): the trust's prepared rows, ``{"settings": {...},
     "periods": {period: {"rows": DataFrame, "trend": DataFrame}}}``, written
     under ``metrics/`` for the notebooks (``report.load_prepared``).
+    ``trust_names``: ODS code → name of the trusts in the run (the params file's
+    ``trust_names``), so the notebooks name this trust and its peers.
     """
     from edi_analysis.report import PROVENANCE_FILE, ROWS_DIR, SLICE_MARKER, write_rows
 
@@ -352,7 +354,7 @@ def write_slice(folder: Path, tables: dict, trust: str, provenance: dict,
     for name, df in _slice_tables(tables, trust).items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
         names.append(name)
-    meta: dict = {"trust": trust, "tables": names}
+    meta: dict = {"trust": trust, "tables": names, "trust_names": dict(trust_names or {})}
     if metrics is not None:
         entries = {}
         for period, kinds in metrics["periods"].items():
@@ -446,9 +448,14 @@ def _resolve_trusts(params: Params, tables: dict) -> list[str]:
 
 
 def _peers_rows(rows):
-    """Headline rows (no breakdown, numeric) of every trust: public trust codes and published
-    figures."""
-    out = rows[(rows["breakdown"] == "") & (rows["unit"] != "flag")].reset_index(drop=True)
+    """Headline rows (no breakdown, or the breakdown a board-paper indicator is defined on;
+    numeric) of every trust: public trust codes and published figures."""
+    from edi_analysis.board import headline_breakdowns
+
+    extra = headline_breakdowns()
+    keys = list(zip(rows["metric_id"], rows["breakdown"]))
+    keep = rows["breakdown"].eq("").to_numpy() | [k in extra for k in keys]
+    out = rows[keep & (rows["unit"] != "flag")].reset_index(drop=True)
     out["value"] = out["value"].astype("float64")  # flag labels (text) are excluded above
     return out
 
@@ -530,7 +537,8 @@ def run(params: Params, jobs: int | None = None, executor: str = "local", schedu
         slices = {t: write_slice(work / "slices" / t, dataset.tables, t, provenance, metrics={
             "settings": settings,
             "periods": {p: {k: prepared[p][k][t] for k in ("rows", "trend")}
-                        for p in params.periods}}) for t in trusts}
+                        for p in params.periods}},
+            trust_names={c: params.trust_name(c) for c in trusts}) for t in trusts}
         pending: dict[tuple[str, str], list[NotebookRecord]] = {}
         tasks = []
         for period in params.periods:
@@ -708,6 +716,7 @@ def _finish_if_complete(rec: NotebookRecord, pending: dict, staging_root: Path, 
     stage = staging_root / rec.period / rec.trust
     manifest = {
         "trust": rec.trust,
+        "trust_name": params.trust_name(rec.trust),
         "period": rec.period,
         "status": "ok" if all(r.status == "ok" for r in recs) else "failed",
         "started": started,
