@@ -1,18 +1,20 @@
 """Per-chart cost of ``edi_analysis.charts`` on the sample's rows (wall time, median of repeats).
 
-    uv run python benchmarks/chart_cost.py [--repeats 15]
+    uv run python benchmarks/chart_cost.py [--repeats 15] [--module FILE.py]
 
 Times the three chart kinds the notebooks draw on rows of the sample trust ZZ001 at
 2024-03-31: a bar chart of a relative likelihood (points with whiskers), a bar chart of
 survey percentages by group (bars with whiskers), the gender pay quartiles (12 bars),
 a trend chart over the two snapshots and the peers chart of the four sample trusts.
-Prints one line per chart: median and fastest time in milliseconds. Not a test.
+Prints one line per chart: median and fastest time in milliseconds. ``--module`` times
+another copy of the charts module instead (e.g. an earlier version, to compare). Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -33,11 +35,20 @@ def _rows():
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--module", help="a charts.py to time instead of edi_analysis.charts")
     args = ap.parse_args()
 
     import pandas as pd
 
-    from edi_analysis import charts
+    if args.module:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("charts_under_test", args.module)
+        charts = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = charts  # dataclasses look their module up
+        spec.loader.exec_module(charts)
+    else:
+        from edi_analysis import charts
 
     rows = _rows()
     now = rows["2024-03-31"]

@@ -185,7 +185,7 @@ def test_direction_of_travel_is_distance_from_parity():
     assert B.travel(ind, f(1.5), None).label == "No earlier figure"
     t = B.travel(ind, f(1.5), f(1.7), basis_now="two-year rolling", basis_before="12-month")
     assert (t.key, t.label) == ("not_comparable", "Not comparable")
-    assert "12-month to two-year rolling" in t.note
+    assert t.note == "counting basis changed from 12-month to two-year rolling"
 
 
 def test_rank_among_peers_closest_to_parity_first():

@@ -61,7 +61,7 @@ def test_lead_example_sentence():
     assert n.sentence(row) == (
         "BME staff were 1.60 times as likely as White staff to enter "
         "a formal disciplinary process (95% CI 1.10 to 2.30; 41 cases in 2,410 person-years of "
-        "BME staff). This is outside the non-adverse range of 0.80 to 1.25.")
+        "BME staff), outside the non-adverse range of 0.80 to 1.25.")
 
 
 @pytest.mark.parametrize("value, direction, shown, within", [

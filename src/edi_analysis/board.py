@@ -605,7 +605,7 @@ def travel(ind: Indicator, now: Figure, before: Figure | None, *, basis_now: str
         return Travel("none", "—")  # suppressed, or a figure (a score) that is only described
     if basis_now != basis_before:
         return Travel("not_comparable", "Not comparable",
-                      f"counting basis changed ({basis_before} to {basis_now})")
+                      f"counting basis changed from {basis_before} to {basis_now}")
     d_now, d_before = distance(ind, now), distance(ind, before)
     if d_now is None or d_before is None:
         unit = "score" if ind.kind in ("score", "external") else "percent"

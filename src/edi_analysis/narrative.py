@@ -133,6 +133,8 @@ def group_noun(group: str, population: str = "staff") -> str:
     if group == "Unknown":
         return f"{population} whose group is not recorded"
     adj = _GROUP_ADJ.get(group, group)
+    if population.startswith(f"{adj} "):  # "disabled" of the population "disabled staff"
+        return population
     return f"{adj} {population}"
 
 
@@ -388,7 +390,7 @@ WORDING: dict[str, Wording] = {
     "wdes.6": _survey("said they had felt pressure from their manager to come to work when not "
                       "well enough"),
     "wdes.8": _survey("said the trust had made adequate adjustments to enable them to carry out "
-                      "their work"),
+                      "their work", population="disabled staff"),
     "pp.hwb.risk_assessment_completed_rate": Wording("rate", "had a completed risk assessment"),
     "pp.hwb.flu_vaccinated_rate": Wording("rate", "were vaccinated against flu"),
     "pp.hwb.wellbeing_conversation_rate": Wording("rate",
@@ -555,16 +557,16 @@ def likelihood_words(shown: Decimal, gn: str, rn: str, event: str, where: str = 
             f"{fmt_number(shown, 'ratio')} times as likely")
 
 
-def range_sentence(shown: Decimal) -> str:
-    """Whether a shown relative likelihood is within the non-adverse range of 0.80 to 1.25."""
-    if NON_ADVERSE_LOW <= shown <= NON_ADVERSE_HIGH:
-        return "This is within the non-adverse range of 0.80 to 1.25."
-    return "This is outside the non-adverse range of 0.80 to 1.25."
+def range_clause(shown: Decimal) -> str:
+    """Whether a shown relative likelihood is within the non-adverse range of 0.80 to 1.25, as a
+    clause of the figure's own sentence (so two figures on one page never share a sentence)."""
+    where = "within" if NON_ADVERSE_LOW <= shown <= NON_ADVERSE_HIGH else "outside"
+    return f", {where} the non-adverse range of 0.80 to 1.25"
 
 
-CHANCE_RATIO = (" The 95% confidence interval includes 1.00 (equal likelihood), so the "
-                "difference may be due to chance.")
-CHANCE_GAP = " The 95% confidence interval includes no gap, so the difference may be due to chance."
+CHANCE_RATIO = ("; the interval includes 1.00 (equal likelihood), so the difference may be due "
+                "to chance")
+CHANCE_GAP = "; the interval includes no gap, so the difference may be due to chance"
 
 
 def _likelihood(row: Mapping, w: Wording, unit: str) -> str:
@@ -578,13 +580,13 @@ def _likelihood(row: Mapping, w: Wording, unit: str) -> str:
                f"the odds for {rn}{where}"
     else:
         head = likelihood_words(shown, gn, rn, w.event, where)
-    text = _cap(w.context + head) + _details(row, "ratio", w, short_noun(g, w.population)) + "."
+    text = _cap(w.context + head) + _details(row, "ratio", w, short_noun(g, w.population))
     if w.non_adverse_range:
-        text += " " + range_sentence(shown)
+        text += range_clause(shown)
     excludes = _interval_excludes(row, "ratio", Decimal(1))
     if excludes is False and shown != 1:
         text += CHANCE_RATIO
-    return text
+    return text + "."
 
 
 def _gap_direction(shown: Decimal) -> str:
@@ -621,11 +623,11 @@ def _gap(row: Mapping, w: Wording, unit: str) -> str:
                 f"{_gap_direction(shown)} than {possessive(rn)}")
     lo, hi = _get(row, "ci_lower", None), _get(row, "ci_upper", None)
     ci = gap_interval_text(lo, hi, unit) if lo is not None and hi is not None else ""
-    text = _cap(w.context + head) + (f" ({ci})" if ci else "") + "."
+    text = _cap(w.context + head) + (f" ({ci})" if ci else "")
     excludes = _interval_excludes(row, unit, Decimal(0))
     if excludes is False and shown != 0:
         text += CHANCE_GAP
-    return text
+    return text + "."
 
 
 def _board_gap(row: Mapping, w: Wording, unit: str) -> str:
@@ -861,10 +863,10 @@ def comparison_sentence(row: Mapping, ref: Mapping, ratio: tuple | None) -> str:
     ci = ""
     if not is_blank(ratio[1]) and not is_blank(ratio[2]):
         ci = f", 95% CI {fmt_number(ratio[1], 'ratio')} to {fmt_number(ratio[2], 'ratio')}"
-    text = f"{head} ({name} {fmt_number(shown, 'ratio')}{ci})."
+    text = f"{head} ({name} {fmt_number(shown, 'ratio')}{ci})"
     if ci and rounded(ratio[1], "ratio") <= 1 <= rounded(ratio[2], "ratio") and shown != 1:
         text += CHANCE_RATIO
-    return text
+    return text + "."
 
 
 # --- actions -----------------------------------------------------------------------------

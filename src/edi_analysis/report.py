@@ -560,15 +560,20 @@ class Report:
         return out
 
     def _comparisons(self, mrows: pd.DataFrame, derived_ratio: bool) -> list[str]:
+        """Pairwise comparisons of a per-group metric, the headline breakdown first. Where the
+        headline breakdown holds no pair (WDES 8 is asked of disabled staff only), its own
+        groups are stated first, then the pairs within it."""
         from edi_analysis import board
 
         out = []
         for breakdown in _PAIR_BREAKDOWNS:
             part = mrows[mrows["breakdown"] == breakdown]
+            pairs = 0
             for group, ref in _PAIRS:
                 a, b = part[part["group"] == group], part[part["group"] == ref]
                 if a.empty or b.empty:
                     continue
+                pairs += 1
                 a, b = a.iloc[0].to_dict(), b.iloc[0].to_dict()
                 hidden = [r for r in (a, b) if str(r.get("suppressed")).lower() == "true"
                           or narrative.is_blank(r.get("value"))]
@@ -580,6 +585,9 @@ class Report:
                     ratio = board.mover_ratio(a["value"], a.get("ci_lower"), a.get("ci_upper"),
                                               b["value"], b.get("ci_lower"), b.get("ci_upper"))
                 out.append(narrative.comparison_sentence(a, b, ratio))
+            if breakdown == "" and not pairs:
+                out += [self._one_sentence(r) for _, r in part.iterrows()
+                        if r["group"] not in ("All", "Unknown")]
         return out
 
     def _caption(self, label: str) -> str:

@@ -219,7 +219,7 @@ class DashLine:
     def travel_short(self) -> str:
         """The direction of travel in a word or two (the one-page dashboard)."""
         return {"closer": "Closer", "further": "Further", "same": "No change",
-                "not_comparable": "Not comparable", "higher": "Higher", "lower": "Lower",
+                "not_comparable": "New basis", "higher": "Higher", "lower": "Lower",
                 "none": "—"}.get(self.travel, self.travel_label)
 
 
@@ -322,6 +322,9 @@ class Report:
     git_commit: str = ""
     board: BoardPaper | None = None
     cover: Cover | None = None
+    #: notices every page of the report and its board pack show at the top (e.g. that a
+    #: section is missing or that lower thresholds were allowed)
+    notices: tuple[str, ...] = ()
 
     @property
     def period_label(self) -> str:

@@ -120,7 +120,10 @@ def prepare_notebook(nb: nbformat.NotebookNode, title: str, *, reviewer: bool) -
             cell.outputs = [o for o in cell.get("outputs", [])
                             if not any(m in o.get("data", {}) for m in C.DATA_MIMES)]
             if not reviewer:
-                if opts.get("include") is False or tags & {"remove-cell", "remove_cell"}:
+                # the methodology cell (definitions with column names, input hashes) is for
+                # reviewers: the board view links to it instead
+                if opts.get("include") is False or tags & {"remove-cell", "remove_cell",
+                                                            "methodology"}:
                     continue
                 if opts.get("output") is False or tags & {"remove-output", "remove_output"}:
                     cell.outputs = []
@@ -390,6 +393,7 @@ def board_pack_content(report: C.Report, figure_paths: dict[C.Figure, str]) -> d
             f"Produced with edi-analysis {version}" + (f", commit {report.git_commit}"
                                                        if report.git_commit else "") + "."),
         "classification": "OFFICIAL",
+        "notices": list(report.notices),
         "disclosure": (f"Small numbers are suppressed (counts below {report.min_count}; survey "
                        f"results from fewer than {report.min_survey_responses} respondents). "
                        "No individual can be identified from this paper."),
