@@ -236,7 +236,8 @@ def test_quartiles_are_plotted_lower_to_upper():
     assert ticks == ["Female in the lower pay quartile", "Female in the lower middle pay quartile",
                      "Female in the upper middle pay quartile", "Female in the upper pay quartile"]
     alt = charts.bar_chart(rows, "Women in each quartile", "percent").alt
-    assert alt.index("lower middle") < alt.index("upper middle") < alt.index("upper pay quartile: 68")
+    assert alt.index("lower middle") < alt.index("upper middle") < \
+        alt.index("upper pay quartile: 68")
 
 
 def test_bar_labels_show_counts_only_where_they_are_counts():

@@ -180,6 +180,22 @@ def test_load_site_reads_headlines_summary_actions_and_provenance(small):
     assert any("Counts from 1 to 7 are suppressed" in s for s in report.method_note())
 
 
+def test_data_outputs_are_never_shown_on_a_page():
+    nb = _notebook("Overview", _png())
+    rows = {"application/vnd.edi-analysis.metrics+json": [{"metric_id": "x"}], "text/plain": ""}
+    nb.cells.append(_code("r.section('hl-board')", [
+        nbformat.v4.new_output("display_data", data={"text/html": "<table class='dashboard'>"
+                                                                  "<tr><td>1</td></tr></table>",
+                                                     "text/plain": "t"}),
+        nbformat.v4.new_output("display_data", data={C.BOARD_MIME: {"rows": []},
+                                                     "text/plain": ""}),
+        nbformat.v4.new_output("display_data", data=rows)], n=9))
+    for reviewer in (False, True):
+        cell = fallback.prepare_notebook(nb, "Overview", reviewer=reviewer).cells[-1]
+        assert [list(o["data"]) for o in cell.outputs] == [["text/html", "text/plain"]]
+    assert C.output_blocks(nb.cells[-1].outputs[1], {}) == []  # not a block either
+
+
 def test_board_view_drops_code_noise_and_the_duplicate_title():
     nb = _notebook("Overview", _png())
     board = fallback.prepare_notebook(nb, "Overview", reviewer=False)
@@ -605,3 +621,9 @@ def test_dashboard_shows_previous_period_peers_and_england(sample):
     assert "New basis" in dash and "1.54" in dash
     earliest = site.report("2023-03-31", "ZZ001").board
     assert all(x.travel == "none" for x in earliest.lines)  # no earlier period in the data
+    # the dashboard is on the trust's summary page and on the overview's board view
+    out = Path(params.site_dir) / r.path
+    for page in ("index.html", "00_overview.html"):
+        html = (out / page).read_text("utf-8")
+        assert '<table class="dashboard"' in html or 'class="edi-table dashboard"' in html, page
+        assert "WRES 3" in html and "▲</span> Red" in html, page

@@ -228,13 +228,15 @@ INDICATORS: tuple[Indicator, ...] = (
     _I("pay.ethnicity.mean", "pay", "Ethnicity pay", "pay.ethnicity.mean_gap", "pay_gap", "hia3",
        label="Mean hourly pay gap: BME v White", short="Mean hourly pay, BME v White",
        headline="hl-pay-ethnicity", group="BME", also="plan 3a"),
-    _I("pay.ethnicity.median", "pay", "Ethnicity pay", "pay.ethnicity.median_gap", "pay_gap", "hia3",
+    _I("pay.ethnicity.median", "pay", "Ethnicity pay", "pay.ethnicity.median_gap",
+       "pay_gap", "hia3",
        label="Median hourly pay gap: BME v White", short="Median hourly pay, BME v White",
        headline="hl-pay-ethnicity", group="BME", also="plan 3a"),
     _I("pay.disability.mean", "pay", "Disability pay", "pay.disability.mean_gap", "pay_gap", "hia3",
        label="Mean hourly pay gap: disabled v non-disabled",
        short="Mean hourly pay, disabled v not", headline="hl-pay-disability", also="plan 3a"),
-    _I("pay.disability.median", "pay", "Disability pay", "pay.disability.median_gap", "pay_gap", "hia3",
+    _I("pay.disability.median", "pay", "Disability pay", "pay.disability.median_gap",
+       "pay_gap", "hia3",
        label="Median hourly pay gap: disabled v non-disabled",
        short="Median hourly pay, disabled v not", headline="hl-pay-disability", also="plan 3a"),
     _I("pay.medical.mean", "pay", "Mend the Gap", "pay.medical.gender_mean_gap", "pay_gap", "hia3",
@@ -655,7 +657,8 @@ def national(ind: Indicator, external: pd.DataFrame | None, period: str) -> str:
         if a is None or b is None or float(b) <= 0:
             return ""
         return N.fmt_number(float(a) / float(b), "ratio")
-    value = by_group.get(ind.group) if ind.group in by_group else next(iter(by_group.values()), None)
+    value = by_group.get(ind.group) if ind.group in by_group else \
+        next(iter(by_group.values()), None)
     if value is None:
         return ""
     from edi_analysis.metrics import REGISTRY

@@ -154,9 +154,13 @@ def _wrap(text: str, width: int = 80) -> str:
 
 
 def row_label(row: pd.Series) -> str:
-    """Axis label of a row: its group, plus the breakdown when there is one."""
+    """Axis label of a row: its group (and the group it is compared with, for a ratio or gap),
+    plus the breakdown when there is one."""
     where = breakdown_phrase(row.get("breakdown", "") or "")
     group = row.get("group", "") or "All"
+    ref = row.get("reference_group", "")
+    if isinstance(ref, str) and ref and ref != "All":
+        group = f"{group} v {ref}"
     return f"{group} {where}".strip() if where else group
 
 
@@ -273,8 +277,9 @@ def bar_figure(rows: pd.DataFrame, label: str, unit: str, *, reference: float | 
                        alpha=0.15, lw=0, label="Non-adverse range (0.80 to 1.25)")
             for edge in (NON_ADVERSE_LOW, NON_ADVERSE_HIGH):
                 ax.axvline(float(edge), color=BAND_COLOUR, linewidth=1, zorder=2)
-        ax.scatter(values, y, color=colours, s=70, zorder=3, edgecolors=WHISKER_HALO,
-                   linewidths=0.8)
+        # the point above its whisker, so the figure itself is never hidden by its interval
+        ax.scatter(values, y, color=colours, s=80, zorder=5, edgecolors=WHISKER_HALO,
+                   linewidths=1.0)
     else:
         ax.barh(y, values, color=colours, height=0.7, zorder=2)
     has_ci = ~(pd.isna(lo) | pd.isna(hi))
@@ -379,7 +384,7 @@ def trend_chart(rows: pd.DataFrame, label: str, unit: str, caption: str = "") ->
     if made is None:
         return None
     fig, changes = made
-    named = rows.sort_values(["group", "period"]).assign(
+    named = rows.sort_values(["group", "period"]).assign(reference_group="").assign(
         group=lambda d: d["group"] + ", " + d["period"] + (
             (" (" + d["basis"].fillna("") + " basis)").where(d["basis"].fillna("") != "", "")
             if "basis" in d else ""), breakdown="")
@@ -456,7 +461,7 @@ def peers_chart(rows: pd.DataFrame, trust: str, label: str, unit: str, caption: 
     fig = peers_figure(data, trust, label, unit, national=national, names=names)
     rank = list(data["trust_code"]).index(trust) + 1 if trust in set(data["trust_code"]) else None
     alt = describe(data.assign(group=[_trust_label(t, names) for t in data["trust_code"]],
-                               breakdown="", metric_id=""), label, unit)
+                               breakdown="", metric_id="", reference_group=""), label, unit)
     if rank and len(data) > 1:
         alt += f" This trust ({trust}) is {rank} of {len(data)} from lowest to highest."
     if national is not None:

@@ -73,8 +73,8 @@ NOTEBOOKS = {
 _S = Section
 SECTIONS: tuple[Section, ...] = (
     _S("hl-board", "00_overview", "Summary for the board: dashboard and asks",
-       ("actions.status", "wres.1.share", "wres.2.relative_likelihood", "wres.3.relative_likelihood",
-        "wres.4.relative_likelihood", "wres.5", "wres.6", "wres.7", "wres.8", "wres.9.board_gap",
+       ("actions.status", "wres.1.share", "wres.2.relative_likelihood",
+        "wres.3.relative_likelihood", "wres.4.relative_likelihood", "wres.5", "wres.6", "wres.7", "wres.8", "wres.9.board_gap",
         "wdes.1.share", "wdes.2.relative_likelihood", "wdes.3.relative_likelihood", "wdes.4*",
         "wdes.5", "wdes.6", "wdes.7", "wdes.8", "wdes.9a", "wdes.10.board_gap",
         "pay.gender.mean_gap", "pay.gender.median_gap", "pay.ethnicity.mean_gap",
@@ -727,9 +727,9 @@ class Report:
         counts = s.counts
         _md(f"**Ratings:** {counts['red']} red, {counts['amber']} amber, {counts['green']} green; "
             f"{counts['none']} not rated. " + " ".join(board.RULE))
-        _display({BOARD_MIME: data, "text/html": _dashboard_html(s, self.display_name,
-                                                                 self.period_label),
-                  "text/plain": "Dashboard"})
+        _html(_dashboard_html(s, self.display_name, self.period_label), "Table: dashboard")
+        # the same as data for the publisher (never shown on a page)
+        _display({BOARD_MIME: data, "text/plain": ""})
         if s.asks:
             items = "\n".join(f"{i}. {a.text} *Due: {a.due}.*" for i, a in enumerate(s.asks, 1))
             _md(f"**The Board is asked to:**\n\n{items}")
@@ -893,7 +893,8 @@ def _plan_html(plan, caption: str) -> str:
         checks = "; ".join(p.flags) or "—"
         trs.append(f'<tr><th scope="row">{_esc(p.title)}</th><td>{_esc(p.owner)}</td>'
                    f"<td>{_esc(p.due)}</td><td>{_esc(p.status)}</td><td>{_esc(p.evidence)}</td>"
-                   + _rating_cell(p.rag, p.rag_label, p.rag_shape) + f"<td>{_esc(checks)}</td></tr>")
+                   + _rating_cell(p.rag, p.rag_label, p.rag_shape)
+                   + f"<td>{_esc(checks)}</td></tr>")
     table = (f'<table class="edi-table plan"><caption>{_esc(caption)}</caption><thead>{head}'
              f"</thead><tbody>{''.join(trs)}</tbody></table>")
     return (f'<div class="table-scroll" role="region" tabindex="0" aria-label="{_esc(caption)}">'

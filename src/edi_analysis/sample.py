@@ -1149,7 +1149,8 @@ _NATIONAL = (
     ("wres.8", "BME", 16.6, 16.2), ("wres.8", "White", 6.7, 6.5),
     ("wdes.2.relative_likelihood", "Non-disabled", 0.99, 1.00),
     ("wdes.3.relative_likelihood", "Disabled", 2.17, 1.94),
-    ("wdes.4a.colleague", "Disabled", 24.8, 24.1), ("wdes.4a.colleague", "Non-disabled", 16.5, 16.0),
+    ("wdes.4a.colleague", "Disabled", 24.8, 24.1),
+    ("wdes.4a.colleague", "Non-disabled", 16.5, 16.0),
     ("wdes.8", "Disabled", 73.4, 73.6),
     ("pay.gender.mean_gap", "Female", 19.0, 18.6),
 )

@@ -368,7 +368,7 @@ class Report:
                  + (f" and the {overdue} EDI Improvement Plan action"
                     f"{'s' * (overdue != 1)} past {'their' if overdue != 1 else 'its'} due date"
                     if overdue else ""))
-        agree = (f"agree the {asks} ask{'s' * (asks != 1)} in section 2" if asks else "")
+        agree = (f"agree the {asks} ask{'s' * (asks != 1)} set out in this paper" if asks else "")
         lead = {"assurance": "receive this report for assurance",
                 "approval": "approve the action plan",
                 "discussion": "discuss the findings",

@@ -405,8 +405,8 @@ def board_pack_content(report: C.Report, figure_paths: dict[C.Figure, str]) -> d
         "summary": _summary_json(report),
         "plan_edi": [_plan_json(p) for p in plan if p.plan == "EDI Improvement Plan"],
         "plan_people": [_plan_json(p) for p in plan if p.plan != "EDI Improvement Plan"],
-        "plan_counts": {k: sum(1 for p in plan if p.rag == k) for k in ("red", "amber", "green",
-                                                                         "grey")},
+        "plan_counts": {k: sum(1 for p in plan if p.rag == k and p.plan == "EDI Improvement Plan")
+                        for k in ("red", "amber", "green", "grey")},
         "rag": [{"key": lab, "label": lab.capitalize(), "meaning": C.RAG_MEANING[lab], "count": n}
                 for lab, n in report.rag_counts],
         "areas": area_pages(report, figure_paths),
