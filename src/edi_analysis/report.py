@@ -540,9 +540,8 @@ class Report:
         row (no breakdown, known group).
         """
         out = []
-        order = [m for m in resolve(list(dict.fromkeys(rows["metric_id"])))]
-        if ids is not None:
-            order = [m for m in ids if m in set(rows["metric_id"])]
+        present = list(dict.fromkeys(rows["metric_id"]))
+        order = present if ids is None else [m for m in ids if m in set(present)]
         for mid in order:
             mrows = rows[rows["metric_id"] == mid]
             w = narrative.wording(mid)
