@@ -152,3 +152,64 @@ def test_screenshots_kept(browser_results):
     for name in browser_results:
         shot = OUT / f"{name}.png"
         assert shot.is_file() and shot.stat().st_size > 5000, shot
+
+
+# --- reflow: no horizontal scrolling of text at 320 CSS px (WCAG 2.2 SC 1.4.10) -------------------
+
+REFLOW_PAGES = ["landing", "trust-summary", "board-view", "reviewer-view", "methodology",
+                "accessibility-statement"]
+
+
+@pytest.fixture(scope="module")
+def reflow_results(tmp_path_factory):
+    """Each page type at 390 and 320 CSS px (a phone, and 1280 px at 400% zoom): the page's
+    width, any element wider than the window outside a scrolling region, and whether the
+    summary (or the notebook) comes before the list of the report's pages."""
+    params, _ = sample_site()
+    site_dir = Path(params.site_dir)
+    driver = chromium_driver(tmp_path_factory.mktemp("chromium-reflow"))
+    out = {}
+    try:
+        with SiteServer(site_dir) as server:
+            pages = page_types(site_dir)
+            for width in (390, 320):
+                driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                    "width": width, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+                for name in REFLOW_PAGES:
+                    driver.get(server.url + pages[name])
+                    out[(name, width)] = driver.execute_script("""
+                        const w = window.innerWidth, wide = [];
+                        for (const el of document.querySelectorAll('main *, header *, nav *')) {
+                          if (el.closest('.table-scroll, .highlight, .input_area')) continue;
+                          const r = el.getBoundingClientRect();
+                          if (r.width > 0 && r.right > w + 1) wide.push(el.tagName + '.' +
+                            el.className + ' ' + Math.round(r.right));
+                        }
+                        const first = document.querySelector('#summary, .notebook');
+                        const nav = document.querySelector('.report-nav');
+                        return {scrollWidth: document.documentElement.scrollWidth, width: w,
+                                wide: wide.slice(0, 5),
+                                summaryFirst: first && nav ? first.getBoundingClientRect().top
+                                  < nav.getBoundingClientRect().top : null};""")
+                    if width == 390:
+                        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+                        import base64
+
+                        OUT.mkdir(parents=True, exist_ok=True)
+                        (OUT / f"{name}-390.png").write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        driver.quit()
+    return out
+
+
+@pytest.mark.parametrize("width", [390, 320])
+@pytest.mark.parametrize("page", REFLOW_PAGES)
+def test_pages_reflow_without_horizontal_scrolling(reflow_results, page, width):
+    r = reflow_results[(page, width)]
+    assert r["scrollWidth"] <= width, r  # the page is no wider than the window
+    assert not r["wide"], r  # only tables and code scroll, each in its own region
+
+
+@pytest.mark.parametrize("page", ["trust-summary", "board-view", "reviewer-view"])
+def test_on_a_phone_the_summary_comes_before_the_navigation(reflow_results, page):
+    assert reflow_results[(page, 390)]["summaryFirst"] is True

@@ -182,14 +182,40 @@ def test_every_prn01002_deliverable_is_present_verbatim_due_march_2024(actions):
     assert [a.owner_level for a in actions if a.area == "hia1"] == ["board", "board"]
 
 
-def test_high_impact_actions_2_and_4_due_march_2025(actions):
-    hia24 = [a for a in actions if a.area in ("hia2", "hia4")]
-    assert sorted(a.area for a in hia24) == ["hia2", "hia4"]
-    assert {a.due for a in hia24} == {dt.date(2025, 3, 31)}
-    assert {a.text for a in hia24} == {
-        "fair and inclusive recruitment and talent management",
-        "address health inequalities within the workforce",
-    }
+#: High impact actions 2 and 4 as the plan itself words and dates them (NHS England, NHS
+#: equality, diversity and inclusion improvement plan, June 2023); the catalogue used to give
+#: each HIA one action due 2025-03-31, from a summary.
+PLAN_HIA2_HIA4 = {
+    "Create and implement a talent management plan to improve the diversity of executive and "
+    "senior leadership teams.": ("hia2", dt.date(2024, 6, 30)),
+    "Evidence progress of implementation of the talent management plan to improve the "
+    "diversity of executive and senior leadership teams.": ("hia2", dt.date(2025, 6, 30)),
+    "Implement a plan to widen recruitment opportunities within local communities, aligned to "
+    "the NHS Long Term Workforce Plan. This should include the creation of career pathways into "
+    "the NHS such as apprenticeship programmes and graduate management training schemes. "
+    "Impact should be measured in terms of social mobility across the integrated care system "
+    "(ICS) footprint.": ("hia2", dt.date(2024, 10, 31)),
+    "Develop and implement an improvement plan to address health inequalities within the "
+    "workforce.": ("hia4", None),
+    "Line managers and supervisors should have regular effective wellbeing conversations with "
+    "their teams, utilising resources such as the national NHS health and wellbeing "
+    "framework.": ("hia4", dt.date(2023, 10, 31)),
+    "Work in partnership with community organisations, facilitated by ICBs working with NHS "
+    "organisations and arm's length bodies, such as the NHS Race and Health Observatory. For "
+    "example, local educational and voluntary sector partners can support social mobility and "
+    "improve employment opportunities across healthcare.": ("hia4", dt.date(2025, 4, 30)),
+}
+
+
+def test_high_impact_actions_2_and_4_as_the_plan_dates_them(actions):
+    hia24 = {a.text: (a.area, a.due) for a in actions if a.area in ("hia2", "hia4")}
+    assert hia24 == PLAN_HIA2_HIA4
+    # no HIA2/HIA4 action is due 2025-03-31: that date came from a summary, not the plan
+    assert dt.date(2025, 3, 31) not in {d for _, d in hia24.values()}
+    for a in actions:
+        if a.area in ("hia2", "hia4") and a.due is not None:
+            assert "improvement plan (June 2023), high impact action" in a.source
+            assert f"by {a.due:%B %Y}" in a.source, a.source  # the plan's own words cited
 
 
 def test_people_plan_employer_actions_and_due_dates(actions):
@@ -226,13 +252,10 @@ def test_catalogue_holds_exactly_the_reference_actions(actions):
         + PP_BY_JUNE
         + PP_SUPPORTING_NATIONAL
         + SIX_NATIONAL
-        + [
-            "fair and inclusive recruitment and talent management",
-            "address health inequalities within the workforce",
-        ]
+        + list(PLAN_HIA2_HIA4)
     )
     assert sorted(a.text for a in actions) == sorted(expected)
-    assert len({a.id for a in actions}) == len(actions) == 44
+    assert len({a.id for a in actions}) == len(actions) == 48
 
 
 def test_metric_references_are_contract_ids_and_registered(actions):

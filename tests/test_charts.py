@@ -110,7 +110,10 @@ def _png_size(png: bytes) -> tuple[int, int]:
 def test_table_is_accessible_and_rounds_for_display_only():
     rows = _rows([70.04, 25.0, 5.0], suppressed=[False, False, True])
     t = charts.table_html(rows, "Workforce by ethnicity")
-    assert t.startswith('<table class="edi-table"><caption>Workforce by ethnicity</caption>')
+    # in a region of its own that scrolls when wider than the page, named and focusable
+    assert t.startswith('<div class="table-scroll" role="region" tabindex="0" '
+                        'aria-label="Workforce by ethnicity"><table class="edi-table">'
+                        '<caption>Workforce by ethnicity</caption>')
     assert t.count('scope="col"') == 4  # Group, Figure, 95% CI, Denominator (empty columns dropped)
     assert '<th scope="row">White</th><td>70.0%</td><td>68.0% to 72.0%</td><td>400</td>' in t
     assert '<th scope="row">Unknown</th><td>suppressed</td>' in t
@@ -126,3 +129,180 @@ def test_table_escapes_text():
 @pytest.mark.parametrize("breakdown, label", [("", "BME"), ("pay_cluster=2", "BME in pay cluster 2 (Bands 5 to 7)")])
 def test_row_label(breakdown, label):
     assert charts.row_label(pd.Series({"group": "BME", "breakdown": breakdown})) == label
+
+
+# --- contrast, colours, legends, order, counts (issue 13) ----------------------------------------
+
+def test_contrast_ratio_matches_wcag_examples():
+    assert charts.contrast("#000000", "#FFFFFF") == pytest.approx(21.0)
+    assert charts.contrast("#767676", "#FFFFFF") == pytest.approx(4.54, abs=0.01)  # WCAG AA grey
+    assert charts.contrast("#12436D", "#3D3D3D") == pytest.approx(1.06, abs=0.01)  # the old whisker
+
+
+def _errorbar_collections(ax):
+    from matplotlib.collections import LineCollection
+
+    return [c for c in ax.collections if isinstance(c, LineCollection)]
+
+
+def _bar_colours(ax):
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import Rectangle
+
+    return [to_hex(p.get_facecolor()).upper() for p in ax.patches if isinstance(p, Rectangle)
+            and p.get_width() != 0 and p.get_height() != 0]
+
+
+def test_whiskers_have_3_to_1_against_every_bar_and_the_background():
+    """Computed from the colours the chart actually draws: each whisker is black with a white
+    outline, so against a bar either its line or its outline has at least 3:1."""
+    from matplotlib.colors import to_hex
+
+    rows = _rows([70.0, 25.0, 5.0], metric="wres.1.share")
+    fig = charts.bar_figure(rows, "Share", "percent")
+    ax = fig.axes[0]
+    bars = _bar_colours(ax)
+    assert bars and set(bars) <= {c.upper() for c in charts.GROUP_COLOURS.values()}
+    background = to_hex(ax.get_facecolor()).upper()
+    whiskers = _errorbar_collections(ax)
+    assert whiskers
+    for coll in whiskers:
+        line = to_hex(coll.get_colors()[0]).upper()
+        effects = coll.get_path_effects()
+        halo = to_hex(effects[0]._gc["foreground"]).upper()
+        assert charts.contrast(line, background) >= 3
+        for bar in bars:
+            assert max(charts.contrast(line, bar), charts.contrast(halo, bar)) >= 3, (line, bar)
+    for bar in bars:  # the bars themselves against the page (SC 1.4.11)
+        assert charts.contrast(bar, background) >= 3
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_every_group_colour_and_peer_dot_has_3_to_1_on_white():
+    for group, colour in charts.GROUP_COLOURS.items():
+        assert charts.contrast(colour, charts.BACKGROUND) >= 3, group
+    for colour in (charts.PEER_DOT, charts.HIGHLIGHT, charts.NATIONAL_LINE,
+                   charts.REFERENCE_LINE, charts.BAND_COLOUR):
+        assert charts.contrast(colour, charts.BACKGROUND) >= 3, colour
+    for colour in charts.GROUP_COLOURS.values():  # whisker line or outline on any colour
+        assert max(charts.contrast(charts.WHISKER, colour),
+                   charts.contrast(charts.WHISKER_HALO, colour)) >= 3
+
+
+def test_one_colour_per_group_whatever_the_row_order():
+    a = charts.bar_figure(_rows([70.0, 25.0, 5.0]), "Share", "percent")
+    b = charts.bar_figure(_rows([25.0, 70.0, 5.0], groups=("BME", "White", "Unknown")), "Share",
+                          "percent")
+    labels = lambda f: [t.get_text().split("\n")[0] for t in f.axes[0].get_yticklabels()]  # noqa
+    colours = lambda f: dict(zip(labels(f), _bar_colours(f.axes[0])))  # noqa: E731
+    assert colours(a)["White"] == colours(b)["White"] == charts.GROUP_COLOURS["White"].upper()
+    assert colours(a)["BME"] == colours(b)["BME"] == charts.GROUP_COLOURS["BME"].upper()
+    # the same map serves every characteristic: reference groups one colour, compared another
+    assert charts.group_colour("Non-disabled") == charts.group_colour("White")
+    assert charts.group_colour("Disabled") == charts.group_colour("BME")
+
+
+def _overlaps(a, b) -> bool:
+    return not (a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0)
+
+
+@pytest.mark.parametrize("unit, band", [("percent", False), ("ratio", True)])
+def test_legend_never_covers_the_plot(unit, band):
+    rows = _rows([1.6, 0.9, 1.1], unit=unit)
+    fig = charts.bar_figure(rows, "Relative likelihood", unit, non_adverse_band=band,
+                            reference=1.0 if unit == "ratio" else None)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert legend is not None
+    renderer = fig.canvas.get_renderer()
+    assert not _overlaps(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_quartiles_are_plotted_lower_to_upper():
+    q = ["Lower", "Lower middle", "Upper", "Upper middle"]  # the alphabetical order of the rows
+    rows = pd.DataFrame({
+        "metric_id": "pay.gender.quartile_share", "breakdown": [f"quartile={x}" for x in q],
+        "group": "Female", "value": [78.0, 82.0, 68.0, 83.0], "ci_lower": NAN, "ci_upper": NAN,
+        "numerator": NAN, "denominator": 1167.0, "unit": "percent", "suppressed": False,
+        "note": "", "period": "2024-03-31", "trust_code": "RXA", "reference_group": ""})
+    fig = charts.bar_figure(rows, "Women in each quartile", "percent")
+    ticks = [t.get_text().split("\n")[0] for t in fig.axes[0].get_yticklabels()]
+    assert ticks == ["Female in the lower pay quartile", "Female in the lower middle pay quartile",
+                     "Female in the upper middle pay quartile", "Female in the upper pay quartile"]
+    alt = charts.bar_chart(rows, "Women in each quartile", "percent").alt
+    assert alt.index("lower middle") < alt.index("upper middle") < \
+        alt.index("upper pay quartile: 68")
+
+
+def test_bar_labels_show_counts_only_where_they_are_counts():
+    # pay gap rows hold mean £ pay in numerator and denominator: no "n =" (it said "n = 23.1")
+    pay = pd.DataFrame({
+        "metric_id": "pay.gender.mean_gap", "breakdown": "", "group": "Female",
+        "reference_group": "Male", "numerator": 18.49, "denominator": 23.1, "value": 20.4,
+        "ci_lower": 17.1, "ci_upper": 23.3, "unit": "percent", "suppressed": False, "note": "",
+        "period": "2024-03-31", "trust_code": "RXA"}, index=[0])
+    ch = charts.bar_chart(pay, "Gender pay gap", "percent")
+    assert "n =" not in ch.alt
+    fig = charts.bar_figure(pay, "Gender pay gap", "percent")
+    assert all("n =" not in t.get_text() for t in fig.axes[0].get_yticklabels())
+    days = pay.assign(metric_id="hia4.sickness_absence_rate", denominator=816901.6)
+    assert "n =" not in charts.bar_chart(days, "Sickness", "percent").alt  # days, not people
+    people = _rows([21.9], groups=("White",), denominators=(1083,),
+                   metric="wres.2.appointment_rate")
+    assert "n = 1,083" in charts.bar_chart(people, "Appointment rate", "percent").alt
+
+
+# --- trends join only the same basis -------------------------------------------------------------
+
+def test_trend_does_not_join_figures_on_different_bases():
+    a = _rows([1.4], groups=("BME",), unit="ratio", period="2023-03-31", denominators=(10,),
+              metric="wres.3.relative_likelihood").assign(basis="12-month")
+    b = _rows([1.6], groups=("BME",), unit="ratio", period="2024-03-31", denominators=(10,),
+              metric="wres.3.relative_likelihood").assign(basis="two-year rolling")
+    fig, changes = charts.trend_figure(pd.concat([a, b]), "RL", "ratio")
+    joined = [ln for ln in fig.axes[0].get_lines() if len(ln.get_xdata()) >= 2
+              and ln.get_linestyle() == "-"]
+    assert not joined  # no line from the 12-month figure to the two-year figure
+    assert changes == [("2023-03-31", "2024-03-31")]
+    ch = charts.trend_chart(pd.concat([a, b]), "RL", "ratio")
+    assert "counting basis changed between 2023-03-31 and 2024-03-31" in ch.alt
+    assert "BME, 2023-03-31 (12-month basis): 1.40" in ch.alt
+    same = charts.trend_figure(pd.concat([a.assign(basis="two-year rolling"), b]), "RL",
+                               "ratio")
+    assert same[1] == []
+    assert any(len(ln.get_xdata()) == 2 for ln in same[0].axes[0].get_lines())
+
+
+# --- peers: intervals, names and the England line ---------------------------------------------
+
+def _peer_rows(values):
+    return pd.concat([_rows([v], groups=("BME",), unit="ratio", trust=t, denominators=(10,),
+                            metric="wres.3.relative_likelihood") for t, v in values])
+
+
+def test_peers_chart_shows_intervals_names_and_the_england_line():
+    rows = _peer_rows((("RXA", 1.6), ("RYB", 0.9), ("RZC", 1.2)))
+    fig = charts.peers_figure(rows, "RZC", "RL", "ratio", national=1.14,
+                              names={"RZC": "Zed Hospitals NHS Trust"})
+    ax = fig.axes[0]
+    assert _errorbar_collections(ax)  # each trust's 95% interval
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "Zed Hospitals NHS Trust (RZC) (this trust)" in labels
+    england = [ln for ln in ax.get_lines() if ln.get_label().startswith("England")]
+    assert england and england[0].get_xdata()[0] == 1.14
+    ch = charts.peers_chart(rows, "RZC", "RL", "ratio", national=1.14)
+    assert ch.alt.endswith("This trust (RZC) is 2 of 3 from lowest to highest. The England "
+                           "figure is 1.14.")
+
+
+def test_a_one_trust_run_still_shows_the_england_figure():
+    rows = _peer_rows((("RXA", 1.6),))
+    assert charts.peers_chart(rows, "RXA", "RL", "ratio") is None  # nothing to compare with
+    ch = charts.peers_chart(rows, "RXA", "RL", "ratio", national=1.14)
+    assert ch is not None and "The England figure is 1.14." in ch.alt

@@ -182,9 +182,14 @@ def test_area_and_unit_come_from_the_registry(all_at_once):
 
 def test_suppression_is_applied(all_at_once):
     # The small trust has cells of 1–7 somewhere; every shown count is 0 or at least 8.
+    # Board counts (WRES 9, WDES 10, HIA1: the registry's counts=()) are public and never
+    # suppressed for their own sake (CONTRACT.md §4.8).
     assert all_at_once["suppressed"].any()
     shown = all_at_once[~all_at_once["suppressed"]]
-    assert not shown["numerator"].between(1, 7).any()
+    counted = shown["metric_id"].map(lambda m: "numerator" in REGISTRY[m].counts)
+    assert not shown.loc[counted, "numerator"].between(1, 7).any()
+    board = shown[shown["metric_id"].isin(["wres.9.board_gap", "wdes.10.board_gap"])]
+    assert board["numerator"].notna().all()  # the board's own counts are published
     # Board gaps are not suppressed for their own sake, only where an overall workforce
     # share cell of the same trust and period is hidden (the public board make-up would
     # give it away: stats.secondary_suppression, derived_from).

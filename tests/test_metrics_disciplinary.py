@@ -233,3 +233,18 @@ def test_every_row_is_registered_in_hia6_and_keys_are_unique(rows):
     assert {REGISTRY[m].area for m in rows["metric_id"]} == {"hia6"}
     assert not rows.duplicated(["trust_code", "period", "metric_id", "breakdown", "group"]).any()
     assert set(rows["period"]) == {P24}
+
+
+def test_counting_basis_follows_the_earlier_snapshot():
+    """Two-year rolling when the trust has a snapshot a year earlier, else 12 months; a
+    metric not counted on the rolling basis has none (its figures are always comparable)."""
+    from edi_analysis.metrics.disciplinary import TWELVE_MONTH, TWO_YEAR, counting_basis
+
+    both = ["2023-03-31", "2024-03-31"]
+    assert counting_basis("wres.3.relative_likelihood", "2024-03-31", both) == TWO_YEAR
+    assert counting_basis("wres.3.relative_likelihood", "2023-03-31", both) == TWELVE_MONTH
+    assert counting_basis("wdes.3.rate", "2024-03-31", ["2024-03-31"]) == TWELVE_MONTH
+    assert counting_basis("hia6.adjusted_relative_likelihood", "2024-03-31", both) == TWO_YEAR
+    assert counting_basis("hia6.disability.cell_ratio", "2024-03-31", both) == TWO_YEAR
+    assert counting_basis("hia6.harassment_manager", "2024-03-31", both) == ""  # a survey item
+    assert counting_basis("wres.5", "2024-03-31", both) == ""

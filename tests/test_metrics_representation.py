@@ -276,10 +276,14 @@ def test_board_gaps(raw):
     assert wres9.loc["board=voting", "value"] == pytest.approx(8.0)
     # Executive m2 (H), m3 (99), m4 (M): 2/2 = 100% − 25.333% = 74.667 pp.
     assert wres9.loc["board=executive", "value"] == pytest.approx(100 - 100 * 19 / 75)
+    # The board's own counts are published beside the gap (a census: "1 of 3", "2 of 2").
+    assert tuple(wres9.loc["board=voting", ["numerator", "denominator"]]) == (1, 3)
+    assert tuple(wres9.loc["board=executive", ["numerator", "denominator"]]) == (2, 2)
     wdes10 = pick(raw, "wdes.10.board_gap", None).loc[["Disabled"]].set_index("breakdown")
     # Voting disability m1 N, m2 Y, m3 N, m5 U → 1/3; workforce 18 of (18 + 56) = 24.324%.
     assert wdes10.loc["board=voting", "value"] == pytest.approx(100 / 3 - 100 * 18 / 74)
     assert wdes10.loc["board=executive", "value"] == pytest.approx(100 / 3 - 100 * 18 / 74)
+    assert tuple(wdes10.loc["board=voting", ["numerator", "denominator"]]) == (1, 3)
     assert set(pick(raw, "wres.9.board_gap", None).index) == {"BME"}
     assert set(pick(raw, "wdes.10.board_gap", None).index) == {"Disabled"}
     for rows in (wres9, wdes10):

@@ -344,20 +344,27 @@ def board_table() -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def assert_census_share(row, k, n):
+    """A share of the board: every member counted, so no confidence interval (a census)."""
+    assert (row.numerator, row.denominator) == (k, n)
+    assert row.value == pytest.approx(100 * k / n)
+    assert pd.isna(row.ci_lower) and pd.isna(row.ci_upper)
+
+
 def test_board_shares_of_members_at_the_snapshot():
     ctx = MetricContext.from_tables({"board": board_table()}, [LATER])
     rows = board_objectives(ctx)
     # SMART objectives: m1, m2, m5 of 5 members = 60%; m4 has no record (counted as not).
     smart = pick(rows, "hia1.smart_objectives_share")
-    assert_rate(smart, 3, 5)
+    assert_census_share(smart, 3, 5)
     assert smart.note == "1 member(s) with no record counted as not evidenced"
-    assert_rate(pick(rows, "hia1.smart_objectives_share", "board=voting"), 2, 4)  # m1, m2 of m1–m4
-    assert_rate(
+    assert_census_share(pick(rows, "hia1.smart_objectives_share", "board=voting"), 2, 4)  # m1, m2 of m1–m4
+    assert_census_share(
         pick(rows, "hia1.smart_objectives_share", "board=executive"), 2, 3
     )  # m2, m5 of m2, m3, m5
     # Appraised: m1, m5 of 5 = 40%; m3, m4 blank.
     appraised = pick(rows, "hia1.appraised_share")
-    assert_rate(appraised, 2, 5)
+    assert_census_share(appraised, 2, 5)
     assert appraised.note.startswith("2 member(s)")
     assert set(rows.basis) == {"board"}
     # Board figures are never suppressed, however small (CONTRACT.md §4.8).
@@ -368,7 +375,7 @@ def test_board_shares_of_members_at_the_snapshot():
 def test_board_uses_the_periods_own_snapshot():
     ctx = MetricContext.from_tables({"board": board_table()}, [EARLIER])
     # Only m1 at 2023-03-31, without SMART objectives: 0/1.
-    assert_rate(pick(board_objectives(ctx), "hia1.smart_objectives_share", period=EARLIER), 0, 1)
+    assert_census_share(pick(board_objectives(ctx), "hia1.smart_objectives_share", period=EARLIER), 0, 1)
 
 
 # --- All trusts at once = trust by trust ------------------------------------------------------

@@ -59,9 +59,9 @@ def test_fmt_count(value, shown):
 def test_lead_example_sentence():
     row = rl(1.6, 1.1, 2.3, numerator=41, denominator=2410)
     assert n.sentence(row) == (
-        "Black and minority ethnic (BME) staff were 1.60 times as likely as White staff to enter "
+        "BME staff were 1.60 times as likely as White staff to enter "
         "a formal disciplinary process (95% CI 1.10 to 2.30; 41 cases in 2,410 person-years of "
-        "BME staff). This is outside the non-adverse range of 0.80 to 1.25.")
+        "BME staff), outside the non-adverse range of 0.80 to 1.25.")
 
 
 @pytest.mark.parametrize("value, direction, shown, within", [
@@ -97,7 +97,7 @@ def test_ci_including_one_is_said():
 
 def test_non_adverse_range_only_for_formal_processes():
     s = n.sentence(rl(0.72, 0.5, 0.95, mid="wres.2.relative_likelihood", group="White", ref="BME"))
-    assert s.startswith("White applicants were less likely than Black and minority ethnic (BME) "
+    assert s.startswith("White applicants were less likely than BME "
                         "applicants to be appointed from shortlisting: 0.72 times as likely")
     assert "non-adverse" not in s
 
@@ -128,7 +128,7 @@ def test_relative_likelihood_words_always_match_the_shown_number(value):
 
 def test_gender_pay_gap_sentence():
     assert n.sentence(gap(12.345, 10.1, 14.2)) == (
-        "Women's mean hourly pay was 12.3% lower than men's (95% CI 10.1% to 14.2%).")
+        "Women's mean hourly pay was 12.3% lower than men's (95% CI 10.1% to 14.2% lower).")
 
 
 @pytest.mark.parametrize("value, words", [
@@ -146,8 +146,8 @@ def test_gap_direction(value, words):
 
 def test_ethnicity_gap_and_ci_crossing_zero():
     s = n.sentence(gap(-3.0, -5.1, 1.2, mid="pay.ethnicity.median_gap", group="BME", ref="White"))
-    assert s.startswith("Black and minority ethnic (BME) staff's median hourly pay was 3.0% "
-                        "higher than White staff's")
+    assert s.startswith("BME staff's median hourly pay was 3.0% higher than White staff's "
+                        "(95% CI from 1.2% lower to 5.1% higher)")
     assert "includes no gap" in s
 
 
@@ -169,7 +169,7 @@ def test_gap_words_always_match_the_shown_number(value):
 def test_board_gap():
     row = dict(metric_id="wres.9.board_gap", unit="pp", group="BME", reference_group="",
                breakdown="board=voting", value=-4.25, suppressed=False)
-    assert n.sentence(row) == ("The share of Black and minority ethnic (BME) people among voting "
+    assert n.sentence(row) == ("The share of BME people among voting "
                                "board members was 4.3 percentage points lower than their share "
                                "of the workforce.")
     row["value"] = 0.0
@@ -180,15 +180,17 @@ def test_rate_with_counts():
     row = dict(metric_id="wres.2.appointment_rate", unit="percent", group="BME", breakdown="",
                value=18.0, ci_lower=15.0, ci_upper=21.0, numerator=90, denominator=500,
                suppressed=False)
-    assert n.sentence(row) == ("18.0% of Black and minority ethnic (BME) applicants were appointed "
+    assert n.sentence(row) == ("18.0% of BME applicants were appointed "
                                "from shortlisting (95% CI 15.0% to 21.0%; 90 of 500 shortlisted).")
 
 
-def test_generic_survey_value():
+def test_survey_value_reads_as_english():
     row = dict(metric_id="wres.5", unit="percent", group="White", breakdown="", value=25.0,
                numerator=50, denominator=200, suppressed=False)
     s = n.sentence(row, label="Harassment from the public")
-    assert s == "Harassment from the public for White staff was 25.0% (50 of 200)."
+    assert s == ("25.0% of White staff said they had experienced harassment, bullying or abuse "
+                 "from patients, relatives or the public in the last 12 months (50 of 200 "
+                 "respondents).")
 
 
 @pytest.mark.parametrize("survey, kw, words", [
@@ -214,7 +216,7 @@ def test_blank_with_note():
     row = rl(NAN)
     row["note"] = "no cases in reference group"
     assert n.sentence(row, label="Relative likelihood") == (
-        "Relative likelihood for Black and minority ethnic (BME) staff: no figure can be given: "
+        "Relative likelihood for BME staff: no figure can be given: "
         "no cases in reference group.")
 
 
@@ -246,4 +248,194 @@ def test_rag_summary():
     ("", ""),
 ])
 def test_breakdown_phrase(breakdown, phrase):
+    assert n.breakdown_phrase(breakdown) == phrase
+
+
+# --- every metric reads as English ------------------------------------------------------------
+
+def test_every_registered_metric_has_its_own_wording():
+    """A metric added to the registry without words fails here (the fallback that wrote
+    "{label} for {group} was X" is gone: ``wording`` raises for an unknown id)."""
+    from edi_analysis.metrics import REGISTRY
+
+    missing = []
+    for mid, spec in REGISTRY.items():
+        try:
+            n.wording(mid, spec.unit)
+        except KeyError:
+            missing.append(mid)
+    assert not missing, f"no entry in narrative.WORDING for {missing}"
+    with pytest.raises(KeyError, match="add it to narrative.WORDING"):
+        n.wording("wres.99.new_metric", "percent")
+
+
+@pytest.fixture(scope="module")
+def sample_rows():
+    """Every metric of one sample trust and period (the smallest trust, so suppression and
+    blanks occur too)."""
+    from edi_analysis import pipeline
+    from edi_analysis.contract import validate_dataset
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data" / "sample"
+    ds = validate_dataset(data).dataset
+    return pipeline.compute_metrics(ds, ["2024-03-31"], ["ZZ004"])
+
+
+_LABEL_SHAPE = re.compile(r"^(?P<label>.+) for (?P<group>[^.]+?) was (?P<value>[-\d£.,]+)")
+_CODES = re.compile(r"\(\w+: |characteristic|international_recruit|ethnicity5|pay_cluster=|"
+                    r"[a-z]+_[a-z]+|\bbme\b")
+
+
+def test_no_sentence_has_the_label_for_group_was_x_shape(sample_rows):
+    from edi_analysis.metrics import REGISTRY
+
+    seen = set()
+    for rec in sample_rows.to_dict(orient="records"):
+        sp = REGISTRY[rec["metric_id"]]
+        s = n.sentence(rec, label=sp.label)
+        seen.add(rec["metric_id"])
+        assert not _LABEL_SHAPE.match(s), s
+        if not rec["suppressed"] and not n.is_blank(rec["value"]):
+            # a figure is described in words; only a missing one is named by its label
+            assert not s.startswith(f"{sp.label} for"), s
+        assert not _CODES.search(s), s  # no column names or codes on a board page
+        assert not re.search(r"[-−]\s?£?\d", s), s  # sizes are stated without a sign
+    assert seen == set(REGISTRY)  # every metric was read
+
+
+# --- signs: the direction word agrees with the number and its interval -------------------------
+
+_SIGNED = st.floats(min_value=-60, max_value=60, allow_nan=False)
+_WIDTH = st.floats(min_value=0, max_value=30, allow_nan=False)
+
+
+def _pct(x: str) -> Decimal:
+    return Decimal(x.replace(",", ""))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SIGNED, _WIDTH, _WIDTH, st.sampled_from([("Female", "Male", "men's"),
+                                                 ("BME", "White", "White staff's"),
+                                                 ("Disabled", "Non-disabled",
+                                                  "non-disabled staff's")]))
+def test_pay_gap_direction_and_interval_agree_for_both_signs(value, below, above, groups):
+    g, ref, ref_words = groups
+    lo, hi = value - below, value + above
+    s = n.sentence(gap(value, lo, hi, group=g, ref=ref))
+    shown = n.rounded(value, "percent")
+    assert not re.search(r"[-−]\d", s), s  # never a signed figure in words
+    if shown > 0:
+        assert f"{n.fmt_number(value, 'percent')}% lower than {ref_words}" in s
+    elif shown < 0:
+        assert f"{n.fmt_number(-value, 'percent')}% higher than {ref_words}" in s
+    else:
+        assert f"the same as {ref_words}" in s
+    lo_s, hi_s = n.rounded(lo, "percent"), n.rounded(hi, "percent")
+    m = re.search(r"\(95% CI (from )?([\d.]+)% (lower |higher )?to ([\d.]+)% (lower|higher)\)", s)
+    if lo_s == 0 and hi_s == 0:
+        assert "(95% CI 0.0% to 0.0%)" in s, s
+    else:
+        assert m, s
+    if lo_s >= 0 and hi_s > 0:  # the whole interval is "lower": a to b% lower
+        assert (m.group(1), m.group(5)) == (None, "lower") and \
+            (_pct(m.group(2)), _pct(m.group(4))) == (lo_s, hi_s), s
+    elif hi_s <= 0 and lo_s < 0:  # the whole interval is "higher"
+        assert (m.group(1), m.group(5)) == (None, "higher") and \
+            (_pct(m.group(2)), _pct(m.group(4))) == (-hi_s, -lo_s), s
+    elif not (lo_s == 0 and hi_s == 0):  # it spans no gap: from x% lower to y% higher
+        assert m.group(1) == "from " and m.group(3) == "lower " and m.group(5) == "higher", s
+        assert (_pct(m.group(2)), _pct(m.group(4))) == (hi_s, -lo_s), s
+    chance = "may be due to chance" in s
+    assert chance == (lo_s <= 0 <= hi_s and shown != 0), s
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=-60, max_value=60, allow_nan=False),
+       st.integers(min_value=0, max_value=12), st.integers(min_value=1, max_value=12))
+def test_board_gap_direction_agrees_for_both_signs(workforce_gap, k, extra):
+    board_n = k + extra
+    share = 100 * k / board_n
+    workforce = min(max(share - workforce_gap, 0.0), 100.0)
+    value = share - workforce
+    row = dict(metric_id="wres.9.board_gap", unit="pp", group="BME", reference_group="All",
+               breakdown="board=voting", value=value, numerator=k, denominator=board_n,
+               suppressed=False)
+    s = n.sentence(row)
+    shown = n.rounded(value, "pp")
+    assert "95% CI" not in s  # a census
+    assert not re.search(r"[-−]\d", s), s
+    if shown > 0:
+        assert "percentage points higher" in s
+    elif shown < 0:
+        assert "percentage points lower" in s
+    else:
+        assert "the same share" in s
+    if k == 0:
+        assert s.startswith(f"None of the {board_n} voting board members")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0.05, max_value=20, allow_nan=False), _WIDTH, _WIDTH)
+def test_comparison_words_agree_with_the_ratio_and_interval(ratio, a, b):
+    lo, hi = max(ratio - a / 10, 0.01), ratio + b / 10
+    row = dict(metric_id="wres.8", unit="percent", group="BME", value=20.0)
+    ref = dict(metric_id="wres.8", unit="percent", group="White", value=10.0)
+    s = n.comparison_sentence(row, ref, (ratio, lo, hi))
+    assert s.startswith("20.0% of BME staff said they had experienced discrimination")
+    assert f"(relative likelihood {n.fmt_number(ratio, 'ratio')}, 95% CI " \
+           f"{n.fmt_number(lo, 'ratio')} to {n.fmt_number(hi, 'ratio')})" in s
+    includes = n.rounded(lo, "ratio") <= 1 <= n.rounded(hi, "ratio")
+    assert ("may be due to chance" in s) == (includes and n.rounded(ratio, "ratio") != 1)
+
+
+# --- censuses ------------------------------------------------------------------------------
+
+def test_board_objectives_are_a_census_without_an_interval():
+    row = dict(metric_id="hia1.smart_objectives_share", unit="percent", group="All",
+               breakdown="", value=80.0, numerator=8, denominator=10, ci_lower=49.0,
+               ci_upper=94.3, suppressed=False)
+    s = n.sentence(row)
+    assert s == "8 of the 10 board members (80.0%) had SMART EDI objectives."
+    row.update(value=100.0, numerator=10)
+    assert n.sentence(row) == "All 10 board members had SMART EDI objectives."
+    row.update(value=0.0, numerator=0, breakdown="board=voting")
+    assert n.sentence(row) == "None of the 10 voting board members had SMART EDI objectives."
+
+
+def test_a_board_without_a_disabled_voting_member_is_said_plainly():
+    row = dict(metric_id="wdes.10.board_gap", unit="pp", group="Disabled",
+               reference_group="All", breakdown="board=voting", value=-5.7, numerator=0,
+               denominator=8, suppressed=False)
+    assert n.sentence(row) == ("None of the 8 voting board members with recorded disability "
+                               "status are disabled, against 5.7% of the workforce: 5.7 "
+                               "percentage points lower.")
+
+
+# --- terms explained where they first appear ------------------------------------------------
+
+def test_terms_are_explained_once_at_first_use():
+    seen: set[str] = set()
+    first = n.explain_terms("BME staff were 1.72 times as likely as White staff to enter a "
+                            "formal disciplinary process (55 cases in 1,845 person-years). "
+                            "This is outside the non-adverse range of 0.80 to 1.25.", seen)
+    for term in ("BME", "relative likelihood", "non-adverse range", "person-years"):
+        assert n.GLOSSARY[term][1] in first
+    assert seen == {"BME", "relative likelihood", "non-adverse range", "person-years"}
+    again = n.explain_terms("BME staff were 1.50 times as likely as White staff.", seen)
+    assert again == "BME staff were 1.50 times as likely as White staff."
+    cluster = n.explain_terms(n.breakdown_phrase("pay_cluster=1"), set())
+    assert n.GLOSSARY["pay cluster"][1] in cluster
+
+
+@pytest.mark.parametrize("breakdown, phrase", [
+    ("characteristic=disability", "by disability"),
+    ("characteristic=international_recruit", "by route of recruitment"),
+    ("ethnicity5=Asian", "(Asian staff compared with White British staff)"),
+    ("clinical=Y;pay_cluster=1", "among clinical staff in pay cluster 1 (Bands 1 to 4)"),
+    ("age_band=<25", "aged under 25"),
+    ("age_band=25-34", "aged 25 to 34"),
+    ("some_new_key=x", ""),  # an unknown breakdown reads as nothing, never as "(key: x)"
+])
+def test_breakdown_phrases_never_show_codes(breakdown, phrase):
     assert n.breakdown_phrase(breakdown) == phrase

@@ -143,3 +143,55 @@ def test_as_record_is_json_ready(tmp_path):
     rec = json.loads(json.dumps(p.as_record()))
     assert rec["trusts"] == ["RXA"] and rec["periods"] == ["2024-03-31"]
     assert rec["min_count"] == 8
+
+
+# --- trust names and the board paper's cover sheet (issue 13) ---------------------------------
+
+def test_trust_names_and_cover_sheet(tmp_path):
+    p = load_params(_write(tmp_path, BASE + """trust_names:
+  RXA: "  Example   Hospitals NHS Foundation Trust "
+board_paper:
+  meeting: Trust Board (public)
+  meeting_date: 2024-05-30
+  agenda_item: 9.2
+  purpose: Approval
+  baf_risk: "BAF 4: workforce equality"
+  trusts:
+    RXA: {executive_lead: Director of People}
+"""))
+    assert p.trust_names == {"RXA": "Example Hospitals NHS Foundation Trust"}
+    assert p.trust_name("RXA") == "Example Hospitals NHS Foundation Trust"
+    assert p.trust_name("RYY") == "RYY"  # not listed: shown by its code
+    cover = p.cover("RXA")
+    assert cover["meeting"] == "Trust Board (public)" and cover["meeting_date"] == "2024-05-30"
+    assert cover["agenda_item"] == "9.2" and cover["purpose"] == "approval"
+    assert cover["executive_lead"] == "Director of People"
+    assert p.cover("RYY")["executive_lead"] == "Chief People Officer"  # the default
+    assert cover["author"] == "Equality, diversity and inclusion lead"
+
+
+def test_cover_sheet_defaults(tmp_path):
+    from edi_analysis.params import BOARD_PAPER_DEFAULTS
+
+    p = load_params(_write(tmp_path, BASE))
+    assert p.cover("RXA") == BOARD_PAPER_DEFAULTS and p.trust_names == {}
+    assert "edi-analysis" not in p.cover("RXA")["author"]  # the software is not the author
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("trust_names: [RXA]\n", "trust_names: expected a mapping of ODS code to name"),
+    ("trust_names: {rxa: X}\n", "trust_names: 'rxa' is not an ODS code"),
+    ("trust_names: {RXA: ''}\n", "trust_names: RXA: expected the trust's name"),
+    ("board_paper: {purpose: decide}\n",
+     "board_paper.purpose: 'decide' is not one of assurance, approval, discussion, information"),
+    ("board_paper: {author_name: X}\n", "board_paper: unknown key 'author_name'"),
+    ("board_paper: {meeting_date: 2024-02-30}\n", "board_paper.meeting_date: '2024-02-30' is not a date"),
+    ("board_paper: {trusts: {RXA: {purpose: x}}}\n", "board_paper.trusts.RXA.purpose: 'x'"),
+    ("board_paper: {trusts: {bad: {}}}\n", "board_paper.trusts: 'bad' is not an ODS code"),
+    ("board_paper: {meeting: [a, b]}\n", "board_paper.meeting: expected text"),
+    ("board_paper: yes\n", "board_paper: expected a mapping"),
+])
+def test_cover_sheet_errors_name_the_key(tmp_path, extra, message):
+    with pytest.raises(ParamsError) as err:
+        load_params(_write(tmp_path, BASE + extra))
+    assert message in str(err.value)

@@ -185,6 +185,22 @@ def test_load_site_reads_headlines_summary_actions_and_provenance(small):
     assert any("Counts from 1 to 7 are suppressed" in s for s in report.method_note())
 
 
+def test_data_outputs_are_never_shown_on_a_page():
+    nb = _notebook("Overview", _png())
+    rows = {"application/vnd.edi-analysis.metrics+json": [{"metric_id": "x"}], "text/plain": ""}
+    nb.cells.append(_code("r.section('hl-board')", [
+        nbformat.v4.new_output("display_data", data={"text/html": "<table class='dashboard'>"
+                                                                  "<tr><td>1</td></tr></table>",
+                                                     "text/plain": "t"}),
+        nbformat.v4.new_output("display_data", data={C.BOARD_MIME: {"rows": []},
+                                                     "text/plain": ""}),
+        nbformat.v4.new_output("display_data", data=rows)], n=9))
+    for reviewer in (False, True):
+        cell = fallback.prepare_notebook(nb, "Overview", reviewer=reviewer).cells[-1]
+        assert [list(o["data"]) for o in cell.outputs] == [["text/html", "text/plain"]]
+    assert C.output_blocks(nb.cells[-1].outputs[1], {}) == []  # not a block either
+
+
 def test_board_view_drops_code_noise_and_the_duplicate_title():
     nb = _notebook("Overview", _png())
     board = fallback.prepare_notebook(nb, "Overview", reviewer=False)
@@ -248,14 +264,21 @@ def test_board_pack_pdf_is_tagged_titled_and_reads_as_a_board_paper(small):
     if shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils not installed (apt-get install -y poppler-utils)")
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
-    assert re.search(r"Tagged:\s+yes", info) and "EDI board pack 2023/24" in info
+    assert re.search(r"Tagged:\s+yes", info)
+    assert "Equality, diversity and inclusion report 2023/24" in info  # the paper's title
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                           text=True).stdout
     flat = " ".join(text.split())
-    for expected in ("Board paper", "RXA", "2023/24", "Executive summary", "Purpose",
-                     "1.60 times as likely as White staff", "Method note",
-                     "Counts from 1 to 7 are suppressed", "workforce.csv (0123456789ab)"):
+    for expected in ("Board paper", "RXA", "2023/24", "Meeting", "Executive lead", "Author",
+                     "Purpose", "The Board is asked to", "Board Assurance Framework",
+                     "Previously considered by", "Dashboard", "What the Board is asked to do",
+                     "Summary by action area", "1.60 times as likely as White staff",
+                     "Method note", "Counts from 1 to 7 are suppressed",
+                     "workforce.csv (0123456789ab)"):
         assert expected in flat, expected
+    # the software is on the provenance line, not in the author box
+    assert "Author Equality, diversity and inclusion lead" in flat
+    assert "Produced with edi-analysis 0.1.0, commit abcdef123456" in flat
     assert "0123456789abcdef" not in flat  # hashes abbreviated
 
 
@@ -483,3 +506,138 @@ def test_board_pack_tables_right_align_only_number_columns():
                 (("All", "among voting members", "85.7%", "60.1% to 96.0%", "1,234"),
                  ("BME", "", "suppressed", "", "")))
     assert fallback.numeric_columns(t) == [False, False, True, True, True]
+
+
+# --- the board paper on the sample (issue 13) ---------------------------------------------------
+
+def _pdf_pages(pdf: Path) -> list[str]:
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True).stdout
+    return [" ".join(p.split()) for p in text.split("\f") if p.strip()]
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+#: Internal codes that must never reach a board page (the reviewer views show code).
+_CODES = re.compile(r"\(characteristic|characteristic:|international_recruit|ethnicity5|"
+                    r"metric rows|\bedi\.hia\d|\bpp\.(hwb|inclusion|recruit|skills|national)\.|"
+                    r"actions\.status|relative_likelihood|_gap\b|board=voting|pay_cluster=")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 30]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdftotext") is None,
+                    reason="poppler-utils not installed (apt-get install -y poppler-utils)")
+def test_sample_board_packs_open_with_cover_dashboard_and_asks_in_three_pages(sample):
+    params, _ = sample
+    site = C.load_site(params)
+    for r in site.reports:
+        pages = _pdf_pages(Path(params.site_dir) / r.path / "board-pack.pdf")
+        cover, dash, asks = pages[0], pages[1], pages[2]
+        assert cover.startswith("Board paper") and r.trust_name in cover
+        for field in ("Meeting", "Executive lead", "Author Head of Equality, Diversity and "
+                      "Inclusion", "Purpose ☒ Assurance", "The Board is asked to receive",
+                      "Board Assurance Framework", "Previously considered by People Committee"):
+            assert field in cover, (r.path, field)
+        assert "edi-analysis" not in cover.split("Author", 1)[1].split("Purpose", 1)[0]
+        # the dashboard: one page, every WRES and WDES indicator, the pay gaps, ratings in words
+        assert "1 Dashboard" in dash
+        for code in [f"WRES {i}" for i in range(1, 10)] + [
+                f"WDES {i}" for i in (1, 2, 3, "4a", "4b", 5, 6, 7, 8, "9a", 10)] + [
+                "Gender pay", "Ethnicity pay", "Disability pay", "Mend the Gap", "Plan 1a",
+                "Plan 5a", "Plan 6a"]:
+            assert code in dash, (r.path, code)
+        assert re.search(r"▲ Red|◆ Amber|● Green", dash)
+        assert "2 What the Board is asked to do" in asks and "Summary by action area" in asks
+        assert "3 Action plan" in pages[3]  # the main paper's first three pages are done
+        # each action area starts on its own page and takes about a page (at most two)
+        appendix = next(i for i, p in enumerate(pages) if "Appendix A: figures by action area"
+                        in p[:200])
+        # a numbered section heading straight after the running header
+        starts = [i for i, p in enumerate(pages[:appendix]) for nb in r.notebooks
+                  if nb.area != "overview"
+                  and re.match(rf"{re.escape(r.display_name)} EDI board pack \S+ \d+ "
+                               rf"{re.escape(nb.title)}", p)]
+        bounds = starts + [appendix]
+        assert len(starts) == 7, (r.path, starts)
+        assert all(0 < b - a <= 2 for a, b in zip(bounds, bounds[1:])), (r.path, bounds)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdftotext") is None,
+                    reason="poppler-utils not installed (apt-get install -y poppler-utils)")
+def test_board_pages_show_no_codes_and_no_sentence_twice(sample):
+    """The board's pages (each PDF page, the trust summary, the board views) show no column
+    names, metric or catalogue ids, and say no sentence twice on one page."""
+    from bs4 import BeautifulSoup
+
+    params, result = sample
+    out = Path(params.site_dir)
+    site = C.load_site(params)
+    for r in site.reports:
+        for n, page in enumerate(_pdf_pages(out / r.path / "board-pack.pdf"), 1):
+            assert not _CODES.search(page), (r.path, n, _CODES.search(page).group(0))
+            said = _sentences(page)
+            dupes = {s for s in said if said.count(s) > 1}
+            assert not dupes, (r.path, n, sorted(dupes)[:2])
+    board_pages = [p for p in result.pages if p.startswith("reports/") and "/reviewer/" not in p]
+    assert len(board_pages) > 16
+    for rel in board_pages:
+        soup = BeautifulSoup((out / rel).read_text("utf-8"), "html.parser")
+        main = soup.find("main")
+        text = main.get_text(" ", strip=True)
+        assert not _CODES.search(text), (rel, _CODES.search(text).group(0))
+        paras = [p.get_text(" ", strip=True) for p in main.find_all(["p", "li"])]
+        said = [s for p in paras for s in _sentences(p)]
+        dupes = {s for s in said if said.count(s) > 1}
+        assert not dupes, (rel, sorted(dupes)[:2])
+
+
+@pytest.mark.slow
+def test_trust_names_are_shown_beside_their_codes(sample):
+    from edi_analysis.params import load_params
+
+    params, _ = sample
+    names = load_params(ROOT / "params" / "sample.yaml").trust_names
+    out = Path(params.site_dir)
+    landing = (out / "index.html").read_text("utf-8")
+    for code, name in names.items():
+        assert f"{name} ({code})" in landing
+    page = (out / "reports" / "2024-03-31" / "ZZ001" / "06_hia6_bullying_disciplinary.html"
+            ).read_text("utf-8")
+    assert "<strong>Trust:</strong> Ashbrook Hospitals NHS Foundation Trust (ZZ001)" in page
+    assert "Relative likelihood of BME staff entering the formal disciplinary process compared " \
+           "to White staff, Ashbrook Hospitals NHS Foundation Trust (ZZ001), 2023/24" in page
+    manifest = json.loads((params.reports_dir / "2024-03-31" / "ZZ001" / "manifest.json"
+                           ).read_text())
+    assert manifest["trust_name"] == "Ashbrook Hospitals NHS Foundation Trust"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdftotext") is None,
+                    reason="poppler-utils not installed (apt-get install -y poppler-utils)")
+def test_dashboard_shows_previous_period_peers_and_england(sample):
+    params, _ = sample
+    site = C.load_site(params)
+    r = site.report("2024-03-31", "ZZ001")
+    lines = {x.key: x for x in r.board.lines}
+    wres2 = lines["wres.2"]
+    assert wres2.england == "1.54" and re.fullmatch(r"\d of 4", wres2.peers)
+    assert wres2.previous != "—" and wres2.travel in ("closer", "further", "same")
+    # WRES 3 was counted over 12 months at 2023-03-31 (no earlier snapshot) and over two
+    # years at 2024-03-31: shown, but not compared
+    assert lines["wres.3"].travel == "not_comparable"
+    assert lines["wres.3"].travel_note == ("counting basis changed from 12-month to two-year "
+                                           "rolling")
+    dash = _pdf_pages(Path(params.site_dir) / r.path / "board-pack.pdf")[1]
+    assert "New basis" in dash and "1.54" in dash
+    earliest = site.report("2023-03-31", "ZZ001").board
+    assert all(x.travel == "none" for x in earliest.lines)  # no earlier period in the data
+    # the dashboard is on the trust's summary page and on the overview's board view
+    out = Path(params.site_dir) / r.path
+    for page in ("index.html", "00_overview.html"):
+        html = (out / page).read_text("utf-8")
+        assert '<table class="dashboard"' in html or 'class="edi-table dashboard"' in html, page
+        assert "WRES 3" in html and "▲</span> Red" in html, page

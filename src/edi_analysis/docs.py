@@ -124,6 +124,24 @@ def render_actions(actions=None) -> str:
         "(complete = green; in progress and not past due = amber; not started, or past due and",
         "not complete = red; no record or not applicable = grey).",
         "",
+        "**Due dates of high impact actions 2 and 4** are the plan's own (NHS England, *NHS",
+        "equality, diversity and inclusion improvement plan*, June 2023, the sections \"High",
+        "impact action 2\" and \"High impact action 4\";",
+        "<https://www.england.nhs.uk/long-read/nhs-equality-diversity-and-inclusion-improvement-plan/>;",
+        "the plan's words are quoted in the Source column). HIA2's two dated actions are also",
+        "quoted verbatim, dates included, in trusts' published WRES action plans (e.g. North",
+        "Cumbria Integrated Care NHS Foundation Trust, *WRES action plan 2024*, objectives 1.7",
+        "and 1.8,",
+        "<https://www.ncic.nhs.uk/trust/equality-diversity-and-inclusion/workforce-race-equality-standard-wres-report-2024/workforce-race-equality-standard-wres-action-plan>).",
+        "The",
+        "catalogue used to give each one action due 31 March 2025, taken from a summary: no",
+        "action of either has that date. HIA2's talent management plan is due by June 2024 and",
+        "the evidence of its implementation by June 2025; its plan to widen recruitment in local",
+        "communities by October 2024. HIA4's wellbeing conversations are due by October 2023",
+        "and its partnerships with community organisations by April 2025; the plan sets no date",
+        "for the HIA4 improvement plan as a whole. The board paper shows each action by its",
+        "title (never its id).",
+        "",
         f"{len(actions)} actions.",
         "",
     ]
@@ -137,11 +155,13 @@ def render_actions(actions=None) -> str:
             if theme and len(themes) > 1:
                 lines += [f"### {theme}", ""]
             lines += _table(
-                ["Action id", "Action", "Owner", "Due", "Evidenced by", "Source"],
+                ["Action id", "Action", "Title on board papers", "Owner", "Due", "Evidenced by",
+                 "Source"],
                 (
                     [
                         f"`{a.id}`",
                         a.text,
+                        a.title or "—",
                         OWNER_TITLES[a.owner_level],
                         a.due.isoformat() if a.due else "—",
                         ", ".join(f"`{m}`" for m in a.metrics) or "the trust's own record",

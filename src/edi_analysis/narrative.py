@@ -1,14 +1,26 @@
 """Plain-English sentences for board readers, generated from metric rows.
 
-Every sentence is built from one row of ``metrics.csv`` (or, for the action
-summary, a set of rows), so the words cannot drift from the numbers:
+Every sentence is built from rows of ``metrics.csv`` (one row, two rows for a
+comparison between groups, or a set of rows for the action summary), so the
+words cannot drift from the numbers:
 
 - numbers are rounded once, by :func:`rounded` (half away from zero on the
   decimal value as written, so 0.795 shows as 0.80), and every judgement in
   the words (higher/lower, more/less likely, inside/outside the non-adverse
   range, whether an interval includes "no difference") is made on the
   number *as shown*: a reader never sees "1.25 … outside the range";
+- sizes are stated without a sign and the direction is said in words, in
+  the head of the sentence and for each end of the interval: a gap of
+  −6.3% reads "6.3% higher … (95% CI 2.7% to 9.9% higher)", never
+  "6.3% higher (95% CI −9.9% to −2.7%)";
+- a census (the board) is described without a confidence interval: every
+  member is counted, so there is no sampling error to show;
 - suppressed rows say why (CONTRACT.md §4.8), blank rows give their note.
+
+Every registered metric has an entry in :data:`WORDING` (a test fails for one
+without). Terms a board member may not know (BME, relative likelihood, the
+non-adverse range, person-years, pay cluster) are explained where they first
+appear on a page by :func:`explain_terms`.
 
 Interpretation of relative likelihoods for formal processes follows NHS
 England, *A fair experience for all* (2019): 0.80 to 1.25 is the
@@ -20,8 +32,9 @@ Pure functions: rows in, text out. UK spelling.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 NON_ADVERSE_LOW = Decimal("0.80")
@@ -94,11 +107,16 @@ def fmt_count(value) -> str:
     return f"{rounded(v, 'percent'):,}"
 
 
+def _size(value, unit: str) -> str:
+    """A magnitude with its unit and no sign (the direction is said in words)."""
+    return fmt_value(abs(float(value)), unit)
+
+
 # --- groups and breakdowns -------------------------------------------------------------
 
-#: How each population is named, and the plain-English name of each group in it.
+#: How each group is named in running text.
 _GROUP_ADJ = {
-    "White": "White", "BME": "Black and minority ethnic (BME)", "Mixed": "Mixed ethnicity",
+    "White": "White", "BME": "BME", "Mixed": "Mixed ethnicity",
     "Asian": "Asian", "Black": "Black", "Other": "Other ethnic group",
     "White British": "White British", "Disabled": "disabled", "Non-disabled": "non-disabled",
     "Female": "female", "Male": "male", "International": "internationally recruited",
@@ -107,7 +125,7 @@ _GROUP_ADJ = {
 
 
 def group_noun(group: str, population: str = "staff") -> str:
-    """``BME`` → "Black and minority ethnic (BME) staff"; ``Female`` → "women" (staff)."""
+    """``BME`` → "BME staff"; ``Female`` → "women" (staff); ``All`` → "all staff"."""
     if population == "staff" and group in ("Female", "Male"):
         return "women" if group == "Female" else "men"
     if group in ("", "All"):
@@ -115,6 +133,8 @@ def group_noun(group: str, population: str = "staff") -> str:
     if group == "Unknown":
         return f"{population} whose group is not recorded"
     adj = _GROUP_ADJ.get(group, group)
+    if population.startswith(f"{adj} "):  # "disabled" of the population "disabled staff"
+        return population
     return f"{adj} {population}"
 
 
@@ -136,20 +156,18 @@ def possessive(noun: str) -> str:
 _CLUSTER_BANDS = {"1": "Bands 1 to 4", "2": "Bands 5 to 7", "3": "Bands 8a and 8b",
                   "4": "Bands 8c to 9 and VSM", "5": "consultants", "6": "career grade doctors",
                   "7": "trainee grade doctors"}
+_CHARACTERISTIC = {"ethnicity": "by ethnicity", "disability": "by disability",
+                   "sex": "by sex", "international_recruit": "by route of recruitment"}
 
 
-def breakdown_phrase(breakdown: str) -> str:
-    """``pay_cluster=1`` → "in pay cluster 1 (Bands 1 to 4)"; blank → ""."""
-    if not breakdown:
-        return ""
-    key, _, value = breakdown.partition("=")
+def _one_phrase(key: str, value: str) -> str:
     if key == "pay_cluster":
         return f"in pay cluster {value} ({_CLUSTER_BANDS.get(value, value)})"
     if key == "clinical":
         return "among clinical staff" if value == "Y" else "among non-clinical staff"
     if key == "board":
         return {"voting": "among voting board members",
-                "executive": "among executive board members"}.get(value, f"on the board ({value})")
+                "executive": "among executive board members"}.get(value, "on the board")
     if key == "quartile":
         return f"in the {value.lower()} pay quartile"
     if key == "pay_band":
@@ -159,10 +177,58 @@ def breakdown_phrase(breakdown: str) -> str:
     if key == "staff_group":
         return f"in the {value} staff group"
     if key == "age_band":
-        return "aged 55 and over" if value == "55+" else f"aged {value}"
+        if value == "55+":
+            return "aged 55 and over"
+        if value.startswith("<"):
+            return f"aged under {value[1:]}"
+        return f"aged {value.replace('-', ' to ')}"
     if key == "outcome":
         return f"with the outcome '{value.replace('_', ' ')}'"
-    return f"({key.replace('_', ' ')}: {value})"
+    if key == "characteristic":
+        return _CHARACTERISTIC.get(value, "by " + value.replace("_", " "))
+    if key == "ethnicity5":
+        return f"({value} staff compared with White British staff)"
+    if key == "action":
+        return ""
+    return ""
+
+
+def breakdown_phrase(breakdown: str) -> str:
+    """``pay_cluster=1`` → "in pay cluster 1 (Bands 1 to 4)"; ``clinical=Y;pay_cluster=1`` →
+    "among clinical staff in pay cluster 1 (Bands 1 to 4)"; blank → "".
+
+    Never shows a column name or code: a breakdown it does not know reads as nothing
+    rather than "(key: value)".
+    """
+    if not breakdown:
+        return ""
+    parts = []
+    for piece in str(breakdown).split(";"):
+        key, _, value = piece.partition("=")
+        phrase = _one_phrase(key.strip(), value.strip())
+        if phrase:
+            parts.append(phrase)
+    return " ".join(parts)
+
+
+def _whole(breakdown: str, default: str) -> str:
+    """What a share is a share *of*: "the workforce", "clinical staff in pay cluster 1 (…)"."""
+    if not breakdown:
+        return default
+    pieces = dict(p.partition("=")[::2] for p in str(breakdown).split(";"))
+    if "quartile" in pieces:
+        return f"the {pieces['quartile'].lower()} pay quartile"
+    if "characteristic" in pieces and len(pieces) == 1:
+        return default
+    who = "staff"
+    if pieces.get("clinical") == "Y":
+        who = "clinical staff"
+    elif pieces.get("clinical") == "N":
+        who = "non-clinical staff"
+    if "pay_cluster" in pieces:
+        v = pieces["pay_cluster"]
+        return f"{who} in pay cluster {v} ({_CLUSTER_BANDS.get(v, v)})"
+    return who if who != "staff" else default
 
 
 # --- per-metric wording -----------------------------------------------------------------
@@ -171,12 +237,20 @@ def breakdown_phrase(breakdown: str) -> str:
 class Wording:
     """How one metric reads: the kind of sentence and its words.
 
-    kind: ``likelihood`` (relative likelihood), ``gap`` (pay gap, %),
-    ``board_gap`` (pp), ``rate`` (a percentage of a group), ``value`` (other),
-    ``flag``. ``event``: what the relative likelihood or rate is of (after
-    "to" / "who"). ``measure``: the pay measure of a gap. ``population``:
-    staff, applicants, board members. ``counts``: how numerator/denominator
-    read ("{n} cases among {d}").
+    kind: ``likelihood`` (relative likelihood), ``odds`` (odds ratio), ``gap``
+    (pay gap, %), ``board_gap`` (pp, a census), ``rate`` (a percentage of a
+    group), ``share`` (a group's share of a whole), ``census_share`` (a share
+    of the board: no interval), ``ratio_share`` (a share ÷ the whole
+    workforce's share), ``score`` (a mean score), ``days`` (a median of days),
+    ``outcome`` (share of closed cases by outcome), ``flag`` (a label),
+    ``status`` (a plan action's RAG label).
+
+    ``event``: what the rate, likelihood or share is of (after "to" for
+    likelihoods, after the group for rates). ``measure``: the pay measure of
+    a gap. ``population``: staff, applicants, board members. ``whole``: what
+    a share is of. ``counts``: how numerator/denominator read
+    ("{n} cases among {d}"). ``comparison``: how a difference between two
+    groups' rates is said ("were {r} times as likely to say so").
     """
 
     kind: str
@@ -186,9 +260,24 @@ class Wording:
     counts: str = "{n} of {d}"
     non_adverse_range: bool = False
     context: str = ""
+    whole: str = "the workforce"
+    comparison: str = ""
 
+
+_SURVEY_COUNTS = "{n} of {d} respondents"
+
+
+def _survey(event: str, **kw) -> Wording:
+    return Wording("rate", event, counts=_SURVEY_COUNTS, **kw)
+
+
+_ADJUSTED = "After taking account of staff group and pay cluster, "
+_MODEL = "Compared with what the model expects, "
+_DISC = "enter a formal disciplinary process"
+_CAPA = "enter the formal capability process"
 
 WORDING: dict[str, Wording] = {
+    # recruitment (WRES 2, WDES 2, by sex; HIA2)
     "wres.2.relative_likelihood": Wording(
         "likelihood", "be appointed from shortlisting", population="applicants",
         counts="{n} appointed of {d} shortlisted {g}"),
@@ -198,28 +287,43 @@ WORDING: dict[str, Wording] = {
     "sex.2.relative_likelihood": Wording(
         "likelihood", "be appointed from shortlisting", population="applicants",
         counts="{n} appointed of {d} shortlisted {g}"),
+    "wres.2.appointment_rate": Wording("rate", "were appointed from shortlisting",
+                                       population="applicants", counts="{n} of {d} shortlisted"),
+    "wdes.2.appointment_rate": Wording("rate", "were appointed from shortlisting",
+                                       population="applicants", counts="{n} of {d} shortlisted"),
+    "sex.2.appointment_rate": Wording("rate", "were appointed from shortlisting",
+                                      population="applicants", counts="{n} of {d} shortlisted"),
+    "hia2.shortlisting_rate": Wording("rate", "were shortlisted", population="applicants",
+                                      counts="{n} of {d} applications"),
+    # training (WRES 4, HIA5)
     "wres.4.relative_likelihood": Wording(
         "likelihood", "access non-mandatory training or continuing professional development",
         counts="{n} of {d} {g}"),
+    "wres.4.access_rate": Wording("rate", "accessed non-mandatory training or CPD"),
+    "hia5.training_relative_likelihood": Wording(
+        "likelihood", "access non-mandatory training or continuing professional development"),
+    # representation (WRES 1, WDES 1, WRES 9, WDES 10, Model Employer, HIA2 2d)
+    "wres.1.share": Wording("share", whole="the workforce"),
+    "wdes.1.share": Wording("share", whole="the workforce"),
+    "hia2.senior_share": Wording("share", whole="senior leaders (Band 8c and above, and VSM)"),
+    "hia2.representation_ratio": Wording("ratio_share"),
+    "wres.9.board_gap": Wording("board_gap", population="board members", whole="ethnicity"),
+    "wdes.10.board_gap": Wording("board_gap", population="board members",
+                                 whole="disability status"),
+    # board objectives (HIA1): a census of the board
+    "hia1.smart_objectives_share": Wording("census_share", "had SMART EDI objectives",
+                                           population="board members"),
+    "hia1.appraised_share": Wording("census_share", "were appraised against their EDI objectives",
+                                    population="board members"),
+    # disciplinary and capability (WRES 3, WDES 3, by sex; HIA6)
     "wres.3.relative_likelihood": Wording(
-        "likelihood", "enter a formal disciplinary process", non_adverse_range=True,
+        "likelihood", _DISC, non_adverse_range=True,
         counts="{n} cases in {d} person-years of {g}"),
     "wdes.3.relative_likelihood": Wording(
-        "likelihood", "enter the formal capability process", non_adverse_range=True,
+        "likelihood", _CAPA, non_adverse_range=True,
         counts="{n} cases in {d} person-years of {g}"),
-    "hia6.adjusted_relative_likelihood": Wording(
-        "likelihood", "enter a formal disciplinary process", non_adverse_range=True,
-        context="After taking account of staff group and pay cluster, ",
-        counts="{n} cases observed against {d} expected"),
-    "hia6.adjusted_odds_ratio": Wording(
-        "odds", "enter a formal disciplinary process",
-        context="After taking account of staff group and pay cluster, "),
-    "hia6.cell_ratio": Wording(
-        "likelihood", "enter a formal disciplinary process", non_adverse_range=True,
-        context="Compared with what the model expects, ",
-        counts="{n} cases observed against {d} expected"),
     "sex.3.relative_likelihood": Wording(
-        "likelihood", "enter a formal disciplinary process", non_adverse_range=True,
+        "likelihood", _DISC, non_adverse_range=True,
         counts="{n} cases in {d} person-years of {g}"),
     "wres.3.rate": Wording("rate", "entered a formal disciplinary process, per year",
                            counts="{n} cases in {d} person-years"),
@@ -227,68 +331,171 @@ WORDING: dict[str, Wording] = {
                            counts="{n} cases in {d} person-years"),
     "sex.3.rate": Wording("rate", "entered a formal disciplinary process, per year",
                           counts="{n} cases in {d} person-years"),
-    "wdes.2.appointment_rate": Wording("rate", "were appointed from shortlisting",
-                                       population="applicants", counts="{n} of {d} shortlisted"),
-    "sex.2.appointment_rate": Wording("rate", "were appointed from shortlisting",
-                                      population="applicants", counts="{n} of {d} shortlisted"),
-    "wres.4.access_rate": Wording("rate", "accessed non-mandatory training or CPD"),
-    "hia5.training_relative_likelihood": Wording(
-        "likelihood", "access non-mandatory training or continuing professional development"),
+    "er.outcome_share": Wording("outcome", "closed disciplinary cases", counts="{n} of {d} cases"),
+    "er.days_to_close_median": Wording("days", "disciplinary cases"),
+    # the disciplinary-inconsistency model (HIA6 "where the data shows inconsistency")
+    "hia6.adjusted_relative_likelihood": Wording(
+        "likelihood", _DISC, non_adverse_range=True, context=_ADJUSTED,
+        counts="{n} cases observed against {d} expected"),
+    "hia6.adjusted_odds_ratio": Wording("odds", _DISC, context=_ADJUSTED),
+    "hia6.cell_ratio": Wording("likelihood", _DISC, non_adverse_range=True, context=_MODEL,
+                               counts="{n} cases observed against {d} expected"),
+    "hia6.inconsistency": Wording("flag", _DISC),
+    "hia6.disability.adjusted_relative_likelihood": Wording(
+        "likelihood", _CAPA, non_adverse_range=True, context=_ADJUSTED,
+        counts="{n} cases observed against {d} expected"),
+    "hia6.disability.adjusted_odds_ratio": Wording("odds", _CAPA, context=_ADJUSTED),
+    "hia6.disability.cell_ratio": Wording("likelihood", _CAPA, non_adverse_range=True,
+                                          context=_MODEL,
+                                          counts="{n} cases observed against {d} expected"),
+    "hia6.disability.inconsistency": Wording("flag", _CAPA),
+    "hia6.sex.adjusted_relative_likelihood": Wording(
+        "likelihood", _DISC, non_adverse_range=True, context=_ADJUSTED,
+        counts="{n} cases observed against {d} expected"),
+    "hia6.sex.adjusted_odds_ratio": Wording("odds", _DISC, context=_ADJUSTED),
+    "hia6.sex.cell_ratio": Wording("likelihood", _DISC, non_adverse_range=True, context=_MODEL,
+                                   counts="{n} cases observed against {d} expected"),
+    "hia6.sex.inconsistency": Wording("flag", _DISC),
+    # pay gaps (HIA3; Mend the Gap)
     "pay.gender.mean_gap": Wording("gap", measure="mean hourly pay"),
     "pay.gender.median_gap": Wording("gap", measure="median hourly pay"),
     "pay.gender.bonus_mean_gap": Wording("gap", measure="mean bonus pay"),
     "pay.gender.bonus_median_gap": Wording("gap", measure="median bonus pay"),
+    "pay.gender.bonus_share": Wording("rate", "were paid a bonus in the year"),
+    "pay.gender.quartile_share": Wording("share", counts="{n} of {d} staff in the quartile"),
     "pay.ethnicity.mean_gap": Wording("gap", measure="mean hourly pay"),
     "pay.ethnicity.median_gap": Wording("gap", measure="median hourly pay"),
     "pay.disability.mean_gap": Wording("gap", measure="mean hourly pay"),
     "pay.disability.median_gap": Wording("gap", measure="median hourly pay"),
-    "pay.medical.gender_mean_gap": Wording("gap", measure="mean hourly pay",
+    "pay.medical.gender_mean_gap": Wording("gap", measure="mean basic hourly pay",
                                            context="Among medical staff, "),
-    "pay.medical.gender_median_gap": Wording("gap", measure="median hourly pay",
+    "pay.medical.gender_median_gap": Wording("gap", measure="median basic hourly pay",
                                              context="Among medical staff, "),
+    "pay.medical.gender_mean_gap_total": Wording(
+        "gap", measure="mean total pay per hour (basic pay plus awards)",
+        context="Among medical staff, "),
+    "pay.medical.gender_median_gap_total": Wording(
+        "gap", measure="median total pay per hour (basic pay plus awards)",
+        context="Among medical staff, "),
     "pay.medical.adjusted_gender_gap": Wording(
         "gap", measure="hourly pay",
         context="Among medical staff, comparing like with like (same pay band, length of "
                 "service and working hours), "),
-    "wres.9.board_gap": Wording("board_gap", population="board members"),
-    "wdes.10.board_gap": Wording("board_gap", population="board members"),
-    "wres.2.appointment_rate": Wording("rate", "were appointed from shortlisting",
-                                       population="applicants",
-                                       counts="{n} of {d} shortlisted"),
-    "hia2.shortlisting_rate": Wording("rate", "were shortlisted", population="applicants",
-                                      counts="{n} of {d} applications"),
-    "hia4.sickness_absence_rate": Wording("rate", "", counts="{n} of {d} available days"),
-    "pp.leaver_rate": Wording("rate", "left the trust within the year"),
-    "hia5.retention_12m": Wording("rate", "were still employed 12 months after starting"),
     "hia3.flexible_working_share": Wording("rate", "had a formal flexible working arrangement"),
+    # health and wellbeing (HIA4, People Plan)
+    "hia4.sickness_absence_rate": Wording("absence", "sickness absence rate",
+                                          counts="{n} of {d} available days"),
+    "hia4.org_action_hwb": _survey("said the trust takes positive action on health and "
+                                   "wellbeing"),
+    "wdes.6": _survey("said they had felt pressure from their manager to come to work when not "
+                      "well enough"),
+    "wdes.8": _survey("said the trust had made adequate adjustments to enable them to carry out "
+                      "their work", population="disabled staff"),
+    "pp.hwb.risk_assessment_completed_rate": Wording("rate", "had a completed risk assessment"),
+    "pp.hwb.flu_vaccinated_rate": Wording("rate", "were vaccinated against flu"),
+    "pp.hwb.wellbeing_conversation_rate": Wording("rate",
+                                                  "had had a health and wellbeing conversation"),
+    "pp.leaver_rate": Wording("rate", "left the trust within the year"),
+    # internationally recruited staff (HIA5)
+    "hia5.retention_12m": Wording("rate", "were still employed 12 months after starting"),
+    "hia5.belonging": _survey("said they felt a sense of belonging at work"),
+    "hia5.harassment_manager": _survey("said they had experienced harassment, bullying or abuse "
+                                       "from managers in the last 12 months"),
+    # staff survey (WRES 5–8, WDES 4–9, HIA6)
+    "wres.5": _survey("said they had experienced harassment, bullying or abuse from patients, "
+                      "relatives or the public in the last 12 months"),
+    "wres.6": _survey("said they had experienced harassment, bullying or abuse from staff in the "
+                      "last 12 months"),
+    "wres.7": _survey("said the trust provides equal opportunities for career progression or "
+                      "promotion"),
+    "wres.8": _survey("said they had experienced discrimination from a manager, team leader or "
+                      "other colleague in the last 12 months"),
+    "wdes.4a.public": _survey("said they had experienced harassment, bullying or abuse from "
+                              "patients, relatives or the public in the last 12 months"),
+    "wdes.4a.manager": _survey("said they had experienced harassment, bullying or abuse from "
+                               "managers in the last 12 months"),
+    "wdes.4a.colleague": _survey("said they had experienced harassment, bullying or abuse from "
+                                 "other colleagues in the last 12 months"),
+    "wdes.4b": _survey("said they or a colleague had reported their last experience of "
+                       "harassment, bullying or abuse"),
+    "wdes.5": _survey("said the trust provides equal opportunities for career progression or "
+                      "promotion"),
+    "wdes.7": _survey("said they were satisfied with the extent to which the trust values their "
+                      "work"),
+    "wdes.9a": Wording("score", "staff engagement score", counts="{d} respondents"),
+    "hia6.harassment_manager": _survey("said they had experienced harassment, bullying or abuse "
+                                       "from managers in the last 12 months"),
+    "hia6.discrimination_colleague": _survey("said they had experienced discrimination from a "
+                                             "manager, team leader or other colleague in the "
+                                             "last 12 months"),
+    # plan actions
+    "actions.status": Wording("status"),
 }
 
 _GAP_REFERENCE_WORD = {"Male": "men", "White": "White staff", "Non-disabled": "non-disabled staff",
                        "White British": "White British staff"}
 
+#: Metrics of the model family read like their base metric (``hia6.<characteristic>.*``).
+_MODEL_BASE = re.compile(r"^hia6\.([a-z_]+)\.(adjusted_relative_likelihood|adjusted_odds_ratio|"
+                         r"cell_ratio|inconsistency)$")
 
-def wording(metric_id: str, unit: str) -> Wording:
-    """The wording of a metric: from :data:`WORDING`, else inferred from its unit and id."""
+
+def wording(metric_id: str, unit: str = "") -> Wording:
+    """The wording of a metric, from :data:`WORDING`.
+
+    A metric of the disciplinary model for another characteristic
+    (``hia6.<characteristic>.<measure>``) reads like the ethnicity model's
+    measure. Any other metric without an entry raises ``KeyError``: every
+    registered metric has its own wording (``tests/test_narrative.py``).
+    """
     if metric_id in WORDING:
         return WORDING[metric_id]
-    # the model's other characteristics (hia6.disability.*, hia6.sex.*) read like the BME model;
-    # the disability model is of capability (performance) cases (CONTRACT.md §4.4)
-    parts = metric_id.split(".")
-    if len(parts) == 3 and parts[0] == "hia6" and f"hia6.{parts[2]}" in WORDING:
-        base = WORDING[f"hia6.{parts[2]}"]
-        if parts[1] == "disability":
-            return Wording(base.kind, "enter the formal capability process", base.measure,
-                           base.population, base.counts, base.non_adverse_range, base.context)
-        return base
-    if metric_id.endswith("relative_likelihood"):
-        return Wording("likelihood", "be in this group")
-    if unit == "percent" and metric_id.endswith("_gap"):
-        return Wording("gap", measure="hourly pay")
-    if unit == "pp":
-        return Wording("board_gap")
-    if unit == "flag":
-        return Wording("flag")
-    return Wording("rate" if unit == "percent" else "value")
+    m = _MODEL_BASE.match(metric_id)
+    if m:
+        base = WORDING[f"hia6.{m.group(2)}"]
+        event = _CAPA if m.group(1) == "disability" else base.event
+        return replace(base, event=event)
+    raise KeyError(f"no wording for metric {metric_id!r}: add it to narrative.WORDING")
+
+
+# --- glossary: terms explained where they first appear on a page ------------------------
+
+#: term → (pattern that finds it in running text, the sentence that explains it)
+GLOSSARY: dict[str, tuple[str, str]] = {
+    "BME": (r"\bBME\b",
+            "BME means Black and minority ethnic: every ethnic group other than White, as the "
+            "Workforce Race Equality Standard (WRES) counts it."),
+    "relative likelihood": (r"relative likelihood|times as likely|less likely than",
+                            "A relative likelihood says how many times as likely one group is "
+                            "as another: 1.00 means equally likely."),
+    "non-adverse range": (r"non-adverse range",
+                          "The non-adverse range, 0.80 to 1.25, is the band within which NHS "
+                          "England treats a relative likelihood as showing no adverse "
+                          "difference (the four-fifths rule)."),
+    "person-years": (r"person-years?",
+                     "A person-year is one person employed for one year: two years of cases "
+                     "are divided by the staff counted at both year ends."),
+    "pay cluster": (r"pay cluster",
+                    "A pay cluster is a group of pay bands used by the WRES and WDES (cluster 1 "
+                    "is Bands 1 to 4, cluster 4 Bands 8c to 9 and very senior managers)."),
+}
+
+
+def explain_terms(text: str, seen: set[str]) -> str:
+    """``text`` with the explanation of each glossary term that it is the first to use.
+
+    ``seen`` holds the terms already explained on the page and is updated, so a
+    term is explained once per page, at its first appearance (the explanation
+    follows the paragraph that uses it).
+    """
+    added = []
+    for term, (pattern, explanation) in GLOSSARY.items():
+        if term in seen or not re.search(pattern, text):
+            continue
+        seen.add(term)
+        if explanation not in text:
+            added.append(explanation)
+    return text if not added else text.rstrip() + " " + " ".join(added)
 
 
 # --- sentences ---------------------------------------------------------------------------
@@ -311,9 +518,11 @@ def _ci_text(row: Mapping, unit: str) -> str:
 
 def _counts_text(row: Mapping, w: Wording, gnoun: str) -> str:
     n, d = _get(row, "numerator", None), _get(row, "denominator", None)
-    if n is None or d is None:
+    if "{n}" in w.counts and n is None:
         return ""
-    return w.counts.format(n=fmt_count(n), d=fmt_count(d), g=gnoun)
+    if d is None:
+        return ""
+    return w.counts.format(n=fmt_count(n) if n is not None else "", d=fmt_count(d), g=gnoun)
 
 
 def _details(row: Mapping, unit: str, w: Wording, gnoun: str) -> str:
@@ -338,6 +547,28 @@ def _interval_excludes(row: Mapping, unit: str, null: Decimal) -> bool | None:
     return not (rounded(lo, unit) <= null <= rounded(hi, unit))
 
 
+def likelihood_words(shown: Decimal, gn: str, rn: str, event: str, where: str = "") -> str:
+    """"BME staff were 1.72 times as likely as White staff to enter …" for a shown ratio."""
+    if shown == 1:
+        return f"{gn} were as likely as {rn} to {event}{where} (relative likelihood 1.00)"
+    if shown > 1:
+        return f"{gn} were {fmt_number(shown, 'ratio')} times as likely as {rn} to {event}{where}"
+    return (f"{gn} were less likely than {rn} to {event}{where}: "
+            f"{fmt_number(shown, 'ratio')} times as likely")
+
+
+def range_clause(shown: Decimal) -> str:
+    """Whether a shown relative likelihood is within the non-adverse range of 0.80 to 1.25, as a
+    clause of the figure's own sentence (so two figures on one page never share a sentence)."""
+    where = "within" if NON_ADVERSE_LOW <= shown <= NON_ADVERSE_HIGH else "outside"
+    return f", {where} the non-adverse range of 0.80 to 1.25"
+
+
+CHANCE_RATIO = ("; the interval includes 1.00 (equal likelihood), so the difference may be due "
+                "to chance")
+CHANCE_GAP = "; the interval includes no gap, so the difference may be due to chance"
+
+
 def _likelihood(row: Mapping, w: Wording, unit: str) -> str:
     g, ref = _get(row, "group"), _get(row, "reference_group")
     gn, rn = group_noun(g, w.population), group_noun(ref, w.population)
@@ -347,24 +578,33 @@ def _likelihood(row: Mapping, w: Wording, unit: str) -> str:
     if w.kind == "odds":
         head = f"the odds of {gn} having to {w.event} were {fmt_number(shown, 'ratio')} times " \
                f"the odds for {rn}{where}"
-    elif shown == 1:
-        head = f"{gn} were as likely as {rn} to {w.event}{where} (relative likelihood 1.00)"
-    elif shown > 1:
-        head = f"{gn} were {fmt_number(shown, 'ratio')} times as likely as {rn} to {w.event}{where}"
     else:
-        head = (f"{gn} were less likely than {rn} to {w.event}{where}: "
-                f"{fmt_number(shown, 'ratio')} times as likely")
-    text = _cap(w.context + head) + _details(row, "ratio", w, short_noun(g, w.population)) + "."
+        head = likelihood_words(shown, gn, rn, w.event, where)
+    text = _cap(w.context + head) + _details(row, "ratio", w, short_noun(g, w.population))
     if w.non_adverse_range:
-        if NON_ADVERSE_LOW <= shown <= NON_ADVERSE_HIGH:
-            text += " This is within the non-adverse range of 0.80 to 1.25."
-        else:
-            text += " This is outside the non-adverse range of 0.80 to 1.25."
+        text += range_clause(shown)
     excludes = _interval_excludes(row, "ratio", Decimal(1))
     if excludes is False and shown != 1:
-        text += (" The 95% confidence interval includes 1.00 (equal likelihood), so the "
-                 "difference may be due to chance.")
-    return text
+        text += CHANCE_RATIO
+    return text + "."
+
+
+def _gap_direction(shown: Decimal) -> str:
+    # gap = (reference − compared) ÷ reference: positive means the compared group is paid less
+    return "lower" if shown > 0 else "higher"
+
+
+def gap_interval_text(lo, hi, unit: str = "percent") -> str:
+    """A pay gap's interval in words, never with a sign: "95% CI 2.7% to 9.9% higher",
+    "95% CI from 1.2% lower to 5.1% higher" (when it spans no gap)."""
+    lo_s, hi_s = rounded(lo, unit), rounded(hi, unit)
+    if lo_s >= 0 and hi_s > 0:
+        return f"95% CI {_size(lo, unit)} to {_size(hi, unit)} lower"
+    if hi_s <= 0 and lo_s < 0:
+        return f"95% CI {_size(hi, unit)} to {_size(lo, unit)} higher"
+    if lo_s == 0 and hi_s == 0:
+        return "95% CI 0.0% to 0.0%"
+    return f"95% CI from {_size(hi, unit)} lower to {_size(lo, unit)} higher"
 
 
 def _gap(row: Mapping, w: Wording, unit: str) -> str:
@@ -373,28 +613,53 @@ def _gap(row: Mapping, w: Wording, unit: str) -> str:
     rn = _GAP_REFERENCE_WORD.get(ref, group_noun(ref))
     shown = rounded(_get(row, "value"), unit)
     where = breakdown_phrase(_get(row, "breakdown"))
+    if _get(row, "breakdown", "").startswith("ethnicity5="):
+        where = ""  # the group (e.g. Asian) and its reference (White British) say it
     where = f"{where}, " if where else ""
-    # gap = (reference − compared) ÷ reference: positive means the compared group is paid less
     if shown == 0:
         head = f"{where}{possessive(gn)} {w.measure} was the same as {possessive(rn)}"
     else:
-        direction = "lower" if shown > 0 else "higher"
         head = (f"{where}{possessive(gn)} {w.measure} was {fmt_number(abs(shown), unit)}% "
-                f"{direction} than {possessive(rn)}")
-    ci = _ci_text(row, unit)
-    text = _cap(w.context + head) + (f" ({ci})" if ci else "") + "."
+                f"{_gap_direction(shown)} than {possessive(rn)}")
+    lo, hi = _get(row, "ci_lower", None), _get(row, "ci_upper", None)
+    ci = gap_interval_text(lo, hi, unit) if lo is not None and hi is not None else ""
+    text = _cap(w.context + head) + (f" ({ci})" if ci else "")
     excludes = _interval_excludes(row, unit, Decimal(0))
     if excludes is False and shown != 0:
-        text += " The 95% confidence interval includes no gap, so the difference may be due to chance."
-    return text
+        text += CHANCE_GAP
+    return text + "."
 
 
 def _board_gap(row: Mapping, w: Wording, unit: str) -> str:
+    """WRES 9 / WDES 10: a census of the board, so no interval; says plainly when the board
+    has no member of the group."""
     g = _get(row, "group")
     shown = rounded(_get(row, "value"), "pp")
     where = breakdown_phrase(_get(row, "breakdown")) or "on the board"
+    members = {"among voting board members": "voting board members",
+               "among executive board members": "executive board members"}.get(
+        where, "board members")
+    k, n = _get(row, "numerator", None), _get(row, "denominator", None)
+    adj = {"BME": "BME", "Disabled": "disabled"}.get(g, _GROUP_ADJ.get(g, g))
+    if k is not None and n is not None and float(n) > 0:
+        k, n = int(round(float(k))), int(round(float(n)))
+        board_share = 100.0 * k / n
+        workforce = board_share - float(_get(row, "value"))
+        wf = fmt_value(workforce, "percent")
+        if k == 0:
+            head = (f"None of the {n} {members} with recorded {w.whole} "
+                    f"{'is' if n == 1 else 'are'} {adj}, against {wf} of the workforce")
+        else:
+            head = (f"{k} of the {n} {members} with recorded {w.whole} "
+                    f"({fmt_value(board_share, 'percent')}) {'is' if k == 1 else 'are'} {adj}, "
+                    f"against {wf} of the workforce")
+        if shown == 0:
+            tail = "the same share"
+        else:
+            tail = (f"{fmt_number(abs(shown), 'pp')} percentage points "
+                    f"{'higher' if shown > 0 else 'lower'}")
+        return f"{head}: {tail}."
     gn = group_noun(g, "people")
-    # value = % of the group among board members − % of the group in the workforce (pp)
     if shown == 0:
         rel = "the same as"
     else:
@@ -403,86 +668,205 @@ def _board_gap(row: Mapping, w: Wording, unit: str) -> str:
     return _cap(f"the share of {gn} {where} was {rel} their share of the workforce.")
 
 
-def _rate(row: Mapping, w: Wording, unit: str, label: str) -> str:
+def _rate(row: Mapping, w: Wording, unit: str) -> str:
     g = _get(row, "group")
     gn = group_noun(g, w.population)
     where = breakdown_phrase(_get(row, "breakdown"))
+    if _get(row, "breakdown", "").startswith("characteristic="):
+        where = ""
     where = f" {where}" if where else ""
     v = fmt_value(_get(row, "value"), unit)
-    if w.event:
-        head = f"{v} of {gn}{where} {w.event}"
-    else:
-        head = f"{label} for {gn}{where} was {v}"
+    head = f"{v} of {gn}{where} {w.event}"
     return _cap(head) + _details(row, unit, w, short_noun(g, w.population)) + "."
 
 
-def _value(row: Mapping, unit: str, label: str) -> str:
+def _absence(row: Mapping, w: Wording, unit: str) -> str:
+    g = _get(row, "group")
+    gn = group_noun(g)
+    v = fmt_value(_get(row, "value"), unit)
+    ci = _ci_text(row, unit)
+    return _cap(f"the {w.event} of {gn} was {v} of available working days") + \
+        (f" ({ci})" if ci else "") + "."
+
+
+def _share(row: Mapping, w: Wording, unit: str) -> str:
+    g = _get(row, "group")
+    gn = group_noun(g, "staff")
+    whole = _whole(_get(row, "breakdown"), w.whole)
+    v = fmt_value(_get(row, "value"), unit)
+    return _cap(f"{gn} made up {v} of {whole}") + _details(row, unit, w, short_noun(g)) + "."
+
+
+def _census_share(row: Mapping, w: Wording, unit: str) -> str:
+    n, d = _get(row, "numerator", None), _get(row, "denominator", None)
+    where = breakdown_phrase(_get(row, "breakdown"))
+    members = {"among voting board members": "voting board members",
+               "among executive board members": "executive board members"}.get(
+        where, "board members")
+    v = fmt_value(_get(row, "value"), unit)
+    if n is None or d is None:
+        return _cap(f"{v} of {members} {w.event}.")
+    n, d = int(round(float(n))), int(round(float(d)))
+    if n == 0:
+        return f"None of the {d} {members} {w.event}."
+    if n == d:
+        return f"All {d} {members} {w.event}."
+    return f"{n} of the {d} {members} ({v}) {w.event}."
+
+
+def _ratio_share(row: Mapping, w: Wording, unit: str) -> str:
+    g = _get(row, "group") or "BME"
+    whole = _whole(_get(row, "breakdown"), "staff")
+    shown = rounded(_get(row, "value"), "ratio")
+    ci = _ci_text(row, "ratio")
+    text = (f"{possessive(group_noun(g))} share of {whole} was {fmt_number(shown, 'ratio')} times "
+            f"their share of the whole workforce" + (f" ({ci})" if ci else "") +
+            "; at Model Employer parity it would be 1.00.")
+    return _cap(text)
+
+
+def _score(row: Mapping, w: Wording, unit: str) -> str:
+    g = _get(row, "group")
+    gn = group_noun(g)
+    v = fmt_number(_get(row, "value"), "score")
+    return _cap(f"the mean {w.event} of {gn} was {v} out of 10") + \
+        _details(row, "score", w, short_noun(g)) + "."
+
+
+def _days(row: Mapping, w: Wording, unit: str) -> str:
+    g = _get(row, "group")
+    who = "all staff" if g in ("", "All") else group_noun(g)
+    v = fmt_number(_get(row, "value"), "days")
+    return f"{_cap(w.event)} involving {who} took a median of {v} days to close."
+
+
+def _outcome(row: Mapping, w: Wording, unit: str) -> str:
+    g = _get(row, "group")
+    who = "all staff" if g in ("", "All") else group_noun(g)
+    outcome = _get(row, "breakdown").partition("=")[2].replace("_", " ") or "this outcome"
+    v = fmt_value(_get(row, "value"), unit)
+    return (f"{v} of {w.event} involving {who} ended with the outcome '{outcome}'"
+            + _details(row, unit, w, "") + ".")
+
+
+_FLAG_CHARACTERISTIC = {"BME": ("BME staff", "White staff"),
+                        "Disabled": ("disabled staff", "non-disabled staff"),
+                        "Male": ("men", "women"), "Female": ("women", "men")}
+
+
+def _flag(row: Mapping, w: Wording, label: str) -> str:
+    value = str(_get(row, "value"))
+    g = _get(row, "group") or "BME"
+    gn, rn = _FLAG_CHARACTERISTIC.get(g, (group_noun(g), group_noun(_get(row, "reference_group"))))
+    event = w.event or _DISC
+    if value == "adverse":
+        return (f"{_ADJUSTED}{gn} were more likely than {rn} to {event}, and the "
+                "difference is adverse: the adjusted relative likelihood is above 1.25 and the "
+                "lower end of its 95% confidence interval is above 1.")
+    if value == "within_range":
+        return (f"{_ADJUSTED}the likelihood of {gn} and {rn} having to {event} is within the "
+                "non-adverse range of 0.80 to 1.25.")
+    if value == "inconclusive":
+        return (f"{_ADJUSTED}the data do not show clearly whether {gn} and {rn} are treated "
+                f"consistently in whether they {event}: the adjusted relative likelihood is "
+                "outside the non-adverse range but its 95% confidence interval is too wide to "
+                "be sure.")
+    return f"{_cap(label)}: {value.replace('_', ' ')}."
+
+
+def _status(row: Mapping, label: str) -> str:
+    value = str(_get(row, "value")).lower()
+    meaning = RAG_MEANING.get(value, value.replace("_", " "))
+    return f"This plan action is rated {value} ({meaning})."
+
+
+def subject(row: Mapping, label: str) -> str:
+    """What a row is about, in words, for suppressed and blank figures."""
+    mid = str(_get(row, "metric_id"))
+    try:
+        w = wording(mid, str(_get(row, "unit")))
+    except KeyError:
+        w = Wording("value")
     g = _get(row, "group")
     where = breakdown_phrase(_get(row, "breakdown"))
-    where = f" {where}" if where else ""
-    head = f"{label} for {group_noun(g)}{where} was {fmt_value(_get(row, 'value'), unit)}"
-    return _cap(head) + _details(row, unit, Wording("value"), short_noun(g)) + "."
-
-
-FLAG_SENTENCES = {
-    "adverse": ("After taking account of staff group and pay cluster, {g} were more likely than "
-                "{r} to enter a formal disciplinary process, and the difference is adverse: "
-                "the adjusted relative likelihood is above 1.25 and the lower end of its 95% "
-                "confidence interval is above 1."),
-    "within_range": ("After taking account of staff group and pay cluster, the likelihood of "
-                     "{g} and {r} entering a formal disciplinary process is within the "
-                     "non-adverse range of 0.80 to 1.25."),
-    "inconclusive": ("After taking account of staff group and pay cluster, the data do not "
-                     "show clearly whether {g} and {r} are treated consistently: the adjusted "
-                     "relative likelihood is outside the non-adverse range but its 95% "
-                     "confidence interval is too wide to be sure."),
-}
-
-
-def _flag(row: Mapping, label: str) -> str:
-    value = str(_get(row, "value"))
-    template = FLAG_SENTENCES.get(value)
-    if template is None:
-        return f"{_cap(label)}: {value.replace('_', ' ')}."
-    g = group_noun(_get(row, "group") or "BME")
-    r = group_noun(_get(row, "reference_group") or "White")
-    return template.format(g=g, r=r)
+    return label + (f" for {group_noun(g, w.population)}" if g and g != "All" else "") + \
+        (f" {where}" if where else "")
 
 
 def sentence(row: Mapping, *, label: str | None = None, survey: bool = False,
              min_count: int = 8, min_survey_responses: int = 11) -> str:
     """One plain-English sentence (or two) describing one metric row.
 
-    ``label`` is the metric's registry label (used where the wording is
-    generic and to name suppressed or blank figures); ``survey`` says the
-    figure comes from the staff survey (its suppression threshold differs).
+    ``label`` is the metric's registry label (used to name suppressed or
+    blank figures); ``survey`` says the figure comes from the staff survey
+    (its suppression threshold differs).
     """
     mid = str(_get(row, "metric_id"))
     unit = str(_get(row, "unit"))
     label = label or mid
     w = wording(mid, unit)
-    g = _get(row, "group")
-    where = breakdown_phrase(_get(row, "breakdown"))
-    subject = label + (f" for {group_noun(g, w.population)}" if g and g != "All" else "") + \
-        (f" {where}" if where else "")
     suppressed = _get(row, "suppressed", False)
     if suppressed is True or str(suppressed).lower() == "true":
-        return suppressed_sentence(subject, survey, min_count, min_survey_responses)
+        return suppressed_sentence(subject(row, label), survey, min_count, min_survey_responses)
     if is_blank(row.get("value") if hasattr(row, "get") else None):
         note = _get(row, "note")
         why = f": {note}" if note else ""
-        return f"{_cap(subject)}: no figure can be given{why}."
-    if w.kind in ("likelihood", "odds"):
+        return f"{_cap(subject(row, label))}: no figure can be given{why}."
+    kind = w.kind
+    if kind in ("likelihood", "odds"):
         return _likelihood(row, w, unit)
-    if w.kind == "gap":
+    if kind == "gap":
         return _gap(row, w, unit)
-    if w.kind == "board_gap":
+    if kind == "board_gap":
         return _board_gap(row, w, unit)
-    if w.kind == "flag" or unit == "flag":
-        return _flag(row, label)
-    if w.kind == "rate" and unit == "percent":
-        return _rate(row, w, unit, label)
-    return _value(row, unit, label)
+    if kind == "flag" or unit == "flag":
+        if kind == "status":
+            return _status(row, label)
+        return _flag(row, w, label)
+    handlers = {"rate": _rate, "absence": _absence, "share": _share,
+                "census_share": _census_share, "ratio_share": _ratio_share, "score": _score,
+                "days": _days, "outcome": _outcome}
+    return handlers[kind](row, w, unit)
+
+
+# --- comparisons between two groups -------------------------------------------------------
+
+def comparison_sentence(row: Mapping, ref: Mapping, ratio: tuple | None) -> str:
+    """Two groups' figures side by side, the inequality first.
+
+    "35.3% of BME staff said they had experienced …, against 29.4% of White
+    staff (relative likelihood 1.20, 95% CI 1.03 to 1.40)." ``ratio`` is
+    (value, lower, upper) of the compared group's figure ÷ the reference
+    group's (``board.compare``), or None when it cannot be given; its interval
+    decides whether "may be due to chance" is said. A mean score is compared
+    by its two figures only.
+    """
+    mid = str(_get(row, "metric_id"))
+    unit = str(_get(row, "unit"))
+    w = wording(mid, unit)
+    g, r = _get(row, "group"), _get(ref, "group")
+    gn, rn = group_noun(g, w.population), group_noun(r, w.population)
+    v, rv = fmt_value(_get(row, "value"), unit), fmt_value(_get(ref, "value"), unit)
+    if w.kind == "absence":
+        head = _cap(f"the {w.event} of {gn} was {v} of available working days, against {rv} "
+                    f"for {rn}")
+        name = "ratio"
+    elif w.kind == "score":
+        return _cap(f"the mean {w.event} of {gn} was {fmt_number(_get(row, 'value'), 'score')} "
+                    f"out of 10, against {fmt_number(_get(ref, 'value'), 'score')} for {rn}.")
+    else:
+        head = _cap(f"{v} of {gn} {w.event}, against {rv} of {rn}")
+        name = "relative likelihood"
+    if ratio is None or is_blank(ratio[0]):
+        return head + "."
+    shown = rounded(ratio[0], "ratio")
+    ci = ""
+    if not is_blank(ratio[1]) and not is_blank(ratio[2]):
+        ci = f", 95% CI {fmt_number(ratio[1], 'ratio')} to {fmt_number(ratio[2], 'ratio')}"
+    text = f"{head} ({name} {fmt_number(shown, 'ratio')}{ci})"
+    if ci and rounded(ratio[1], "ratio") <= 1 <= rounded(ratio[2], "ratio") and shown != 1:
+        text += CHANCE_RATIO
+    return text + "."
 
 
 # --- actions -----------------------------------------------------------------------------

@@ -12,13 +12,32 @@ A params file is YAML with the keys of CONTRACT.md §7::
     min_survey_responses: 11
     seed: 20240331
 
-and two optional keys of ours: ``notebooks_dir`` (the folder of notebook
-templates; default: the project's ``notebooks/`` folder) and
+and optional keys of ours (more below): ``notebooks_dir`` (the folder of notebook
+templates; default: the project's ``notebooks/`` folder), ``trust_names``
+(ODS code → the trust's name, shown beside its code wherever a trust is
+shown) and ``board_paper`` (the board pack's cover sheet)::
+
+    trust_names:
+      RXX: Example Hospitals NHS Foundation Trust
+    board_paper:                       # every key optional; defaults in BOARD_PAPER_DEFAULTS
+      meeting: Board of Directors (public)
+      meeting_date: 2024-05-30
+      agenda_item: "9.2"
+      executive_lead: Chief People Officer
+      author: Head of Equality, Diversity and Inclusion
+      purpose: assurance               # assurance | approval | discussion | information
+      recommendation: note the indicators rated red and agree the asks on page 3
+      baf_risk: "BAF risk 4: we do not attract, develop and keep a diverse workforce"
+      previously_considered_by: People Committee, 16 May 2024
+      trusts:                          # per trust, any of the keys above
+        RXX: {executive_lead: Director of People and Culture}
+
 ``allow_lower_thresholds`` (default ``false``): ``min_count`` below 8 or
 ``min_survey_responses`` below 11, the contract's minimums (CONTRACT.md §4.8),
 are refused unless it is ``true``; the manifests, every site page and every
 board pack then say so, and the audit lists each count below the contract's
-minimum as a warning.
+minimum as a warning. ``mapping`` and ``set``: the mapping profile a trust's
+own exports are read through, and the values it asks for (docs/mapping.md).
 
 ``site_dir`` and ``reports_dir`` are checked against the other folders
 (:func:`edi_analysis.folders.layout_problems`): neither may equal, contain or
@@ -51,11 +70,27 @@ DEFAULT_SEED = 20240331
 _REQUIRED = ("data", "periods")
 _ALLOWED = ("data", "trusts", "periods", "notebooks", "reports_dir", "site_dir", "min_count",
             "min_survey_responses", "seed", "notebooks_dir", "allow_lower_thresholds", "mapping",
-            "set")
+            "set", "trust_names", "board_paper")
 #: The data contract's suppression thresholds (CONTRACT.md §4.8): the lowest allowed without
 #: ``allow_lower_thresholds: true``.
 CONTRACT_MINIMUMS = {"min_count": stats.DEFAULT_MIN_COUNT,
                      "min_survey_responses": stats.DEFAULT_MIN_SURVEY_RESPONSES}
+
+#: The cover sheet's fields and what each shows when the params file does not set it.
+#: ``recommendation`` left empty is written from the report (red ratings, overdue actions).
+BOARD_PAPER_DEFAULTS: dict[str, str] = {
+    "meeting": "Board of Directors (public)",
+    "meeting_date": "",
+    "agenda_item": "",
+    "executive_lead": "Chief People Officer",
+    "author": "Equality, diversity and inclusion lead",
+    "purpose": "assurance",
+    "recommendation": "",
+    "baf_risk": "",
+    "previously_considered_by": "",
+}
+#: What a board paper can be for (NHS board papers' "purpose" box).
+PURPOSES = ("assurance", "approval", "discussion", "information")
 _OVERRIDES = ("trusts", "periods", "notebooks")
 _ODS = re.compile(r"^[A-Z0-9]{3,5}$")
 _NOTEBOOK_PREFIX = re.compile(r"^\d+_")
@@ -84,6 +119,12 @@ class Params:
     min_survey_responses: int = stats.DEFAULT_MIN_SURVEY_RESPONSES
     seed: int = DEFAULT_SEED
     notebooks_dir: Path = DEFAULT_NOTEBOOKS_DIR
+    #: ODS code → trust name (``trust_names``); a trust not listed is shown by its code
+    trust_names: dict[str, str] = field(default_factory=dict)
+    #: the cover sheet's values for every trust (``board_paper`` without ``trusts``)
+    board_paper: dict[str, str] = field(default_factory=lambda: dict(BOARD_PAPER_DEFAULTS))
+    #: per-trust cover sheet values (``board_paper.trusts``), over :attr:`board_paper`
+    board_paper_trusts: dict[str, dict[str, str]] = field(default_factory=dict)
     params_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     allow_lower_thresholds: bool = False
@@ -100,6 +141,15 @@ class Params:
     def lower_thresholds(self) -> dict[str, int]:
         """The thresholds set below the contract's minimums: key → value (empty when none)."""
         return lower_thresholds(self.min_count, self.min_survey_responses)
+
+    def trust_name(self, code: str) -> str:
+        """The trust's name from ``trust_names``, else its ODS code."""
+        return self.trust_names.get(code, code)
+
+    def cover(self, code: str) -> dict[str, str]:
+        """The cover sheet values for one trust: defaults, then ``board_paper``, then its own."""
+        return {**BOARD_PAPER_DEFAULTS, **self.board_paper,
+                **self.board_paper_trusts.get(code, {})}
 
     def as_record(self) -> dict[str, Any]:
         """JSON-ready view, as recorded in each manifest."""
@@ -233,6 +283,69 @@ def _trusts(value: Any) -> tuple[str, ...] | None:
     return tuple(out)
 
 
+def _trust_names(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParamsError(f"trust_names: expected a mapping of ODS code to name, got {value!r}")
+    out = {}
+    for code, name in value.items():
+        if not isinstance(code, str) or not _ODS.match(code):
+            raise ParamsError(f"trust_names: {code!r} is not an ODS code "
+                              "(3 to 5 capital letters or digits)")
+        if not isinstance(name, str) or not name.strip():
+            raise ParamsError(f"trust_names: {code}: expected the trust's name, got {name!r}")
+        if "\n" in name.strip():
+            raise ParamsError(f"trust_names: {code}: a name must be one line")
+        out[code] = " ".join(name.split())
+    return out
+
+
+def _cover_values(where: str, value: Any) -> dict[str, str]:
+    """The cover sheet keys of one mapping, checked (``where`` names it in messages)."""
+    if not isinstance(value, dict):
+        raise ParamsError(f"{where}: expected a mapping, got {value!r}")
+    out = {}
+    for key, v in value.items():
+        if key not in BOARD_PAPER_DEFAULTS:
+            raise ParamsError(f"{where}: unknown key {key!r} (allowed: "
+                              f"{', '.join(BOARD_PAPER_DEFAULTS)})")
+        if key == "meeting_date":
+            out[key] = _period(f"{where}.meeting_date", v) if v not in (None, "") else ""
+            continue
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = str(v)  # an agenda item written 9.2 without quotes
+        if v is None:
+            v = ""
+        if not isinstance(v, str):
+            raise ParamsError(f"{where}.{key}: expected text, got {v!r}")
+        v = " ".join(v.split())
+        if key == "purpose" and v.lower() not in PURPOSES:
+            raise ParamsError(f"{where}.purpose: {v!r} is not one of {', '.join(PURPOSES)}")
+        out[key] = v.lower() if key == "purpose" else v
+    return out
+
+
+def _board_paper(value: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    if value is None:
+        return dict(BOARD_PAPER_DEFAULTS), {}
+    if not isinstance(value, dict):
+        raise ParamsError(f"board_paper: expected a mapping, got {value!r}")
+    value = dict(value)
+    per_trust = value.pop("trusts", None) or {}
+    common = {**BOARD_PAPER_DEFAULTS, **_cover_values("board_paper", value)}
+    if not isinstance(per_trust, dict):
+        raise ParamsError(f"board_paper.trusts: expected a mapping of ODS code to cover sheet "
+                          f"values, got {per_trust!r}")
+    trusts = {}
+    for code, values in per_trust.items():
+        if not isinstance(code, str) or not _ODS.match(code):
+            raise ParamsError(f"board_paper.trusts: {code!r} is not an ODS code "
+                              "(3 to 5 capital letters or digits)")
+        trusts[code] = _cover_values(f"board_paper.trusts.{code}", values)
+    return common, trusts
+
+
 def _periods(value: Any) -> tuple[str, ...]:
     items = _list("periods", value, allow_all=False)
     return tuple(sorted({_period("periods", p) for p in items}))
@@ -300,6 +413,7 @@ def parse_params(raw: Any, base: Path, overrides: dict | None = None,
 
     notebooks_dir = (_path("notebooks_dir", merged["notebooks_dir"], base)
                      if "notebooks_dir" in merged else DEFAULT_NOTEBOOKS_DIR)
+    cover, cover_trusts = _board_paper(merged.get("board_paper"))
     params = Params(
         data=_path("data", merged["data"], base),
         periods=_periods(merged["periods"]),
@@ -313,6 +427,9 @@ def parse_params(raw: Any, base: Path, overrides: dict | None = None,
                                              stats.DEFAULT_MIN_SURVEY_RESPONSES), 1),
         seed=_int("seed", merged.get("seed", DEFAULT_SEED), 0),
         notebooks_dir=notebooks_dir,
+        trust_names=_trust_names(merged.get("trust_names")),
+        board_paper=cover,
+        board_paper_trusts=cover_trusts,
         params_file=params_file,
         raw=dict(raw),
         allow_lower_thresholds=_bool("allow_lower_thresholds",

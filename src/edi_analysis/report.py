@@ -38,6 +38,10 @@ from edi_analysis import narrative
 
 #: MIME type of the metric rows a section shows (JSON list of metrics.csv records).
 ROWS_MIME = "application/vnd.edi-analysis.metrics+json"
+#: MIME type of the board paper's dashboard, asks and action plan (``board.BoardSummary``).
+BOARD_MIME = "application/vnd.edi-analysis.board+json"
+#: Outputs that are data for the publisher and the tests, not for readers' pages.
+DATA_MIMES = (ROWS_MIME, BOARD_MIME)
 SLICE_MARKER = "slice.json"
 PROVENANCE_FILE = "provenance.json"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +72,20 @@ NOTEBOOKS = {
 
 _S = Section
 SECTIONS: tuple[Section, ...] = (
-    _S("hl-actions", "00_overview", "Plan actions: due dates and status", ("actions.status",)),
+    _S("hl-board", "00_overview", "Summary for the board: dashboard and asks",
+       ("actions.status", "wres.1.share", "wres.2.relative_likelihood",
+        "wres.3.relative_likelihood", "wres.4.relative_likelihood", "wres.5", "wres.6", "wres.7", "wres.8", "wres.9.board_gap",
+        "wdes.1.share", "wdes.2.relative_likelihood", "wdes.3.relative_likelihood", "wdes.4*",
+        "wdes.5", "wdes.6", "wdes.7", "wdes.8", "wdes.9a", "wdes.10.board_gap",
+        "pay.gender.mean_gap", "pay.gender.median_gap", "pay.ethnicity.mean_gap",
+        "pay.ethnicity.median_gap", "pay.disability.mean_gap", "pay.disability.median_gap",
+        "pay.medical.gender_mean_gap", "hia1.*", "hia2.representation_ratio",
+        "hia2.shortlisting_rate", "hia4.sickness_absence_rate", "hia4.org_action_hwb",
+        "hia5.training_relative_likelihood", "hia5.belonging", "hia5.harassment_manager",
+        "hia6.harassment_manager", "hia6.adjusted_relative_likelihood", "hia6.inconsistency",
+        "hia6.disability.inconsistency", "pp.leaver_rate")),
+    _S("hl-actions", "00_overview", "Action plan: owners, due dates and status",
+       ("actions.status",)),
     # HIA1
     _S("hl-wres9", "01_hia1_board", "Board ethnicity compared with the workforce (WRES 9)",
        ("wres.9.board_gap",)),
@@ -241,9 +258,11 @@ ROWS_DIR = "metrics"
 
 
 def trend_ids(notebook: str) -> list[str]:
-    """The metrics a notebook shows as trends: the first metric of each of its sections."""
+    """The metrics a notebook needs for earlier periods: the first metric of each of its
+    sections (its trend charts); for the overview, every metric of the dashboard (its
+    previous-period column)."""
     if notebook == "00_overview":
-        return []
+        return [m for m in resolve(HEADLINES["hl-board"].metrics) if m != "actions.status"]
     return [ids[0] for s in sections_for(notebook) if (ids := resolve(s.metrics))]
 
 
@@ -385,6 +404,27 @@ class Report:
     #: the runner's rows for this trust and period (``{"rows", "trend"}``, computed for every
     #: trust at once by the same ``metrics.compute``); None: computed here
     prepared: dict | None = field(default=None, repr=False)
+    #: ODS code → trust name of the trusts in the run (the params file's ``trust_names``)
+    trust_names: dict = field(default_factory=dict, repr=False)
+    #: sentences already on this notebook's page, and terms already explained on it
+    _said: set = field(default_factory=set, repr=False)
+    _explained: set = field(default_factory=set, repr=False)
+
+    @property
+    def trust_name(self) -> str:
+        return self.trust_names.get(self.trust, self.trust)
+
+    @property
+    def display_name(self) -> str:
+        """"Name (CODE)", or the code alone when no name is given."""
+        name = self.trust_name
+        return name if name == self.trust else f"{name} ({self.trust})"
+
+    @property
+    def period_label(self) -> str:
+        p = pd.Timestamp(self.period)
+        end = p.year if (p.month, p.day) <= (3, 31) else p.year + 1
+        return f"{end - 1}/{str(end)[2:]}"
 
     @cached_property
     def ctx(self):
@@ -460,9 +500,8 @@ class Report:
         """The notebook's opening: title, trust, period, thresholds."""
         title = NOTEBOOKS.get(self.notebook, (self.notebook, None))[0]
         p = pd.Timestamp(self.period)
-        year = f"{p.year - 1}/{str(p.year)[2:]}" if p.month <= 3 else f"{p.year}/{str(p.year + 1)[2:]}"
-        _md(f"# {title}\n\n**Trust:** {self.trust} · **Period:** snapshot {self.period} "
-            f"(reporting year {year})\n\nFigures based on fewer than {self.min_count} people "
+        _md(f"# {title}\n\n**Trust:** {self.display_name} · **Period:** {self.period_label} "
+            f"(snapshot {p.day} {p:%B %Y})\n\nFigures based on fewer than {self.min_count} people "
             f"(or fewer than {self.min_survey_responses} survey responses) are suppressed to "
             f"protect confidentiality.")
 
@@ -472,19 +511,86 @@ class Report:
         fam = FAMILIES.get(REGISTRY[mid].family)
         return fam is not None and "staff_survey" in fam.tables
 
-    def sentences(self, rows: pd.DataFrame) -> list[str]:
-        """Sentences for a set of rows: one per headline row (no breakdown, known group)."""
+    def _say(self, sentences: list[str]) -> None:
+        """Sentences as one paragraph: none already on this page, terms explained at first use."""
+        fresh = [x for x in dict.fromkeys(sentences) if x not in self._said]
+        if not fresh:
+            return
+        self._said.update(fresh)
+        _md(narrative.explain_terms(" ".join(fresh), self._explained))
+
+    def _one_sentence(self, r) -> str:
         from edi_analysis.metrics import REGISTRY
 
+        return narrative.sentence(r, label=REGISTRY[r["metric_id"]].label,
+                                  survey=self._is_survey(r["metric_id"]),
+                                  min_count=self.min_count,
+                                  min_survey_responses=self.min_survey_responses)
+
+    def sentences(self, rows: pd.DataFrame, *, derived_ratio: bool = True,
+                  ids: Sequence[str] | None = None) -> list[str]:
+        """Sentences for a set of rows, the inequality first.
+
+        A metric published per group (a rate, a survey percentage, a mean score) is
+        described by comparing each group with its reference group ("35.3% of BME staff …,
+        against 29.4% of White staff"), with the ratio of the two and its interval
+        (``board.mover_ratio``) unless ``derived_ratio`` is False (a section that shows the
+        official relative likelihood beside the rates); a group with no comparison (WDES 8,
+        asked of disabled staff only) and every other metric gets one sentence per headline
+        row (no breakdown, known group).
+        """
         out = []
-        for _, r in rows.iterrows():
-            if r["breakdown"] != HEADLINE_BREAKDOWN.get(r["metric_id"], "") or r["group"] == "Unknown":
-                continue
-            out.append(narrative.sentence(r, label=REGISTRY[r["metric_id"]].label,
-                                          survey=self._is_survey(r["metric_id"]),
-                                          min_count=self.min_count,
-                                          min_survey_responses=self.min_survey_responses))
+        present = list(dict.fromkeys(rows["metric_id"]))
+        order = present if ids is None else [m for m in ids if m in set(present)]
+        for mid in order:
+            mrows = rows[rows["metric_id"] == mid]
+            w = narrative.wording(mid)
+            if w.kind in _PER_GROUP and not mrows["reference_group"].fillna("").any():
+                said = self._comparisons(mrows, derived_ratio)
+                if said:
+                    out += said
+                    continue
+            for _, r in mrows.iterrows():
+                if r["breakdown"] != HEADLINE_BREAKDOWN.get(mid, "") or r["group"] == "Unknown":
+                    continue
+                if w.kind in _PER_GROUP and r["group"] == "All" and len(mrows) > 1:
+                    continue  # the all-staff figure hides the inequality: the pairs say it
+                out.append(self._one_sentence(r))
         return out
+
+    def _comparisons(self, mrows: pd.DataFrame, derived_ratio: bool) -> list[str]:
+        """Pairwise comparisons of a per-group metric, the headline breakdown first. Where the
+        headline breakdown holds no pair (WDES 8 is asked of disabled staff only), its own
+        groups are stated first, then the pairs within it."""
+        from edi_analysis import board
+
+        out = []
+        for breakdown in _PAIR_BREAKDOWNS:
+            part = mrows[mrows["breakdown"] == breakdown]
+            pairs = 0
+            for group, ref in _PAIRS:
+                a, b = part[part["group"] == group], part[part["group"] == ref]
+                if a.empty or b.empty:
+                    continue
+                pairs += 1
+                a, b = a.iloc[0].to_dict(), b.iloc[0].to_dict()
+                hidden = [r for r in (a, b) if str(r.get("suppressed")).lower() == "true"
+                          or narrative.is_blank(r.get("value"))]
+                if hidden:
+                    out += [self._one_sentence(r) for r in hidden]
+                    continue
+                ratio = None
+                if derived_ratio and narrative.wording(a["metric_id"]).kind != "score":
+                    ratio = board.mover_ratio(a["value"], a.get("ci_lower"), a.get("ci_upper"),
+                                              b["value"], b.get("ci_lower"), b.get("ci_upper"))
+                out.append(narrative.comparison_sentence(a, b, ratio))
+            if breakdown == "" and not pairs:
+                out += [self._one_sentence(r) for _, r in part.iterrows()
+                        if r["group"] not in ("All", "Unknown")]
+        return out
+
+    def _caption(self, label: str) -> str:
+        return f"{label}, {self.display_name}, {self.period_label}"
 
     def section(self, label: str) -> pd.DataFrame:
         """Show one headline section; returns the rows shown (also emitted as JSON)."""
@@ -502,10 +608,11 @@ class Report:
             self._emit(rows)
             return rows
         if label == "hl-actions":
-            return self._actions(rows)
-        words = self.sentences(rows)
-        if words:
-            _md("\n\n".join(words))
+            return self.action_plan()
+        if label == "hl-board":
+            return self.board_summary()
+        official = any(narrative.wording(m).kind == "likelihood" for m in ids)
+        self._say(self.sentences(rows, derived_ratio=not official, ids=ids))
         for mid in ids:
             mrows = rows[rows["metric_id"] == mid]
             if mrows.empty:
@@ -515,18 +622,25 @@ class Report:
                 plot = mrows if len(mrows) <= 12 else mrows[mrows["breakdown"] == ""]
                 ch = charts.bar_chart(plot, sp.label, sp.unit,
                                       reference=1.0 if sp.unit == "ratio" else None,
-                                      non_adverse_band=narrative.wording(mid, sp.unit).non_adverse_range)
+                                      non_adverse_band=narrative.wording(mid).non_adverse_range)
                 if ch is not None:
                     _html(ch.html(), ch.alt)
-            _html(charts.table_html(mrows, f"{sp.label}, {self.trust}, {self.period}"),
-                  f"Table: {sp.label}")
+            _html(charts.table_html(mrows, self._caption(sp.label)), f"Table: {sp.label}")
         self._trend(ids[0])
         self._peers(ids[0])
         self._emit(rows)
         return rows
 
     def _emit(self, rows: pd.DataFrame) -> None:
-        _display({ROWS_MIME: _records(rows), "text/plain": f"{len(rows)} metric rows"})
+        # data for the publisher and the tests: the page shows no trace of it
+        _display({ROWS_MIME: _records(rows), "text/plain": ""})
+
+    def _basis(self, mid: str, period: str) -> str:
+        from edi_analysis.metrics.disciplinary import counting_basis
+
+        wf = self.tables.get("workforce")
+        snaps = snapshot_dates(wf) if wf is not None and not wf.empty else [self.period]
+        return counting_basis(mid, period, snaps)
 
     def _trend(self, mid: str) -> None:
         from edi_analysis import charts
@@ -541,49 +655,121 @@ class Report:
         if both["period"].nunique() < 2:
             return
         both = both.sort_values(["group", "period"])
+        both = both.assign(basis=[self._basis(mid, p) for p in both["period"]])
         ch = charts.trend_chart(both, sp.label, sp.unit)
         if ch is not None:
             _html(ch.html(), ch.alt)
-        table = both.assign(group=both["group"] + ", " + both["period"])
-        _html(charts.table_html(table, f"Trend: {sp.label}"), f"Trend table: {sp.label}")
+        table = both.assign(group=both["group"] + ", " + both["period"] + [
+            f" ({b} basis)" if b else "" for b in both["basis"]])
+        _html(charts.table_html(table, f"Trend: {sp.label}, {self.display_name}"),
+              f"Trend table: {sp.label}")
+
+    def _national(self, mid: str, group: str) -> float | None:
+        from edi_analysis.board import NATIONAL_PREFIX
+
+        ext = self.tables.get("external_indicators")
+        if ext is None or ext.empty:
+            return None
+        when = pd.to_datetime(ext["period"]).dt.strftime("%Y-%m-%d")
+        sel = ext[(ext["indicator_id"] == NATIONAL_PREFIX + mid) & (when == self.period)]
+        sel = sel[sel["group"].isin([group, "All", ""])] if group else sel
+        vals = pd.to_numeric(sel["value"], errors="coerce").dropna()
+        return float(vals.iloc[0]) if len(vals) else None
 
     def _peers(self, mid: str) -> None:
         from edi_analysis import charts
         from edi_analysis.metrics import REGISTRY
 
-        peers = self.peer_rows
-        if peers.empty:
-            return
         sp = REGISTRY[mid]
-        sel = peers[(peers["metric_id"] == mid) & (peers["breakdown"] == "")]
+        peers = self.peer_rows
+        mine = self.rows[(self.rows["metric_id"] == mid) & (self.rows["breakdown"] == "")]
+        sel = peers[(peers["metric_id"] == mid) & (peers["breakdown"] == "")] \
+            if not peers.empty else mine
         groups = [g for g in sel["group"].unique() if g != "Unknown"]
-        if sel["trust_code"].nunique() < 2 or len(groups) != 1:
+        if len(groups) != 1:
             return  # positions are shown for single-figure headlines (ratios, gaps)
+        national = self._national(mid, groups[0])
+        if sel["trust_code"].nunique() < 2 and national is None:
+            return
         ch = charts.peers_chart(sel[sel["group"] == groups[0]], self.trust, sp.label, sp.unit,
-                                caption=f"Trusts in this run, {self.period}")
+                                caption=f"Trusts in this run, {self.period_label}"
+                                + (" (dashed line: England)" if national is not None else ""),
+                                national=national, names=self.trust_names)
         if ch is not None:
             _html(ch.html(), ch.alt)
 
-    def _actions(self, rows: pd.DataFrame) -> pd.DataFrame:
-        from edi_analysis import charts
+    # -- the board paper: dashboard, asks, action plan ----------------------------------------
+    @cached_property
+    def board(self):
+        """The dashboard, asks and action plan of this trust and period (``board.summarise``)."""
+        from edi_analysis import board
 
-        _md(narrative.rag_summary(rows["value"]))
-        table = rows.copy()
-        table["note"] = table["note"].where(table["note"].astype(str) != "", "")
-        _html(charts.table_html(table, f"Plan actions, {self.trust}, {self.period}"),
-              "Table: plan actions")
+        wf = self.tables.get("workforce")
+        snaps = snapshot_dates(wf) if wf is not None and not wf.empty else [self.period]
+        peers = self.peer_rows if not self.peer_rows.empty else self.rows
+        return board.summarise(self.rows, trust=self.trust, period=self.period,
+                               previous_rows=self.trend_rows, peers=peers,
+                               external=self.tables.get("external_indicators"),
+                               actions=self.tables.get("actions"), snapshots=snaps,
+                               min_count=self.min_count,
+                               min_survey_responses=self.min_survey_responses)
+
+    def board_summary(self) -> pd.DataFrame:
+        """The dashboard (every WRES and WDES indicator, the pay gaps, the plan's success
+        measures, rated) and the asks, as a table and list; the same as data for the
+        publisher (:data:`BOARD_MIME`)."""
+        from edi_analysis import board
+
+        s = self.board
+        data = s.as_json()
+        data.update(trust_name=self.trust_name, period_label=self.period_label)
+        counts = s.counts
+        _md(f"**Ratings:** {counts['red']} red, {counts['amber']} amber, {counts['green']} green; "
+            f"{counts['none']} not rated. " + " ".join(board.RULE))
+        _html(_dashboard_html(s, self.display_name, self.period_label), "Table: dashboard")
+        # the same as data for the publisher (never shown on a page)
+        _display({BOARD_MIME: data, "text/plain": ""})
+        if s.asks:
+            items = "\n".join(f"{i}. {a.text} *Due: {a.due}.*" for i, a in enumerate(s.asks, 1))
+            _md(f"**The Board is asked to:**\n\n{items}")
+        else:
+            _md("No indicator is rated red and no plan action is overdue: the Board is asked to "
+                "note the report.")
+        rows = self.rows[self.rows["metric_id"].isin(resolve(HEADLINES["hl-board"].metrics))]
+        self._emit(rows)
+        return rows
+
+    def action_plan(self) -> pd.DataFrame:
+        """The trust's action plan: action, owner, due date, status, evidence, RAG and checks."""
+        rows = self.rows[self.rows["metric_id"] == "actions.status"]
+        plan = self.board.plan
+        national = sum(1 for a in _catalogue() if a.owner_level == "national")
+        summary = narrative.rag_summary([p.rag for p in plan]).replace(
+            "plan actions,", "plan actions the trust owns,", 1).replace(
+            "plan action,", "plan action the trust owns,", 1)
+        _md(summary + " An action past its due date and not complete is red; a check is shown "
+            "where the figures contradict the record." + (
+                f" The plans' other {national} actions are NHS England's own and are not listed."
+                if national else ""))
+        _html(_plan_html(plan, f"Action plan, {self.display_name}, {self.period_label}"),
+              "Table: action plan")
         self._emit(rows)
         return rows
 
     def overview(self, area: str) -> pd.DataFrame:
-        """The overview's headline for one action area: its first section's first sentence."""
-        sec = HEADLINES[OVERVIEW_HEADLINES[area]]
-        ids = resolve(sec.metrics)[:1]
-        rows = self.rows[self.rows["metric_id"].isin(ids)]
+        """The overview's headline for one action area: the sentence of its most adverse
+        dashboard line (red before amber; the inequality, not the all-staff figure)."""
+        from edi_analysis import board
+
         title = NOTEBOOKS[next(n for n in NOTEBOOKS if NOTEBOOKS[n][1] == area)][0]
-        words = self.sentences(rows)
-        _md(f"**{title}.** " + (" ".join(words[:2]) if words else
-                                 "No headline figure for this period."))
+        line = board.area_summary(self.board.rows).get(area)
+        if line is None:
+            _md(f"**{title}.** No headline figure for this period.")
+            rows = self.rows.iloc[0:0]
+        else:
+            text = narrative.explain_terms(line.sentence, self._explained)
+            _md(f"**{title}.** {text} *Rated {line.rating_label.lower()}.*")
+            rows = self.rows[self.rows["metric_id"] == line.metric]
         self._emit(rows)
         return rows
 
@@ -600,7 +786,8 @@ class Report:
         for mid in ids:
             mrows = rows[rows["metric_id"] == mid]
             if not mrows.empty:
-                _html(charts.table_html(mrows, REGISTRY[mid].label), f"Table: {REGISTRY[mid].label}")
+                _html(charts.table_html(mrows, self._caption(REGISTRY[mid].label)),
+                      f"Table: {REGISTRY[mid].label}")
         self._emit(rows)
         return rows
 
@@ -610,17 +797,19 @@ class Report:
         from edi_analysis.metrics import REGISTRY
 
         ids = self.ids()
-        defs = pd.DataFrame([{"Metric": m, "Definition": REGISTRY[m].definition,
+        defs = pd.DataFrame([{"Metric": REGISTRY[m].label, "Definition": REGISTRY[m].definition,
                               "Source": REGISTRY[m].source} for m in ids])
         _md("## Methodology\n\nEvery figure above is computed by the `edi_analysis` package "
             "(`edi_analysis.metrics.compute`), the same function that writes `metrics.csv`; "
             "nothing is computed in this notebook. Relative likelihoods use the log (Katz) "
             "95% interval, proportions the Wilson interval, pay gap intervals a percentile "
-            f"bootstrap with seed {self.seed}.\n\n**Suppression.** A count of 1 to "
-            f"{self.min_count - 1}, or a figure built from one, is suppressed; survey results "
-            f"with fewer than {self.min_survey_responses} answers are suppressed; where a "
-            "breakdown shows its total and one cell is suppressed, the next smallest is too "
-            "(CONTRACT.md §4.8).")
+            f"bootstrap with seed {self.seed}; a comparison of two groups' percentages is their "
+            "ratio with the MOVER interval from the two published intervals (Donner and Zou, "
+            "2012). Board figures are a census of the board and carry no interval.\n\n"
+            f"**Suppression.** A count of 1 to {self.min_count - 1}, or a figure built from one, "
+            f"is suppressed; survey results with fewer than {self.min_survey_responses} answers "
+            "are suppressed; where a breakdown shows its total and one cell is suppressed, the "
+            "next smallest is too (CONTRACT.md §4.8).")
         if not defs.empty:
             _html(charts.simple_table_html(defs, "Definitions and sources"),
                   "Table: definitions and sources")
@@ -634,6 +823,81 @@ class Report:
             commit = meta.get("git_commit") or "not a git checkout"
             vers = ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())
             _md(f"**Provenance.** Project commit: `{commit}`. Package versions: {vers}.")
+
+
+def _catalogue():
+    from edi_analysis.catalogue import load_actions
+
+    return load_actions()
+
+
+#: Wording kinds published per group (compared group by group, not against a reference).
+_PER_GROUP = ("rate", "absence", "score")
+#: Breakdowns whose groups are compared pairwise, and the pairs (compared, reference).
+_PAIR_BREAKDOWNS = ("", "characteristic=ethnicity", "characteristic=disability",
+                    "characteristic=international_recruit", "characteristic=sex")
+_PAIRS = (("BME", "White"), ("Disabled", "Non-disabled"), ("International", "Domestic"),
+          ("Female", "Male"))
+
+
+def _esc(text) -> str:
+    import html
+
+    return html.escape(str(text), quote=True)
+
+
+def _rating_cell(key: str, label: str, shape: str, reason: str = "") -> str:
+    title = f' title="{_esc(reason)}"' if reason else ""
+    return (f'<td class="rating rating-{_esc(key)}"{title}><span aria-hidden="true">'
+            f'{_esc(shape)}</span> {_esc(label)}</td>')
+
+
+def _dashboard_html(summary, trust: str, period_label: str) -> str:
+    """The dashboard as an accessible HTML table (the notebook's own view of it)."""
+    from edi_analysis import board
+
+    head = ("<tr><th scope=\"col\">Indicator</th><th scope=\"col\">This period (95% CI)</th>"
+            "<th scope=\"col\">Groups</th><th scope=\"col\">Previous period</th>"
+            "<th scope=\"col\">Change</th><th scope=\"col\">Among trusts</th>"
+            "<th scope=\"col\">England</th><th scope=\"col\">Rating</th></tr>")
+    bodies = []
+    for key, title in board.SECTIONS:
+        rows = [r for r in summary.rows if r.section == key]
+        if not rows:
+            continue
+        trs = [f'<tr><th scope="colgroup" colspan="8">{_esc(title)}</th></tr>']
+        for r in rows:
+            fig = r.figure + (f" ({r.interval})" if r.interval else "")
+            change = r.travel_label + (f" ({r.travel_note})" if r.travel_note else "")
+            trs.append(
+                f'<tr><th scope="row">{_esc(r.code)}: {_esc(r.label)}</th><td>{_esc(fig)}</td>'
+                f"<td>{_esc(r.groups or '—')}</td><td>{_esc(r.previous)}</td>"
+                f"<td>{_esc(change)}</td><td>{_esc(r.peers)}</td><td>{_esc(r.england)}</td>"
+                + _rating_cell(r.rating, r.rating_label, r.rating_shape, r.reason) + "</tr>")
+        bodies.append("<tbody>" + "".join(trs) + "</tbody>")
+    caption = f"Dashboard, {trust}, {period_label}"
+    table = (f'<table class="edi-table dashboard"><caption>{_esc(caption)}</caption><thead>'
+             f"{head}</thead>{''.join(bodies)}</table>")
+    return (f'<div class="table-scroll" role="region" tabindex="0" aria-label="{_esc(caption)}">'
+            f"{table}</div>")
+
+
+def _plan_html(plan, caption: str) -> str:
+    head = ("<tr><th scope=\"col\">Action</th><th scope=\"col\">Owner</th>"
+            "<th scope=\"col\">Due</th><th scope=\"col\">Status</th>"
+            "<th scope=\"col\">Evidence</th><th scope=\"col\">Rating</th>"
+            "<th scope=\"col\">Checks</th></tr>")
+    trs = []
+    for p in plan:
+        checks = "; ".join(p.flags) or "—"
+        trs.append(f'<tr><th scope="row">{_esc(p.title)}</th><td>{_esc(p.owner)}</td>'
+                   f"<td>{_esc(p.due)}</td><td>{_esc(p.status)}</td><td>{_esc(p.evidence)}</td>"
+                   + _rating_cell(p.rag, p.rag_label, p.rag_shape)
+                   + f"<td>{_esc(checks)}</td></tr>")
+    table = (f'<table class="edi-table plan"><caption>{_esc(caption)}</caption><thead>{head}'
+             f"</thead><tbody>{''.join(trs)}</tbody></table>")
+    return (f'<div class="table-scroll" role="region" tabindex="0" aria-label="{_esc(caption)}">'
+            f"{table}</div>")
 
 
 def load(notebook: str, trust: str | None, period: str, data: str | Path, *,
@@ -656,7 +920,16 @@ def load(notebook: str, trust: str | None, period: str, data: str | Path, *,
     return Report(trust=trust, period=str(period), data=data, notebook=notebook,
                   min_count=int(min_count), min_survey_responses=int(min_survey_responses),
                   seed=int(seed), peers=peers or None, tables=tables, provenance=prov,
-                  prepared=prepared)
+                  prepared=prepared, trust_names=slice_trust_names(data))
+
+
+def slice_trust_names(data: str | Path) -> dict[str, str]:
+    """ODS code → trust name, as the runner recorded them in a slice (``{}`` for a dataset)."""
+    marker = resolve_data(data) / SLICE_MARKER
+    if not marker.exists():
+        return {}
+    names = json.loads(marker.read_text(encoding="utf-8")).get("trust_names") or {}
+    return {str(k): str(v) for k, v in names.items()}
 
 
 def preload() -> None:

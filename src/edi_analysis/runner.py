@@ -368,12 +368,14 @@ def _slice_tables(tables: dict, trust: str) -> dict:
 
 
 def write_slice(folder: Path, tables: dict, trust: str, provenance: dict,
-                metrics: dict | None = None) -> Path:
+                metrics: dict | None = None, trust_names: dict | None = None) -> Path:
     """One trust's validated tables as Parquet, with ``slice.json`` and ``provenance.json``.
 
     ``metrics`` (optional): the trust's prepared rows, ``{"settings": {...},
     "periods": {period: {"rows": DataFrame, "trend": DataFrame}}}``, written
     under ``metrics/`` for the notebooks (``report.load_prepared``).
+    ``trust_names``: ODS code → name of the trusts in the run (the params file's
+    ``trust_names``), so the notebooks name this trust and its peers.
     """
     from edi_analysis.report import PROVENANCE_FILE, ROWS_DIR, SLICE_MARKER, write_rows
 
@@ -382,7 +384,7 @@ def write_slice(folder: Path, tables: dict, trust: str, provenance: dict,
     for name, df in _slice_tables(tables, trust).items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
         names.append(name)
-    meta: dict = {"trust": trust, "tables": names}
+    meta: dict = {"trust": trust, "tables": names, "trust_names": dict(trust_names or {})}
     if metrics is not None:
         entries = {}
         for period, kinds in metrics["periods"].items():
@@ -471,9 +473,14 @@ def _resolve_trusts(params: Params, tables: dict) -> list[str]:
 
 
 def _peers_rows(rows):
-    """Headline rows (no breakdown, numeric) of every trust: public trust codes and published
-    figures."""
-    out = rows[(rows["breakdown"] == "") & (rows["unit"] != "flag")].reset_index(drop=True)
+    """Headline rows (no breakdown, or the breakdown a board-paper indicator is defined on;
+    numeric) of every trust: public trust codes and published figures."""
+    from edi_analysis.board import headline_breakdowns
+
+    extra = headline_breakdowns()
+    keys = list(zip(rows["metric_id"], rows["breakdown"]))
+    keep = rows["breakdown"].eq("").to_numpy() | [k in extra for k in keys]
+    out = rows[keep & (rows["unit"] != "flag")].reset_index(drop=True)
     out["value"] = out["value"].astype("float64")  # flag labels (text) are excluded above
     return out
 
@@ -672,7 +679,8 @@ def _prepare(dataset, params: Params, trusts: list[str], staging_root: Path, wor
     slices = {t: write_slice(work / "slices" / t, dataset.tables, t, provenance, metrics={
         "settings": settings,
         "periods": {p: {k: prepared[p][k][t] for k in ("rows", "trend")}
-                    for p in params.periods}}) for t in trusts}
+                    for p in params.periods}},
+        trust_names={c: params.trust_name(c) for c in trusts}) for t in trusts}
     pending: dict[tuple[str, str], list[NotebookRecord]] = {}
     tasks = []
     for period in params.periods:
@@ -865,6 +873,8 @@ def _finish_if_complete(rec: NotebookRecord, pending: dict, ctx: _RunContext,
         manifest = report_folders.merged_manifest(
             trust=rec.trust, period=rec.period, run_id=ctx.run_id, run=run, records=records,
             kept=kept, files=report_folders.file_hashes(stage))
+        manifest = {"trust": manifest.pop("trust"), "trust_name": params.trust_name(rec.trust),
+                    **manifest}
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _install(stage, target, ctx.staging_root)
     except report_folders.FolderRefused as exc:

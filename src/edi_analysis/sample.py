@@ -1196,8 +1196,52 @@ _NETS = (("nets.combined_indicator_score", 7.2, 0.4),
          ("nets.would_recommend_placement", 74.0, 6.0))
 
 
+#: England figures shown beside each sample trust's own (``england.<metric id>``, CONTRACT.md
+#: §2.7): (metric id, group, value at 2023-03-31, value at 2024-03-31). Fictional, set near
+#: the published WRES 2023 and WDES 2023 national figures (docs/sample-data.md); drawn from
+#: no random numbers, so the rest of the sample does not change.
+_NATIONAL = (
+    ("wres.2.relative_likelihood", "White", 1.59, 1.54),
+    ("wres.3.relative_likelihood", "BME", 1.14, 1.10),
+    ("wres.4.relative_likelihood", "White", 1.10, 1.08),
+    ("wres.5", "BME", 29.2, 28.8), ("wres.5", "White", 27.6, 26.9),
+    ("wres.6", "BME", 28.0, 27.5), ("wres.6", "White", 23.3, 22.7),
+    ("wres.7", "BME", 44.4, 46.0), ("wres.7", "White", 58.7, 58.0),
+    ("wres.8", "BME", 16.6, 16.2), ("wres.8", "White", 6.7, 6.5),
+    ("wdes.2.relative_likelihood", "Non-disabled", 0.99, 1.00),
+    ("wdes.3.relative_likelihood", "Disabled", 2.17, 1.94),
+    ("wdes.4a.colleague", "Disabled", 24.8, 24.1),
+    ("wdes.4a.colleague", "Non-disabled", 16.5, 16.0),
+    ("wdes.8", "Disabled", 73.4, 73.6),
+    ("pay.gender.mean_gap", "Female", 19.0, 18.6),
+)
+NATIONAL_SOURCE = ("Synthetic national figure (fictional, for demonstration; near the "
+                   "published WRES 2023 and WDES 2023 figures)")
+
+
+def _national(trust_codes) -> pd.DataFrame:
+    """The England figures of :data:`_NATIONAL`, one row per trust, period and figure."""
+    k = len(_NATIONAL)
+    trusts = len(trust_codes)
+    t_idx = np.repeat(np.arange(trusts), 2 * k)
+    per = np.tile(np.repeat([0, 1], k), trusts)
+    ind = np.tile(np.arange(k), 2 * trusts)
+    value = np.where(per == 0, np.array([x[2] for x in _NATIONAL])[ind],
+                     np.array([x[3] for x in _NATIONAL])[ind])
+    n = len(ind)
+    return _frame("external_indicators", {
+        "trust_code": _text(trust_codes, t_idx),
+        "period": _text(SNAPSHOTS, per),
+        "indicator_id": _text(["england." + x[0] for x in _NATIONAL], ind),
+        "group": _text([x[1] for x in _NATIONAL], ind),
+        "value": value.astype("float64"),
+        "source": _text((NATIONAL_SOURCE,), np.zeros(n, dtype=np.int64)),
+    })
+
+
 def _external(rng, trust_codes) -> pd.DataFrame:
-    """NETS-style published figures (fictional) for each trust and period."""
+    """NETS-style published figures (fictional) for each trust and period, then the England
+    figures of :data:`_NATIONAL`."""
     trusts, k = len(trust_codes), len(_NETS)
     t_idx = np.repeat(np.arange(trusts), 2 * k)
     per = np.tile(np.repeat([0, 1], k), trusts)
@@ -1206,7 +1250,7 @@ def _external(rng, trust_codes) -> pd.DataFrame:
     sd = np.array([x[2] for x in _NETS])[ind]
     value = np.round(mean + sd * rng.standard_normal(len(ind)), 1)
     n = len(ind)
-    return _frame("external_indicators", {
+    nets = _frame("external_indicators", {
         "trust_code": _text(trust_codes, t_idx),
         "period": _text(SNAPSHOTS, per),
         "indicator_id": _text([x[0] for x in _NETS], ind),
@@ -1215,6 +1259,7 @@ def _external(rng, trust_codes) -> pd.DataFrame:
         "source": _text(("Synthetic NETS-style figure (fictional, for demonstration)",),
                         np.zeros(n, dtype=np.int64)),
     })
+    return pd.concat([nets, _national(trust_codes)], ignore_index=True)
 
 
 #: Written beside the tables: which files the generator wrote, with their SHA-256, so that a

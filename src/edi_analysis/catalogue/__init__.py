@@ -18,7 +18,7 @@ from importlib import resources
 import yaml
 
 OWNER_LEVELS = ("board", "employer_system", "national")
-FIELDS = ("id", "text", "theme", "area", "owner_level", "due", "source", "metrics")
+FIELDS = ("id", "title", "text", "theme", "area", "owner_level", "due", "source", "metrics")
 REQUIRED = ("id", "text", "area", "owner_level", "due", "source", "metrics")
 _ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
@@ -39,6 +39,8 @@ class Action:
     source: str
     metrics: tuple[str, ...]
     theme: str = ""
+    #: a short plain-English name for board papers (optional; the text's first clause if not)
+    title: str = ""
 
 
 def _due(value, where: str, problems: list[str]) -> _dt.date | None:
@@ -117,6 +119,7 @@ def parse_actions(data) -> tuple[Action, ...]:
                 source=entry["source"].strip(),
                 metrics=tuple(metrics),
                 theme=str(entry.get("theme") or "").strip(),
+                title=" ".join(str(entry.get("title") or "").split()),
             )
         )
     if problems:

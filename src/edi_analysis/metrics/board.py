@@ -7,7 +7,9 @@ WDES 10. Denominator: every member in the subset; a member whose flag is
 blank has no recorded evidence and counts as not meeting it (the plan asks
 that *every* member has SMART EDI objectives), and the note says how many
 such members there were. Board membership is public, so these rows are not
-suppressed (basis ``board``; CONTRACT.md §4.8).
+suppressed (basis ``board``; CONTRACT.md §4.8). The board is a census — every
+member is counted — so the shares carry no confidence interval: there is no
+sampling error to describe (CONTRACT.md §4.6).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from edi_analysis import stats
 from edi_analysis.metrics.registry import MetricSpec, family
 from edi_analysis.metrics.rows import empty_rows, make_rows
 
@@ -36,7 +37,8 @@ SPECS = [
         definition=(
             "Board members at the snapshot with `has_smart_edi_objectives` = Y ÷ board members "
             "× 100 (blank counts as not evidenced). Group All; breakdowns `board=voting`, "
-            "`board=executive`. Wilson 95% interval. Not suppressed (board membership is public)."
+            "`board=executive`. A census of the board: no confidence interval. Not suppressed "
+            "(board membership is public)."
         ),
         source=_SOURCE,
         breakdowns=_SUBSETS[1:],
@@ -50,7 +52,8 @@ SPECS = [
         definition=(
             "Board members at the snapshot with `appraised_on_edi_objectives` = Y ÷ board "
             "members × 100 (blank counts as not evidenced). Group All; breakdowns "
-            "`board=voting`, `board=executive`. Wilson 95% interval. Not suppressed."
+            "`board=voting`, `board=executive`. A census of the board: no confidence interval. "
+            "Not suppressed."
         ),
         source=_SOURCE,
         breakdowns=_SUBSETS[1:],
@@ -106,7 +109,6 @@ def board_objectives(ctx) -> pd.DataFrame:
         )
         t = frame.merge(agg, on=keys, how="left").fillna({"k": 0.0, "n": 0.0, "blank": 0.0})
         k, n, blank = t["k"].to_numpy(), t["n"].to_numpy(), t["blank"].to_numpy()
-        lo, hi = stats.wilson_interval(k, n)
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(n > 0, 100 * k / n, np.nan)
         blank_note = (
@@ -126,8 +128,6 @@ def board_objectives(ctx) -> pd.DataFrame:
                 numerator=k,
                 denominator=n,
                 value=value,
-                ci_lower=100 * lo,
-                ci_upper=100 * hi,
                 note=note,
                 basis="board",
             )

@@ -20,6 +20,7 @@ is left to the narrative, the rows hold only figures and method facts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,6 +42,27 @@ ROLLING_NOTE = (
     "12-month basis: no workforce snapshot on {prev} for this trust, so cases in the "
     "reporting year ÷ one headcount"
 )
+
+#: Metrics counted on the rolling two-year basis (12 months where the earlier snapshot is absent):
+#: WRES 3, WDES 3, the same by sex, and the disciplinary-inconsistency model built on them.
+_ROLLING = re.compile(r"^(wres\.3|wdes\.3|sex\.3)\.|^hia6\.([a-z_]+\.)?(adjusted_relative_likelihood|"
+                      r"adjusted_odds_ratio|cell_ratio|inconsistency)$")
+TWO_YEAR, TWELVE_MONTH = "two-year rolling", "12-month"
+
+
+def counting_basis(metric_id: str, period: str, snapshots) -> str:
+    """How a metric's cases are counted for ``period``: ``two-year rolling`` when the trust has
+    a workforce snapshot a year earlier (``snapshots``: its snapshot dates, ``YYYY-MM-DD``),
+    ``12-month`` when not; ``""`` for a metric that does not depend on it.
+
+    Figures on different bases are not comparable: a trend or a year-on-year change joins only
+    figures on the same basis (WRES technical guidance, indicator 3)."""
+    if not _ROLLING.match(metric_id):
+        return ""
+    p = pd.Timestamp(period)
+    prev = (p - pd.DateOffset(years=1)).strftime("%Y-%m-%d")
+    return TWO_YEAR if prev in {str(s)[:10] for s in snapshots} else TWELVE_MONTH
+
 
 # (metric prefix, case type, group column, compared group, reference group, group labels)
 _COMPARISONS = (

@@ -96,8 +96,10 @@ SPECS = [
         source=f"{WRES_GUIDANCE}, indicator 9",
         definition=(
             "% BME among board members (voting, or executive) with recorded ethnicity − % BME "
-            "among in-scope staff with recorded ethnicity, in percentage points. Board "
-            "membership is a census: no interval; never suppressed (CONTRACT.md §4.8)."
+            "among in-scope staff with recorded ethnicity, in percentage points; numerator = "
+            "board members of the subset who are BME, denominator = its members with recorded "
+            "ethnicity. Board membership is a census: no interval; never suppressed unless a "
+            "workforce share it is built from is (CONTRACT.md §4.8)."
         ),
         breakdowns=("board",),
         counts=(),  # board: not suppressed (§4.8)
@@ -109,7 +111,9 @@ SPECS = [
         definition=(
             "% Disabled among board members (voting, or executive) with recorded disability "
             "status − % Disabled among in-scope staff with recorded status, in percentage "
-            "points. No interval; never suppressed (CONTRACT.md §4.8)."
+            "points; numerator = Disabled members of the subset, denominator = its members with "
+            "recorded status. No interval; never suppressed unless a workforce share it is "
+            "built from is (CONTRACT.md §4.8)."
         ),
         breakdowns=("board",),
         counts=(),  # board: not suppressed (§4.8)
@@ -332,6 +336,9 @@ def _board_gap(ctx, wide_eth: pd.DataFrame, wide_dis: pd.DataFrame) -> pd.DataFr
         parts.append(make_rows(
             trust_code=b["trust_code"], period=b["period"], metric_id=metric_id,
             breakdown=b["breakdown"], group=compared, reference_group=groups.ALL,
+            # the board's own counts (public): members of the group and members with the
+            # characteristic recorded, so a reader sees "0 of 9" rather than only a gap
+            numerator=kb, denominator=nb,
             value=gap, note=note, basis="board",
             # Board membership is public, so the gap would give away the workforce share
             # of a suppressed overall cell: the gap goes when any overall cell is hidden.

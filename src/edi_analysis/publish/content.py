@@ -47,6 +47,18 @@ BOARD_PACK_PURPOSE = (
     "Improvement Plan (2023) and the NHS People Plan, with the Workforce Race and "
     "Workforce Disability Equality Standards and the pay gaps behind them."
 )
+#: What each purpose of a board paper means (the cover sheet's "purpose" box).
+PURPOSES = {
+    "assurance": "Assurance: the Board is asked to be assured, or to say where it is not",
+    "approval": "Approval: the Board is asked to approve the action plan and the asks",
+    "discussion": "Discussion: the Board is asked to discuss the findings and the asks",
+    "information": "Information: for the Board to note",
+}
+#: MIME type of the overview notebook's board paper data (``report.BOARD_MIME``).
+BOARD_MIME = "application/vnd.edi-analysis.board+json"
+#: Outputs that are data for the publisher, never shown on a page (``report.DATA_MIMES``).
+DATA_MIMES = ("application/vnd.edi-analysis.metrics+json", BOARD_MIME)
+BOARD_LABEL = "hl-board"
 #: RAG labels of ``actions.status`` (CONTRACT.md §4.6), in display order.
 RAG_ORDER = ("red", "amber", "green", "grey")
 RAG_MEANING = {
@@ -196,6 +208,125 @@ FAILED_REASON = ("This section is missing because its notebook did not finish wh
 
 
 @dataclass(frozen=True)
+class DashLine:
+    """One line of the dashboard, as the overview notebook wrote it (``board.DashboardRow``)."""
+
+    key: str
+    section: str
+    code: str
+    label: str
+    area: str
+    headline: str
+    figure: str
+    interval: str
+    groups: str
+    previous: str
+    travel: str
+    travel_label: str
+    peers: str
+    england: str
+    rating: str
+    rating_label: str
+    rating_shape: str
+    reason: str
+    sentence: str
+    travel_note: str = ""
+    short: str = ""
+
+    @property
+    def figure_with_interval(self) -> str:
+        return self.figure + (f" ({self.interval})" if self.interval else "")
+
+    @property
+    def travel_short(self) -> str:
+        """The direction of travel in a word or two (the one-page dashboard)."""
+        return {"closer": "Closer", "further": "Further", "same": "No change",
+                "not_comparable": "New basis", "higher": "Higher", "lower": "Lower",
+                "none": "—"}.get(self.travel, self.travel_label)
+
+
+@dataclass(frozen=True)
+class DashSection:
+    title: str
+    note: str
+    lines: tuple[DashLine, ...]
+
+
+@dataclass(frozen=True)
+class AskItem:
+    text: str
+    due: str
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One action of the trust's action plan (never its catalogue id)."""
+
+    area: str
+    plan: str
+    title: str
+    text: str
+    owner: str
+    due: str
+    status: str
+    evidence: str
+    rag: str
+    rag_label: str
+    rag_shape: str
+    flags: tuple[str, ...] = ()
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class BoardPaper:
+    """The dashboard, the asks and the action plan of one report (from its overview notebook)."""
+
+    sections: tuple[DashSection, ...]
+    asks: tuple[AskItem, ...]
+    plan: tuple[PlanItem, ...]
+    counts: tuple[tuple[str, int], ...]
+    rule: tuple[str, ...]
+    previous_period: str = ""
+
+    @property
+    def lines(self) -> tuple[DashLine, ...]:
+        return tuple(x for sec in self.sections for x in sec.lines)
+
+    def count(self, key: str) -> int:
+        return dict(self.counts).get(key, 0)
+
+    def area_lines(self, area: str) -> tuple[DashLine, ...]:
+        """The area's dashboard lines, red first, then amber, green, not rated."""
+        order = {"red": 0, "amber": 1, "green": 2, "none": 3}
+        lines = [x for x in self.lines if x.area == area]
+        return tuple(sorted(lines, key=lambda x: order.get(x.rating, 9)))
+
+    def area_plan(self, area: str) -> tuple[PlanItem, ...]:
+        return tuple(p for p in self.plan if p.area == area)
+
+    @property
+    def overdue(self) -> tuple[PlanItem, ...]:
+        """The EDI Improvement Plan's actions past their due date and not complete (the People
+        Plan's, due in 2021, are listed in the appendix)."""
+        return tuple(p for p in self.plan if p.overdue and p.plan == "EDI Improvement Plan")
+
+
+@dataclass(frozen=True)
+class Cover:
+    """The board pack's cover sheet (params file ``board_paper``; defaults in params.py)."""
+
+    meeting: str
+    meeting_date: str
+    agenda_item: str
+    executive_lead: str
+    author: str
+    purpose: str
+    recommendation: str
+    baf_risk: str
+    previously_considered_by: str
+
+
+@dataclass(frozen=True)
 class Report:
     """One trust and period: its notebooks, headlines, action summary and provenance."""
 
@@ -213,6 +344,11 @@ class Report:
     git_commit: str = ""
     #: notebooks not published (they failed when run), with the reason
     missing: tuple[MissingSection, ...] = ()
+    board: BoardPaper | None = None
+    cover: Cover | None = None
+    #: notices every page of the report and its board pack show at the top (e.g. that a
+    #: section is missing or that lower thresholds were allowed)
+    notices: tuple[str, ...] = ()
 
     @property
     def period_label(self) -> str:
@@ -237,6 +373,43 @@ class Report:
         return f"EDI board pack {self.period_label}"
 
     @property
+    def paper_title(self) -> str:
+        """The title a board agenda shows."""
+        return (f"Equality, diversity and inclusion report {self.period_label}: WRES, WDES, pay "
+                "gaps and the EDI Improvement Plan")
+
+    def recommendation(self) -> str:
+        """"The Board is asked to …": the params file's words, else written from the report."""
+        if self.cover is not None and self.cover.recommendation:
+            return self.cover.recommendation
+        purpose = self.cover.purpose if self.cover is not None else "assurance"
+        if self.board is None:
+            return "note the report."
+        red = self.board.count("red")
+        overdue = len(self.board.overdue)
+        asks = len(self.board.asks)
+        noted = (f"note the {red} indicator{'s' * (red != 1)} rated red"
+                 + (f" and the {overdue} EDI Improvement Plan action"
+                    f"{'s' * (overdue != 1)} past {'their' if overdue != 1 else 'its'} due date"
+                    if overdue else ""))
+        agree = (f"agree the {asks} ask{'s' * (asks != 1)} set out in this paper" if asks else "")
+        lead = {"assurance": "receive this report for assurance",
+                "approval": "approve the action plan",
+                "discussion": "discuss the findings",
+                "information": "receive this report for information"}.get(purpose,
+                                                                          "receive this report")
+        parts = [lead, noted] + ([agree] if agree else [])
+        return ", ".join(parts[:-1]) + " and " + parts[-1] + "."
+
+    @property
+    def provenance_line(self) -> str:
+        version = self.package_version or ""
+        commit = f", commit {self.git_commit}" if self.git_commit else ""
+        return (f"Produced with edi-analysis{' ' + version if version else ''}{commit} from the "
+                f"trust's data at {long_date(self.period)}; the figures were computed on "
+                f"{long_date(self.generated_on)}.")
+
+    @property
     def headlines(self) -> tuple[Headline, ...]:
         return tuple(h for nb in self.notebooks for h in nb.headlines)
 
@@ -249,6 +422,18 @@ class Report:
         sentence of each area notebook's first statement.
         """
         out = []
+        if self.board is not None:
+            by_area = {}
+            for line in self.board.lines:
+                cur = by_area.get(line.area)
+                order = {"red": 0, "amber": 1, "green": 2, "none": 3}
+                if line.sentence and (cur is None or order[line.rating] < order[cur.rating]):
+                    by_area[line.area] = line
+            for area in AREA_NAMES:
+                if area in by_area:
+                    out.append((AREA_NAMES[area], Paragraph((Run(by_area[area].sentence),))))
+            if out:
+                return tuple(out)
         for h in self.headlines:
             if h.label.startswith(OVERVIEW_PREFIX):
                 para = next((b for b in h.blocks if isinstance(b, Paragraph)), None)
@@ -274,7 +459,9 @@ class Report:
             "and capability rates).",
             "Intervals are 95% confidence intervals: Wilson score intervals for percentages, "
             "the log (Katz) method for relative likelihoods, bootstrap percentile intervals "
-            "for pay gaps.",
+            "for pay gaps; a comparison of two groups' percentages is their ratio, with the "
+            "MOVER interval from the two published intervals (Donner and Zou, 2012). Board "
+            "figures are a census of the board and carry no interval.",
             f"Counts from 1 to {self.min_count - 1} are suppressed, as is any figure built "
             f"from them or from fewer than {self.min_count} people; survey results from fewer "
             f"than {self.min_survey_responses} respondents are suppressed. Suppressed figures "
@@ -550,6 +737,8 @@ def output_blocks(output: Mapping, options: Mapping[str, Any]) -> list[Block]:
     """
     caption = str(options.get("fig-cap") or options.get("tbl-cap") or "")
     kind = output.get("output_type")
+    if any(m in output.get("data", {}) for m in DATA_MIMES):
+        return []  # data for the publisher (metric rows, the board paper), not for readers
     if kind == "stream":
         if output.get("name") == "stdout" and output.get("text", "").strip():
             return [Paragraph((Run(output["text"].strip()),))]
@@ -609,6 +798,36 @@ def read_notebook(path: Path, wanted: frozenset[str] | None = None) -> NotebookP
         title=title or meta_title or AREA_NAMES.get(area, path.stem.replace("_", " ").capitalize()),
         area=area,
         headlines=tuple(headlines),
+    )
+
+
+def _board_paper(path: Path) -> BoardPaper | None:
+    """The board paper data the overview notebook emitted (``report.BOARD_MIME``), if any."""
+    if not path.is_file():
+        return None
+    nb = nbformat.read(path, as_version=4)
+    data = None
+    for cell in nb.cells:
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if BOARD_MIME in o.get("data", {}):
+                data = o["data"][BOARD_MIME]
+    if not isinstance(data, Mapping):
+        return None
+    fields = {f for f in DashLine.__dataclass_fields__}
+    lines = [DashLine(**{k: v for k, v in r.items() if k in fields}) for r in data.get("rows", [])]
+    sections = tuple(DashSection(sec["title"], str(sec.get("note") or ""),
+                                 tuple(x for x in lines if x.section == sec["key"]))
+                     for sec in data.get("sections", []))
+    pfields = {f for f in PlanItem.__dataclass_fields__}
+    plan = tuple(PlanItem(**{k: (tuple(v) if k == "flags" else v) for k, v in p.items()
+                             if k in pfields}) for p in data.get("plan", []))
+    return BoardPaper(
+        sections=tuple(x for x in sections if x.lines),
+        asks=tuple(AskItem(a["text"], a["due"]) for a in data.get("asks", [])),
+        plan=plan,
+        counts=tuple((k, int(v)) for k, v in (data.get("counts") or {}).items()),
+        rule=tuple(data.get("rule") or ()),
+        previous_period=str(data.get("previous_period") or ""),
     )
 
 
@@ -741,8 +960,13 @@ def write_published_notebook(src: Path, dst: Path) -> None:
 
 
 def read_report(folder: Path, period: str, trust: str, *, min_count: int,
-                min_survey_responses: int, wanted: frozenset[str] | None = None) -> Report:
-    """The content of one ``reports/<period>/<trust>/`` folder."""
+                min_survey_responses: int, wanted: frozenset[str] | None = None,
+                trust_name: str | None = None, cover: Mapping | None = None) -> Report:
+    """The content of one ``reports/<period>/<trust>/`` folder.
+
+    ``trust_name`` (the params file's ``trust_names``) wins over the name the runner
+    recorded in the manifest, so a name can be corrected without running again;
+    ``cover``: the cover sheet's values (``params.Params.cover``)."""
     manifest = _manifest(folder)
     notebooks, missing = [], []
     for path in sorted(folder.glob("*.ipynb")):
@@ -764,21 +988,33 @@ def read_report(folder: Path, period: str, trust: str, *, min_count: int,
     started = str(manifest.get("finished") or manifest.get("end") or manifest.get("started")
                   or manifest.get("start") or "")
     versions = manifest.get("versions") or manifest.get("packages") or {}
+    overview = next((folder / nb.filename for nb in notebooks if nb.area == "overview"), None)
+    cover_values = {k: str(v) for k, v in (cover or {}).items()}
+    from edi_analysis.params import lower_thresholds, lower_thresholds_notice
+
+    r_min = int(params.get("min_count", min_count))
+    r_survey = int(params.get("min_survey_responses", min_survey_responses))
+    lowered = lower_thresholds_notice(lower_thresholds(r_min, r_survey))
     return Report(
         period=period,
         trust_code=trust,
-        trust_name=str(manifest.get("trust_name") or trust),
+        trust_name=str(trust_name if trust_name and trust_name != trust
+                       else manifest.get("trust_name") or trust),
         source_dir=folder,
         notebooks=tuple(notebooks),
         rag_counts=_rag_counts(folder),
         provenance=_provenance(manifest),
-        min_count=int(params.get("min_count", min_count)),
-        min_survey_responses=int(params.get("min_survey_responses", min_survey_responses)),
+        min_count=r_min,
+        min_survey_responses=r_survey,
         generated_on=started[:10] if re.match(r"\d{4}-\d{2}-\d{2}", started) else period,
         package_version=str(versions.get("edi-analysis", versions.get("edi_analysis", "")))
         if isinstance(versions, Mapping) else "",
         git_commit=str(manifest.get("git_commit") or manifest.get("commit") or "")[:12],
         missing=tuple(missing),
+        board=_board_paper(overview) if overview is not None else None,
+        cover=Cover(**{f: cover_values.get(f, "") for f in Cover.__dataclass_fields__})
+        if cover is not None else None,
+        notices=(lowered,) if lowered else (),
     )
 
 
@@ -821,9 +1057,12 @@ def discover(reports_dir: Path, periods: Iterable[str] | None = None,
 def load_site(params) -> Site:
     """The content of the whole site for a params object (``edi_analysis.params.Params``)."""
     wanted = _headline_labels()
+    names = getattr(params, "trust_names", {}) or {}
+    cover = getattr(params, "cover", None)
     reports = tuple(
         read_report(folder, period, trust, min_count=params.min_count,
-                    min_survey_responses=params.min_survey_responses, wanted=wanted)
+                    min_survey_responses=params.min_survey_responses, wanted=wanted,
+                    trust_name=names.get(trust), cover=cover(trust) if cover else None)
         for period, trust, folder in discover(Path(params.reports_dir), params.periods, params.trusts)
     )
     reports = tuple(sorted(reports, key=lambda r: (-int(r.period.replace("-", "")), r.trust_code)))

@@ -66,8 +66,12 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    from edi_analysis.board import RATING_LABELS, RATING_ORDER, RATING_SHAPES
+
     env.globals.update(period_label=C.period_label, long_date=C.long_date,
-                       rag_meaning=C.RAG_MEANING, area_names=C.AREA_NAMES, nav=NAV)
+                       rag_meaning=C.RAG_MEANING, area_names=C.AREA_NAMES, nav=NAV,
+                       rating_keys=[(k, RATING_LABELS[k], RATING_SHAPES[k])
+                                    for k in RATING_ORDER])
     return env
 
 
@@ -114,8 +118,14 @@ def prepare_notebook(nb: nbformat.NotebookNode, title: str, *, reviewer: bool) -
         if cell.cell_type == "code":
             opts = C.cell_options(cell.source)
             tags = set(cell.get("metadata", {}).get("tags", []))
+            # metric rows and the board paper's data are for the publisher and the tests
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not any(m in o.get("data", {}) for m in C.DATA_MIMES)]
             if not reviewer:
-                if opts.get("include") is False or tags & {"remove-cell", "remove_cell"}:
+                # the methodology cell (definitions with column names, input hashes) is for
+                # reviewers: the board view links to it instead
+                if opts.get("include") is False or tags & {"remove-cell", "remove_cell",
+                                                            "methodology"}:
                     continue
                 if opts.get("output") is False or tags & {"remove-output", "remove_output"}:
                     cell.outputs = []
@@ -224,59 +234,190 @@ def numeric_columns(table: C.Table) -> list[bool]:
             for i in range(n)]
 
 
-def board_pack_content(report: C.Report, figure_paths: dict[C.Figure, str]) -> dict:
-    """The board pack of one report as plain data for the Typst template."""
+def _block_json(b: C.Block, figure_paths: dict[C.Figure, str]) -> dict:
+    if isinstance(b, C.Paragraph):
+        return {"type": "paragraph", "runs": _runs_json(b.runs)}
+    if isinstance(b, C.Heading):
+        return {"type": "heading", "level": b.level, "runs": _runs_json(b.runs)}
+    if isinstance(b, C.BulletList):
+        return {"type": "list", "ordered": b.ordered, "items": [_runs_json(i) for i in b.items]}
+    if isinstance(b, C.Figure):
+        return {"type": "figure", "path": figure_paths[b], "alt": b.alt, "caption": b.caption}
+    return {"type": "table", "caption": b.caption, "header": list(b.header),
+            "rows": [list(r) for r in b.rows], "row_headers": b.row_headers,
+            "numeric": numeric_columns(b)}
 
-    def block(b: C.Block) -> dict:
-        if isinstance(b, C.Paragraph):
-            return {"type": "paragraph", "runs": _runs_json(b.runs)}
-        if isinstance(b, C.Heading):
-            return {"type": "heading", "level": b.level, "runs": _runs_json(b.runs)}
-        if isinstance(b, C.BulletList):
-            return {"type": "list", "ordered": b.ordered, "items": [_runs_json(i) for i in b.items]}
-        if isinstance(b, C.Figure):
-            return {"type": "figure", "path": figure_paths[b], "alt": b.alt, "caption": b.caption}
-        return {"type": "table", "caption": b.caption, "header": list(b.header),
-                "rows": [list(r) for r in b.rows], "row_headers": b.row_headers,
-                "numeric": numeric_columns(b)}
 
+def _first_figure(report: C.Report, label: str) -> C.Figure | None:
+    for h in report.headlines:
+        if h.label == label:
+            for b in board_pack_blocks(h):
+                if isinstance(b, C.Figure):
+                    return b
+    return None
+
+
+def _plan_json(p: C.PlanItem) -> dict:
+    return {"title": p.title, "text": p.text, "owner": p.owner, "due": p.due,
+            "status": p.status, "evidence": p.evidence, "rag": p.rag, "rag_label": p.rag_label,
+            "rag_shape": p.rag_shape, "flags": list(p.flags)}
+
+
+#: Sentences an action area's page shows at most; the rest are in Appendix A and on the site.
+AREA_SENTENCES = 5
+
+
+def area_pages(report: C.Report, figure_paths: dict[C.Figure, str]) -> list[dict]:
+    """One page per action area: its ratings, the sentences of its dashboard lines (red
+    first, terms explained at first use on the page), the chart of its most adverse line and
+    its actions."""
+    from edi_analysis.narrative import explain_terms
+
+    bp = report.board
+    out = []
+    for nb in report.notebooks:
+        if nb.area == "overview":
+            continue
+        lines = bp.area_lines(nb.area) if bp is not None else ()
+        seen: set[str] = set()
+        said: list[str] = []
+        for line in lines:
+            if line.sentence and line.sentence not in said:
+                said.append(line.sentence)
+        shown = said[:AREA_SENTENCES]
+        text = [explain_terms(x, seen) for x in shown]
+        figure = None
+        for line in lines:
+            fig = _first_figure(report, line.headline)
+            if fig is not None and line.rating != "none":
+                figure = fig
+                break
+        counts = {k: sum(1 for x in lines if x.rating == k) for k in ("red", "amber", "green",
+                                                                      "none")}
+        actions = list(bp.area_plan(nb.area)) if bp else []
+        unlisted = 0
+        if nb.area == "people_plan":  # dozens of 2021 actions: the recorded ones here, all in B
+            keep = [p for p in actions if p.status != "No record"]
+            unlisted, actions = len(actions) - len(keep), keep
+        out.append({
+            "title": nb.title, "area": nb.area, "counts": counts,
+            "sentences": text,
+            "more": max(0, len(said) - len(shown)),
+            "figure": _block_json(figure, figure_paths) if figure is not None else None,
+            "actions": [_plan_json(p) for p in actions],
+            "unlisted": unlisted,
+        })
+    return out
+
+
+def appendix_sections(report: C.Report, figure_paths: dict[C.Figure, str]) -> list[dict]:
+    """Appendix A: every area's sections as on the site (sentences, first chart, first table),
+    with a paragraph already shown earlier in the appendix left out."""
+    seen: set[str] = set()
     sections = []
     for nb in report.notebooks:
-        if nb.area == "overview":  # its headlines are the executive summary and the appendix
+        if nb.area == "overview":  # its headlines are the dashboard, asks and action plan
             continue
         parts = []
         for h in nb.headlines:
-            blocks = [block(b) for b in board_pack_blocks(h)]
+            blocks = []
+            for b in board_pack_blocks(h):
+                if isinstance(b, C.Paragraph):
+                    if b.text in seen:
+                        continue
+                    seen.add(b.text)
+                blocks.append(_block_json(b, figure_paths))
             if blocks:
                 parts.append({"title": h.title, "blocks": blocks})
         if parts:
             sections.append({"title": nb.title, "parts": parts})
-    actions = next((b for h in report.headlines if h.label == ACTIONS_LABEL
-                    for b in h.blocks if isinstance(b, C.Table)), None)
+    return sections
+
+
+def _compact(line: C.DashLine) -> str:
+    """The figure and its interval in the fewest characters: "20.4% (17.1 to 23.3)"."""
+    if not line.interval:
+        return line.figure
+    interval = line.interval.replace("%", "") if line.figure.endswith("%") else line.interval
+    return f"{line.figure} ({interval})"
+
+
+def _summary_json(report: C.Report) -> list[dict]:
+    """The summary by action area, its terms explained at first use on its page."""
+    from edi_analysis.narrative import explain_terms
+
+    seen: set[str] = set()
+    return [{"area": area, "runs": [{"text": explain_terms(para.text, seen), "strong": False,
+                                     "emph": False, "code": False}]}
+            for area, para in report.summary]
+
+
+def board_pack_content(report: C.Report, figure_paths: dict[C.Figure, str]) -> dict:
+    """The board pack of one report as plain data for the Typst template."""
+    from edi_analysis.narrative import GLOSSARY
+    from edi_analysis.params import BOARD_PAPER_DEFAULTS
+
     version = report.package_version or _package_version()
+    cover = report.cover or C.Cover(**{k: v for k, v in BOARD_PAPER_DEFAULTS.items()})
+    bp = report.board
+    dashboard = [] if bp is None else [
+        {"title": sec.title, "note": sec.note, "rows": [{
+            "code": x.code, "label": x.short or x.label, "figure": _compact(x),
+            "groups": x.groups or "—", "previous": x.previous, "travel": x.travel_short,
+            "travel_key": x.travel, "peers": x.peers, "england": x.england,
+            "rating": x.rating, "rating_label": x.rating_label, "rating_shape": x.rating_shape,
+        } for x in sec.lines]} for sec in bp.sections]
+    plan = [] if bp is None else list(bp.plan)
     return {
-        "title": report.board_pack_title,
-        "author": C.SITE_TITLE,
+        "title": report.paper_title,
+        "short_title": report.board_pack_title,
+        "author": cover.author or C.SITE_TITLE,
         "trust": report.display_name,
         "period_label": report.period_label,
         "period_long": C.long_date(report.period),
         "date": C.long_date(report.generated_on),
+        "cover": {
+            "meeting": cover.meeting or "Board of Directors",
+            "meeting_date": C.long_date(cover.meeting_date) if cover.meeting_date
+            else "To be confirmed",
+            "agenda_item": cover.agenda_item or "To be confirmed",
+            "executive_lead": cover.executive_lead or "Not named",
+            "author": cover.author or "Not named",
+            "purpose": cover.purpose or "assurance",
+            "purposes": [{"key": k, "label": v, "chosen": k == (cover.purpose or "assurance")}
+                         for k, v in C.PURPOSES.items()],
+            "recommendation": report.recommendation(),
+            "baf_risk": cover.baf_risk or "No Board Assurance Framework risk named for this paper",
+            "previously": cover.previously_considered_by or "Not previously considered",
+        },
         "purpose": C.BOARD_PACK_PURPOSE,
-        "prepared_by": f"edi-analysis {version}" + (f", commit {report.git_commit}"
-                                                    if report.git_commit else ""),
+        "prepared_by": report.provenance_line if report.package_version else (
+            f"Produced with edi-analysis {version}" + (f", commit {report.git_commit}"
+                                                       if report.git_commit else "") + "."),
         "classification": "OFFICIAL",
+        "notices": list(report.notices),
         "disclosure": (f"Small numbers are suppressed (counts below {report.min_count}; survey "
                        f"results from fewer than {report.min_survey_responses} respondents). "
                        "No individual can be identified from this paper."),
-        "summary": [{"area": area, "runs": _runs_json(para.runs)} for area, para in report.summary],
+        "counts": {k: (bp.count(k) if bp else 0) for k in ("red", "amber", "green", "none")},
+        "previous_period": C.period_label(bp.previous_period) if bp and bp.previous_period
+        else "",
+        "dashboard": dashboard,
+        "asks": [{"text": a.text, "due": a.due} for a in (bp.asks if bp else ())],
+        "summary": _summary_json(report),
+        "plan_edi": [_plan_json(p) for p in plan if p.plan == "EDI Improvement Plan"],
+        "plan_people": [_plan_json(p) for p in plan if p.plan != "EDI Improvement Plan"],
+        "plan_counts": {k: sum(1 for p in plan if p.rag == k and p.plan == "EDI Improvement Plan")
+                        for k in ("red", "amber", "green", "grey")},
         "rag": [{"key": lab, "label": lab.capitalize(), "meaning": C.RAG_MEANING[lab], "count": n}
                 for lab, n in report.rag_counts],
-        "sections": sections,
+        "areas": area_pages(report, figure_paths),
+        "sections": appendix_sections(report, figure_paths),
+        "rule": list(bp.rule) if bp else [],
+        "glossary": [text for _, text in GLOSSARY.values()],
         "method": list(report.method_note()),
-        "actions": block(actions) if actions is not None else None,
-        # sections not published (failed notebooks) and lowered thresholds, in plain words
+        # sections not published (failed notebooks), in plain words
         "missing": [{"title": m.title, "reason": m.reason} for m in report.missing],
-        "notice": C.threshold_notice(report),
     }
 
 
@@ -303,9 +444,13 @@ def compile_board_pack(report: C.Report, out_pdf: Path, workdir: Path) -> Path:
     (workdir / "content.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
     shutil.copyfile(TEMPLATES / "typst" / "board-pack.typ", workdir / "board-pack.typ")
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
-    typst.compile(str(workdir / "board-pack.typ"), output=str(out_pdf), root=str(workdir),
-                  font_paths=_fonts(), ignore_system_fonts=True,
-                  sys_inputs={"content": "content.json"}, pdf_standards=["ua-1"])
+    try:
+        typst.compile(str(workdir / "board-pack.typ"), output=str(out_pdf), root=str(workdir),
+                      font_paths=_fonts(), ignore_system_fonts=True,
+                      sys_inputs={"content": "content.json"}, pdf_standards=["ua-1"])
+    except typst.TypstError as exc:  # name the report and show where the layout failed
+        where = getattr(exc, "diagnostic", "") or exc
+        raise RuntimeError(f"board pack of {report.trust_code} {report.period}: {where}") from None
     return out_pdf
 
 
@@ -355,7 +500,10 @@ def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
     images: dict[C.Figure, str] = {}  # the summary shows sentences; charts are on area pages
     crumbs_base = [("index.html", "Reports"),
                    (f"index.html#period-{report.period}", report.period_label)]
+    summary = [(area, run["text"]) for item in _summary_json(report)
+               for area, run in [(item["area"], item["runs"][0])]]
     pages.page(f"{report.path}/index.html", "report.html.j2", report=report, images=images,
+               summary=summary,
                page_title=f"{report.display_name}: EDI report {report.period_label}",
                crumbs=crumbs_base + [(None, report.display_name)], has_pdf=True,
                pdf_size=size, here_prefix="", current_page="index")
