@@ -641,3 +641,30 @@ def test_dashboard_shows_previous_period_peers_and_england(sample):
         html = (out / page).read_text("utf-8")
         assert '<table class="dashboard"' in html or 'class="edi-table dashboard"' in html, page
         assert "WRES 3" in html and "▲</span> Red" in html, page
+
+
+@pytest.mark.slow
+def test_trust_page_and_pack_show_the_statutory_return_figures(sample):
+    """The returns' figures are on each trust page and in the pack's appendix, from the
+    published rows: a figure the report hides is "not shown" there, never its value."""
+    import pandas as pd
+    import pypdf
+
+    from edi_analysis import returns
+
+    params, _ = sample
+    out = Path(params.site_dir)
+    site = C.load_site(params)
+    for r in site.reports:
+        page = (out / r.path / "index.html").read_text("utf-8")
+        assert 'id="returns"' in page and "Figures for the statutory returns" in page
+        rows = pd.read_csv(r.source_dir / "metrics.csv", dtype=str, keep_default_na=False)
+        tables = returns.published_tables(rows, min_count=r.min_count,
+                                          min_survey_responses=r.min_survey_responses)
+        hidden = sum(t.hidden for t in tables)
+        assert hidden == sum(row.count("not shown") for t in tables for row in t.rows)
+        assert page.count(">not shown<") == hidden
+        pdf = pypdf.PdfReader(out / r.path / "board-pack.pdf")
+        text = " ".join(p.extract_text() for p in pdf.pages[-8:])
+        assert "Appendix C: figures for the statutory returns" in text
+        assert "DiffMeanHourlyPercent" in text

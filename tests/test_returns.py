@@ -238,3 +238,67 @@ def test_trust_return_figures_for_the_site_and_pack(sample):
     one = returns.trust_return_figures(sample, "ZZ004", PERIOD)
     assert list(one.gender_pay_gap["trust_code"]) == ["ZZ004"]
     assert set(one.wres["trust_code"]) == {"ZZ004"} and set(one.wdes["trust_code"]) == {"ZZ004"}
+
+
+# ------------------------------------------------------------------ the published view
+
+def _published_rows() -> pd.DataFrame:
+    """A report's metrics.csv rows (as text, as the publisher reads them): WRES 1 with one
+    group suppressed (primary) and one hidden by secondary suppression, WRES 3's ratio, and
+    the mean pay gap."""
+    cols = ["trust_code", "period", "area", "metric_id", "breakdown", "group",
+            "reference_group", "numerator", "denominator", "value", "ci_lower", "ci_upper",
+            "unit", "suppressed", "note"]
+    rows = [
+        # 120 of 160 = 75.0%; the BME count (5) is below 8 and Unknown (35) would give it back
+        ("wres.1.share", "", "White", "", "120", "160", "75.0", "percent", "false", ""),
+        ("wres.1.share", "", "BME", "", "", "", "", "percent", "true",
+         "suppressed: based on fewer than 8 people"),
+        ("wres.1.share", "", "Unknown", "", "", "", "", "percent", "true",
+         "hidden so that another small figure cannot be worked out"),
+        # 1.714... rounds to 1.71 (two places for a relative likelihood)
+        ("wres.3.relative_likelihood", "", "BME", "White", "29", "993", "1.7142857", "ratio",
+         "false", ""),
+        ("wres.1.share", "clinical=N;pay_cluster=3", "White", "", "44", "70", "62.857",
+         "percent", "false", ""),
+        # 12.25 -> 12.3, halves away from zero
+        ("pay.gender.mean_gap", "", "Female", "", "", "", "12.25", "percent", "false", ""),
+    ]
+    return pd.DataFrame([("ZZ009", PERIOD, "hia1", m, b, g, ref, n, d, v, "", "", u, s, note)
+                         for m, b, g, ref, n, d, v, u, s, note in rows], columns=cols)
+
+
+def test_published_view_shows_published_figures_rounded_and_hides_what_the_report_hides():
+    tables = {t.key: t for t in returns.published_tables(_published_rows())}
+    assert set(tables) == {"gender-pay-gap", "wres"}          # no WDES rows, no WDES table
+    gpg = tables["gender-pay-gap"]
+    assert gpg.rows == (("Mean gender pay gap in hourly pay", "DiffMeanHourlyPercent",
+                         "12.3%", ""),)
+    wres = tables["wres"]
+    assert wres.header == ("Indicator", "Measure", "White", "BME", "Unknown", "Note")
+    first = wres.rows[0]
+    assert first[:5] == ("1", "Share of the workforce by ethnicity (WRES 1)",
+                         "75.0% (120 of 160)", "not shown", "not shown")
+    # each hidden cell says why, in the suppression's own words (primary and secondary)
+    assert first[5] == ("BME: based on fewer than 8 people; Unknown: hidden so that another "
+                        "small figure cannot be worked out")
+    assert wres.hidden == 2 and "not for publication" in wres.footnote
+    by_measure = {r[1]: r for r in wres.rows}
+    assert by_measure["Share of the workforce by ethnicity (WRES 1), non-clinical staff, "
+                      "cluster 3"][2] == "62.9% (44 of 70)"
+    rl = next(r for r in wres.rows if r[0] == "3")
+    assert rl[3] == "1.71" and "of" not in rl[3]  # a ratio shows no count
+    # nothing the report hides is on the page: the table's text holds no hidden number
+    text = " ".join(" ".join(r) for t in tables.values() for r in t.rows)
+    assert "not shown" in text and "5 of" not in text and "35" not in text
+
+
+def test_one_reason_for_several_hidden_groups_is_said_once():
+    rows = _published_rows()
+    rows.loc[rows["group"] == "Unknown", "note"] = "suppressed: based on fewer than 8 people"
+    wres = next(t for t in returns.published_tables(rows) if t.key == "wres")
+    assert wres.rows[0][5] == "BME, Unknown: based on fewer than 8 people"
+
+
+def test_published_view_of_no_rows_is_empty():
+    assert returns.published_tables(_published_rows().iloc[:0]) == ()

@@ -385,3 +385,218 @@ def _count(v):
     if f is None:
         return None
     return int(f) if float(f).is_integer() else round(f, 2)
+
+
+# ------------------------------------------------------------------ on the site and in the pack
+
+#: The GOV.UK fields in words, for readers of the trust page and the board pack.
+GPG_LABELS = {
+    "DiffMeanHourlyPercent": "Mean gender pay gap in hourly pay",
+    "DiffMedianHourlyPercent": "Median gender pay gap in hourly pay",
+    "DiffMeanBonusPercent": "Mean gender gap in bonus pay",
+    "DiffMedianBonusPercent": "Median gender gap in bonus pay",
+    "MaleBonusPercent": "Men paid a bonus",
+    "FemaleBonusPercent": "Women paid a bonus",
+    "MaleLowerQuartile": "Men in the lower pay quarter",
+    "FemaleLowerQuartile": "Women in the lower pay quarter",
+    "MaleLowerMiddleQuartile": "Men in the lower middle pay quarter",
+    "FemaleLowerMiddleQuartile": "Women in the lower middle pay quarter",
+    "MaleUpperMiddleQuartile": "Men in the upper middle pay quarter",
+    "FemaleUpperMiddleQuartile": "Women in the upper middle pay quarter",
+    "MaleTopQuartile": "Men in the top pay quarter",
+    "FemaleTopQuartile": "Women in the top pay quarter",
+}
+#: What a page says where the published report hides a figure a return needs: suppression
+#: never applies to a return figure silently.
+NOT_SHOWN = ("Figures marked \u201cnot shown\u201d are hidden in the published report (the note "
+             "says why); the statutory return needs them, so the trust's return file, written by "
+             "edi-analysis returns and not for publication, gives them.")
+
+
+@dataclass(frozen=True)
+class ReturnTable:
+    """One return as a table a person reads: rows of text, a first column of row headers."""
+
+    key: str  # "gender-pay-gap", "wres", "wdes"
+    title: str
+    source: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    #: figures the return needs that this page does not show (the rows say so)
+    hidden: int = 0
+    extra_note: str = ""
+
+    @property
+    def footnote(self) -> str:
+        return " ".join(x for x in (self.extra_note, NOT_SHOWN if self.hidden else "") if x)
+
+
+def published_tables(rows: pd.DataFrame, *, min_count: int = 8,
+                     min_survey_responses: int = 11) -> tuple[ReturnTable, ...]:
+    """The three returns of one report, from its **published** metric rows (a report's
+    ``metrics.csv``, suppression applied): what the trust page and the board pack's
+    appendix show. Nothing is computed here and nothing hidden is revealed: a figure the
+    published report hides stays hidden, and its row says that the return file gives it
+    (:data:`NOT_SHOWN`). Values are rounded as the returns round them (:data:`_PLACES`)."""
+    pub = _typed(rows)
+    if pub.empty:
+        return ()
+    people = f"based on fewer than {min_count} people"
+    answers = f"based on fewer than {min_survey_responses} survey answers"
+    tables = [_gpg_table(pub, people)]
+    for standard in ("wres", "wdes"):
+        tables.append(_standard_table(pub, standard, people, answers))
+    return tuple(t for t in tables if t.rows)
+
+
+def _typed(rows: pd.DataFrame) -> pd.DataFrame:
+    """metrics.csv rows (read as text or typed) with numbers as floats and ``suppressed``
+    as a boolean."""
+    if rows is None or rows.empty:
+        return pd.DataFrame()
+    out = rows.copy()
+    for col in ("numerator", "denominator", "value"):
+        out[col] = pd.to_numeric(out[col].replace("", np.nan), errors="coerce")
+    sup = out["suppressed"]
+    out["suppressed"] = sup if sup.dtype == bool else \
+        sup.astype(str).str.strip().str.lower().isin(("true", "1", "yes"))
+    for col in ("breakdown", "group", "reference_group", "note", "unit"):
+        out[col] = out[col].fillna("").astype(str)
+    return out
+
+
+def _gpg_table(pub: pd.DataFrame, people: str) -> ReturnTable:
+    lookup = {(r.metric_id, r.breakdown, r.group): r for r in pub.itertuples()}
+    values, hidden = {}, {}
+    for name in GPG_FIELDS:
+        r = lookup.get(_GPG_SOURCE[name])
+        if r is None:
+            continue
+        if r.suppressed:
+            hidden[name] = _reason(r.note, people)
+        values[name] = round_half_up(_number(r.value), 1)
+    for male, female in _QUARTILE_PAIRS:  # the same pairing rule as the return file
+        m, f = values.get(male), values.get(female)
+        if m is not None and f is not None and round(m + f, 1) != 100.0 and \
+                abs(m + f - 100.0) <= 0.1 + 1e-9:
+            values[male] = round(100.0 - f, 1)
+    out = []
+    for name in GPG_FIELDS:
+        if name not in values and name not in hidden:
+            continue
+        v = values.get(name)
+        shown = "not shown" if name in hidden or v is None else f"{v:.1f}%"
+        note = hidden.get(name, "" if v is not None else "not available")
+        out.append((GPG_LABELS[name], name, shown, note))
+    title, source = _TITLES["gender-pay-gap"]
+    return ReturnTable("gender-pay-gap", title, source,
+                       ("Figure", "GOV.UK field", "Value", "Note"), tuple(out), len(hidden))
+
+
+_COLUMNS = {"wres": ("White", "BME", "Unknown", "All"),
+            "wdes": ("Non-disabled", "Disabled", "Unknown", "All")}
+_SURVEY_FOOTNOTE = {
+    "wres": "Indicators 5 to 8 come from the NHS Staff Survey: NHS England receives them from "
+            "the survey and the trust checks them.",
+    "wdes": "Metrics 4 to 9a come from the NHS Staff Survey: NHS England receives them from "
+            "the survey and the trust checks them.",
+}
+
+
+def _standard_table(pub: pd.DataFrame, standard: str, people: str, answers: str) -> ReturnTable:
+    """One row per indicator, measure and breakdown, one column per group, as the
+    standards' own reports lay them out; a cell is the figure and its count."""
+    from edi_analysis.metrics import REGISTRY
+
+    frame = standard_return(pub, standard)
+    sup = pub[pub["suppressed"]]
+    hidden_notes = {(m, b, g): n for m, b, g, n in zip(sup["metric_id"], sup["breakdown"],
+                                                       sup["group"], sup["note"])}
+    groups = [g for g in _COLUMNS[standard] if (frame["group"] == g).any()]
+    out, hidden, order = {}, 0, []
+    for r in frame.itertuples():
+        key = (r.indicator, r.metric_id, r.breakdown)
+        if key not in out:
+            spec = REGISTRY.get(r.metric_id)
+            measure = spec.label if spec is not None else r.metric_id
+            words = _breakdown_words(r.breakdown)
+            measure += f", {words}" if words else ""
+            if r.reference_group and "compared" not in measure:
+                measure += f" (compared with {r.reference_group})"
+            out[key] = {"measure": measure, "cells": {}, "notes": []}
+            order.append(key)
+        row = out[key]
+        cell_key = (r.metric_id, r.breakdown, r.group)
+        if cell_key in hidden_notes:
+            hidden += 1
+            row["cells"][r.group] = "not shown"
+            reason = _reason(hidden_notes[cell_key],
+                             answers if r.source == "NHS Staff Survey" else people)
+            row["notes"].append(f"{r.group}: {reason}")
+            continue
+        count = (f" ({_thousands(r.count)} of {_thousands(r.denominator)})"
+                 if r.count is not None and r.denominator is not None and r.unit != "ratio"
+                 else "")
+        row["cells"][r.group] = _shown(r.value, r.unit) + count
+        for n in (r.note or "").replace(SURVEY_NOTE, "").split("; "):
+            n = n.strip()
+            if n and not n.startswith("NHS Staff Survey") and n not in row["notes"]:
+                row["notes"].append(n)
+    rows = []
+    for key in order:
+        row = out[key]
+        notes = row["notes"]
+        # one reason for every hidden group of a row, said once
+        reasons = {n.split(": ", 1)[1] for n in notes if ": " in n and n.split(": ", 1)[0] in groups}
+        if len(reasons) == 1 and sum(n.split(": ", 1)[0] in groups for n in notes) > 1:
+            named = [n.split(": ", 1)[0] for n in notes if n.split(": ", 1)[0] in groups]
+            notes = [f"{', '.join(named)}: {reasons.pop()}"] + \
+                [n for n in notes if n.split(": ", 1)[0] not in groups]
+        rows.append((key[0], row["measure"], *[row["cells"].get(g, "\u2014") for g in groups],
+                     "; ".join(notes)))
+    title, source = _TITLES[standard]
+    return ReturnTable(standard, title, source, ("Indicator", "Measure", *groups, "Note"),
+                       tuple(rows), hidden, _SURVEY_FOOTNOTE[standard])
+
+
+def _reason(note: str, default: str) -> str:
+    """Why a row is hidden, from the suppression's own note (primary or secondary)."""
+    for part in (note or "").split("; "):
+        if part.startswith("suppressed: "):
+            return part[len("suppressed: "):]
+        if part.startswith("hidden so that"):
+            return part
+    return default
+
+
+def _shown(value, unit: str) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "not available"
+    places = _PLACES.get(unit, 1)
+    text = f"{value:.{places}f}".replace("-", "\u2212")
+    return {"percent": f"{text}%", "pp": f"{text} points"}.get(unit, text)
+
+
+def _thousands(v) -> str:
+    return f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
+
+
+_BREAKDOWN_WORDS = {("clinical", "Y"): "clinical staff", ("clinical", "N"): "non-clinical staff",
+                    ("board", "voting"): "voting members", ("board", "executive"):
+                    "executive members", ("board", "all"): "all members"}
+
+
+def _breakdown_words(breakdown: str) -> str:
+    """``clinical=N;pay_cluster=3`` -> ``non-clinical staff, cluster 3``."""
+    parts = []
+    for item in (breakdown or "").split(";"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        if (key, value) in _BREAKDOWN_WORDS:
+            parts.append(_BREAKDOWN_WORDS[(key, value)])
+        elif key == "pay_cluster":
+            parts.append(f"cluster {value}")
+        else:
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return ", ".join(parts)

@@ -349,6 +349,8 @@ class Report:
     #: notices every page of the report and its board pack show at the top (e.g. that a
     #: section is missing or that lower thresholds were allowed)
     notices: tuple[str, ...] = ()
+    #: the statutory returns' figures as published (``returns.published_tables``)
+    returns: tuple = ()
 
     @property
     def period_label(self) -> str:
@@ -1015,7 +1017,21 @@ def read_report(folder: Path, period: str, trust: str, *, min_count: int,
         cover=Cover(**{f: cover_values.get(f, "") for f in Cover.__dataclass_fields__})
         if cover is not None else None,
         notices=(lowered,) if lowered else (),
+        returns=_returns(folder, r_min, r_survey),
     )
+
+
+def _returns(folder: Path, min_count: int, min_survey_responses: int) -> tuple:
+    """The report's statutory return figures, from its published metrics.csv."""
+    p = folder / "metrics.csv"
+    if not p.is_file():
+        return ()
+    import pandas as pd
+
+    from edi_analysis.returns import published_tables
+
+    rows = pd.read_csv(p, dtype=str, keep_default_na=False)
+    return published_tables(rows, min_count=min_count, min_survey_responses=min_survey_responses)
 
 
 def registry_rows() -> tuple[MetricRow, ...]:

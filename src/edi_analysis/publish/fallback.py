@@ -416,6 +416,9 @@ def board_pack_content(report: C.Report, figure_paths: dict[C.Figure, str]) -> d
         "rule": list(bp.rule) if bp else [],
         "glossary": [text for _, text in GLOSSARY.values()],
         "method": list(report.method_note()),
+        "returns": [{"key": t.key, "title": t.title, "source": t.source, "header": list(t.header),
+                     "rows": [list(r) for r in t.rows], "footnote": t.footnote}
+                    for t in report.returns],
         # sections not published (failed notebooks), in plain words
         "missing": [{"title": m.title, "reason": m.reason} for m in report.missing],
     }
