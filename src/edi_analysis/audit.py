@@ -82,6 +82,9 @@ class AuditReport:
     files_skipped: int = 0
     identifiers: int = 0
     metrics_tables: int = 0
+    #: distinct counts of the published metrics tables checked against the data and for
+    #: recovery by subtraction across all of them (``edi_analysis.disclosure.linked_audit``)
+    linked_cells: int = 0
 
     @property
     def ok(self) -> bool:
@@ -93,6 +96,7 @@ class AuditReport:
         return (
             f"audit {verdict}: {n} finding{'s' * (n != 1)} in {self.files_scanned} files scanned "
             f"({self.metrics_tables} metrics table{'s' * (self.metrics_tables != 1)}, "
+            f"{self.linked_cells} linked cells checked, "
             f"{self.identifiers} identifiers checked; {self.files_skipped} files of other types "
             f"not scanned), {len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}"
         )
@@ -101,8 +105,8 @@ class AuditReport:
 # --- identifiers ---------------------------------------------------------------------
 
 
-def load_identifiers(data_dir: Path) -> set[str]:
-    """Every identifier value in the validated input tables of ``data_dir``.
+def load_dataset(data_dir: Path):
+    """The validated dataset of ``data_dir``.
 
     Raises :class:`AuditError` when the inputs do not validate: identifiers
     read from a table that cannot be trusted could miss some.
@@ -115,8 +119,15 @@ def load_identifiers(data_dir: Path) -> set[str]:
     if not report.ok or report.dataset is None:
         first = "; ".join(issue.format() for issue in report.errors[:3])
         raise AuditError(f"{data_dir}: the inputs do not validate ({len(report.errors)} errors: {first})")
+    return report.dataset
+
+
+def load_identifiers(data_dir: Path, dataset=None) -> set[str]:
+    """Every identifier value in the validated input tables of ``data_dir`` (or of ``dataset``)."""
+    if dataset is None:
+        dataset = load_dataset(Path(data_dir))
     ids: set[str] = set()
-    for table in report.dataset.tables.values():
+    for table in dataset.tables.values():
         if table is None:
             continue
         for col in IDENTIFIER_COLUMNS:
@@ -250,7 +261,7 @@ def _check_metrics_row(rec: dict[str, str], where: str, file: str, thresholds: d
 
 
 def _scan_csv(path: Path, file: str, matcher: IdentifierMatcher, report: AuditReport,
-              thresholds: dict[str, int], registry) -> None:
+              thresholds: dict[str, int], registry, published: list | None = None) -> None:
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -273,6 +284,8 @@ def _scan_csv(path: Path, file: str, matcher: IdentifierMatcher, report: AuditRe
             if is_metrics:
                 rec = dict(zip(header, cells))
                 report.findings += _check_metrics_row(rec, f"row {line}", file, thresholds, registry)
+                if published is not None:
+                    published.append((file, line, rec))
 
 
 def _pieces(path: Path) -> Iterator[tuple[str, str]]:
@@ -309,17 +322,22 @@ def audit(
     min_survey_responses: int = stats.DEFAULT_MIN_SURVEY_RESPONSES,
     *,
     identifiers: Iterable[str] | None = None,
+    dataset=None,
 ) -> AuditReport:
     """Scan every published file under ``paths`` for input identifiers and unsuppressed small counts.
 
     CONTRACT.md §2 (identifiers never appear in any output) and §4.8
-    (suppression). ``identifiers`` overrides reading them from ``data_dir``
-    (for tests and callers that hold the dataset already). Raises
-    :class:`AuditError` when the paths or the inputs cannot be read.
+    (suppression), including counts recoverable by subtraction across all
+    the published metrics tables (the linked-cell check). ``identifiers``
+    overrides reading them from ``data_dir`` (for tests and callers that hold
+    the dataset already); ``dataset`` is the validated data of ``data_dir``.
+    Raises :class:`AuditError` when the paths or the inputs cannot be read.
     """
     from edi_analysis.metrics import REGISTRY
 
-    ids = set(identifiers) if identifiers is not None else load_identifiers(Path(data_dir))
+    if dataset is None and (identifiers is None or Path(data_dir).is_dir()):
+        dataset = load_dataset(Path(data_dir))
+    ids = set(identifiers) if identifiers is not None else load_identifiers(data_dir, dataset)
     matcher = IdentifierMatcher(ids)
     thresholds = {"min_count": int(min_count), "min_survey_responses": int(min_survey_responses)}
     report = AuditReport(identifiers=len(matcher.ids))
@@ -330,6 +348,7 @@ def audit(
     files = published_files(paths)
     has_pdftotext = shutil.which("pdftotext") is not None
     skipped_pdfs = 0
+    published: list = []
     for path in files:
         suffix = path.suffix.lower()
         file = str(path)
@@ -343,7 +362,7 @@ def audit(
         report.files_scanned += 1
         try:
             if suffix == ".csv":
-                _scan_csv(path, file, matcher, report, thresholds, REGISTRY)
+                _scan_csv(path, file, matcher, report, thresholds, REGISTRY, published)
                 continue
             for loc, text in _pieces(path):
                 for ident in matcher.find(text):
@@ -353,11 +372,28 @@ def audit(
             # A file the audit cannot read cannot be shown to be safe.
             report.findings.append(Finding(file, "1", "unreadable",
                                            f"could not be scanned ({exc}); not safe to publish unchecked"))
+    _linked_check(report, published, dataset, thresholds)
     if skipped_pdfs:
         report.warnings.append(
             f"{skipped_pdfs} PDF file(s) NOT scanned: pdftotext (poppler-utils) is not on PATH; "
             "install it (Debian: apt-get install poppler-utils) to audit PDFs")
     return report
+
+
+def _linked_check(report: AuditReport, published: list, dataset, thresholds: dict[str, int]) -> None:
+    """Every metrics table read, together: what subtraction across them reveals (docs/audit.md)."""
+    from edi_analysis.disclosure import linked_audit
+
+    if not published:
+        return
+    if dataset is None:
+        report.warnings.append("linked-cell check NOT run: no data folder to count the published "
+                               "cells on")
+        return
+    result = linked_audit.check(linked_audit.collect(published), dataset.tables,
+                                thresholds["min_count"], thresholds["min_survey_responses"])
+    report.linked_cells = result.cells
+    report.findings += [Finding(f.file, f.location, f.what, f.message) for f in result.findings]
 
 
 def print_report(report: AuditReport, stream) -> None:

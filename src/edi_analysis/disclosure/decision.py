@@ -67,6 +67,7 @@ class Leak:
     combination: dict[int, float]
     unit: int | None = None  # the hidden unit, when the count is a declared cell
     essential: set[int] = field(default_factory=set)
+    vector: np.ndarray | None = None  # the count in the structure's coordinates
 
 
 @dataclass
@@ -181,13 +182,45 @@ class Problem:
                     v = s.dense(self.vectors[k])
                     if v.any() and b.contains(v):
                         combo, needed = b.combination(v)
-                        out.append(Leak(self.trust, self.pop.name, k, u.count, combo, u.id, needed))
+                        out.append(Leak(self.trust, self.pop.name, k, u.count, combo, u.id, needed,
+                                        v))
                         break
         for i in np.flatnonzero(b.contains_rows(self.family_matrix)):
             cand = self.family[i][0]
             combo, needed = b.combination(self.family_matrix[i])
-            out.append(Leak(self.trust, self.pop.name, cand.what, cand.count, combo, None, needed))
+            out.append(Leak(self.trust, self.pop.name, cand.what, cand.count, combo, None, needed,
+                            self.family_matrix[i]))
         return out
+
+    def unit_rows(self, uid: int) -> list[np.ndarray]:
+        """A unit's vectors as a reader knows them: its cells (and, for a 0, every finer cell)."""
+        u = next(x for x in self.units if x.id == uid)
+        vecs = [self.vectors[k] for k in sorted(u.keys)] + self.zero_rows.get(uid, [])
+        return [self.structure.dense(v) for v in vecs if v]
+
+    def explain(self, leak: Leak) -> list[tuple[int, float]]:
+        """A short combination giving a leak: units, each needed, with their coefficients.
+
+        From the units of :attr:`Leak.combination`, drop each (largest count first) that the
+        count can be worked out without; the rest, with least-squares coefficients.
+        """
+        keep = sorted(leak.combination, key=lambda u: (-next(x.count for x in self.units
+                                                             if x.id == u), u))
+        rows = {u: self.unit_rows(u) for u in keep}
+        for u in list(keep):
+            rest = [v for w in keep if w != u for v in rows[w]]
+            prov = [w for w in keep if w != u for _ in rows[w]]
+            if linear.basis(self.structure.size, rest, prov).contains(leak.vector):
+                keep.remove(u)
+        mat = np.stack([v for u in keep for v in rows[u]]) if keep else np.zeros((0, 0))
+        owner = [u for u in keep for _ in rows[u]]
+        if not keep:
+            return []
+        coef, *_ = np.linalg.lstsq(mat.T, leak.vector, rcond=None)
+        out: dict[int, float] = {}
+        for u, c in zip(owner, coef):
+            out[u] = out.get(u, 0.0) + float(c)
+        return [(u, out[u]) for u in keep]
 
     @property
     def checked(self) -> int:
