@@ -234,8 +234,22 @@ def _spans(trusts: np.ndarray) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A fixed 64-bit mix of each integer (Steele et al., 2014): a pseudo-random tag per record."""
+    with np.errstate(over="ignore"):
+        z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
 def build_atoms(records: pd.DataFrame, pop: Population) -> PopAtoms:
-    """Class and factor atoms of a population's records (all trusts, sorted by trust)."""
+    """Class and factor atoms of a population's records (all trusts, sorted by trust).
+
+    Each atom also carries ``tag``, the sum (mod 2⁶⁴) of its records' tags: a record's tag
+    depends only on its position among its trust's records, so two cells hold the same
+    records exactly when their counts and summed tags agree (up to a 2⁻⁶⁴ chance).
+    """
     classes = list(pop.classes)
     factor_cols = {f: [c for c in cols if c in records] for f, cols in pop.factors.items()}
     factor_cols = {f: cols for f, cols in factor_cols.items() if cols}
@@ -244,17 +258,27 @@ def build_atoms(records: pd.DataFrame, pop: Population) -> PopAtoms:
         return PopAtoms(pop, empty, {})
     weight = records["weight"] if pop.weighted else pd.Series(1.0, index=records.index)
     rec = records.assign(_w=weight.astype("float64"))
+    position = rec.groupby("trust_code", sort=False).cumcount().to_numpy()
+    tags = _splitmix64(position)
     g = rec.groupby(["trust_code", *classes], sort=True, dropna=False)
     cls = g["_w"].sum().rename("count").reset_index()
     rec["_atom"] = g.ngroup().to_numpy()
+    cls["tag"] = _tag_sums(rec["_atom"].to_numpy(), tags, len(cls))
     atoms = PopAtoms(pop, cls, _spans(cls["trust_code"].to_numpy(dtype=object)))
     tr = cls["trust_code"].to_numpy(dtype=object)
     for f, cols in factor_cols.items():
-        fa = rec.groupby(["_atom", *cols], sort=True, dropna=False)["_w"].sum().rename("count")
-        fa = fa.reset_index().rename(columns={"_atom": "parent"})
+        gf = rec.groupby(["_atom", *cols], sort=True, dropna=False)
+        fa = gf["_w"].sum().rename("count").reset_index().rename(columns={"_atom": "parent"})
+        fa["tag"] = _tag_sums(gf.ngroup().to_numpy(), tags, len(fa))
         atoms.factors[f] = fa
         atoms.factor_span[f] = _spans(tr[fa["parent"].to_numpy()])
     return atoms
+
+
+def _tag_sums(group: np.ndarray, tags: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=np.uint64)
+    np.add.at(out, group, tags)  # wraps modulo 2⁶⁴
+    return out
 
 
 class _Codes:
@@ -294,6 +318,8 @@ class Cell:
     space: str | None
     atoms: np.ndarray
     count: float
+    #: which records it holds (``build_atoms``): equal for cells holding the same records
+    tag: int = 0
 
 
 def evaluate(keys: Sequence[tuple[str, str]], atoms: Mapping[str, PopAtoms]) -> dict[tuple[str, str], Cell]:
@@ -321,18 +347,22 @@ def evaluate(keys: Sequence[tuple[str, str]], atoms: Mapping[str, PopAtoms]) -> 
         space = spaces.pop() if spaces else None
         cmask = coded(pop_name, None).mask(class_conds)
         if space is None:
-            mask, span, counts = cmask, pa.span, pa.classes["count"].to_numpy()
+            mask, span = cmask, pa.span
+            counts, tags = pa.classes["count"].to_numpy(), pa.classes["tag"].to_numpy()
         elif space in pa.factors:
             fa = pa.factors[space]
             mask = cmask[fa["parent"].to_numpy()] & coded(pop_name, space).mask(other)
-            span, counts = pa.factor_span[space], fa["count"].to_numpy()
+            span, counts, tags = pa.factor_span[space], fa["count"].to_numpy(), fa["tag"].to_numpy()
         else:  # an optional column absent from the data: the cell is empty
-            mask, span, counts = np.zeros(0, dtype=bool), {}, np.zeros(0)
+            mask, span = np.zeros(0, dtype=bool), {}
+            counts, tags = np.zeros(0), np.zeros(0, dtype=np.uint64)
         hit = np.flatnonzero(mask)
         for trust in trusts:
             lo, hi = span.get(trust, (0, 0))
             local = hit[(hit >= lo) & (hit < hi)]
-            out[(trust, key)] = Cell(key, pop_name, space, local - lo, float(counts[local].sum()))
+            tag = int(np.add.reduce(tags[local], dtype=np.uint64)) if local.size else 0
+            out[(trust, key)] = Cell(key, pop_name, space, local - lo, float(counts[local].sum()),
+                                     tag)
     return out
 
 

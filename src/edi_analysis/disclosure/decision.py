@@ -127,10 +127,13 @@ class Problem:
                 if col in pop.classes:
                     declared.setdefault(col, set()).add(vals)
         class_tables = [[c for c in t if c in pop.classes] for t in self.structure.tables]
+        # a member that is a declared cell is checked as that cell
+        declared_vectors = {frozenset(v.items()) for v in self.vectors.values()}
         self.family = [(cand, vec) for cand in family.candidates(
                            classes[list(pop.classes)], classes["count"].to_numpy(dtype="float64"),
                            class_tables, declared, threshold, pop.name)
-                       if (vec := self.structure.vector(dict(cand.conditions)))]
+                       if (vec := self.structure.vector(dict(cand.conditions)))
+                       and frozenset(vec.items()) not in declared_vectors]
         self.family_matrix = (np.stack([self.structure.dense(v) for _, v in self.family])
                               if self.family else np.zeros((0, self.structure.size)))
 
@@ -232,9 +235,9 @@ def _units(cells: Mapping[tuple[str, str], C.Cell]) -> tuple[dict[int, Unit], di
     by_atoms: dict[tuple, int] = {}
     of_cell: dict[tuple[str, str], int] = {}
     for (trust, key), cell in sorted(cells.items()):
-        # the same records: same population, and the same atoms of the same space (a cell
-        # on a factor holding every value of it is its class cell)
-        sig = (trust, cell.population, cell.space, tuple(int(a) for a in cell.atoms))
+        # the same records (whichever columns define them): one count, one decision; an empty
+        # cell is its own unit (a published 0 says nothing about another empty cell)
+        sig = (trust, cell.population, cell.count, cell.tag if cell.count else key)
         uid = by_atoms.get(sig)
         if uid is None:
             uid = len(units)

@@ -97,11 +97,25 @@ def families_for(metric_ids: Iterable[str] | None) -> list[str]:
     return names
 
 
-def _raw(ctx: MetricContext, names: Iterable[str]) -> pd.DataFrame:
-    """Unsuppressed rows of whole families (internal columns kept), area filled, sorted."""
+def _raw(ctx: MetricContext, names: Iterable[str], optional: Iterable[str] = (),
+         skipped: list | None = None) -> pd.DataFrame:
+    """Unsuppressed rows of whole families (internal columns kept), area filled, sorted.
+
+    A family in ``optional`` is left out (and listed in ``skipped`` with its error) when it
+    cannot run because a hand-made context's tables lack columns of the contract
+    (``_complete``); with a validated dataset every family runs.
+    """
+    optional = set(optional)
     parts = []
     for name in names:
-        out = FAMILIES[name].func(ctx)
+        try:
+            out = FAMILIES[name].func(ctx)
+        except KeyError as exc:
+            if name in optional and not _complete(ctx, name):
+                if skipped is not None:
+                    skipped.append((name, exc))
+                continue
+            raise
         if out is not None and not out.empty:
             parts.append(normalise(out))
     rows = pd.concat(parts, ignore_index=True) if parts else empty_rows()
@@ -154,29 +168,37 @@ def _complete(ctx: MetricContext, name: str) -> bool:
 
 #: The last few linked decisions, per context object (a context's tables are read-only), so
 #: asking one context for several sets of metrics decides once.
-_DECIDED: dict[tuple, tuple[weakref.ref, pd.DataFrame]] = {}
+_DECIDED: dict[tuple, tuple[weakref.ref, pd.DataFrame, list]] = {}
 _DECIDED_MAX = 4
 
 
-def _decided(ctx: MetricContext, families: tuple[str, ...], min_count: int,
-             min_survey_responses: int) -> pd.DataFrame:
-    """Suppressed rows of the linked families: every snapshot of each trust's data decided together."""
+def _decided(ctx: MetricContext, families: tuple[str, ...], optional: tuple[str, ...],
+             min_count: int, min_survey_responses: int) -> pd.DataFrame:
+    """Suppressed rows of the linked families: every snapshot of each trust's data decided together.
+
+    ``optional``: families not asked for, which a hand-made context may not be able to run.
+    """
     from edi_analysis import disclosure
 
     key = (id(ctx), families, int(min_count), int(min_survey_responses))
     hit = _DECIDED.get(key)
     if hit is not None and hit[0]() is ctx:
-        return hit[1]
-    wide = disclosure.scope(ctx)
-    rows = _raw(wide, families)
-    infos = disclosure.infos_for(ctx, trusts=rows["trust_code"].unique())
-    keep = [period in {p.strftime("%Y-%m-%d") for p in infos[t].periods}
-            for t, period in zip(rows["trust_code"], rows["period"])]
-    out = disclosure.suppress(rows[keep], wide, min_count, min_survey_responses,
-                              periods=ctx.periods)
-    while len(_DECIDED) >= _DECIDED_MAX:
-        _DECIDED.pop(next(iter(_DECIDED)))
-    _DECIDED[key] = (weakref.ref(ctx), out)
+        out, skipped = hit[1], hit[2]
+    else:
+        wide = disclosure.scope(ctx)
+        skipped = []
+        rows = _raw(wide, families, optional=families, skipped=skipped)
+        infos = disclosure.infos_for(ctx, trusts=rows["trust_code"].unique())
+        keep = [period in {p.strftime("%Y-%m-%d") for p in infos[t].periods}
+                for t, period in zip(rows["trust_code"], rows["period"])]
+        out = disclosure.suppress(rows[keep], wide, min_count, min_survey_responses,
+                                  periods=ctx.periods)
+        while len(_DECIDED) >= _DECIDED_MAX:
+            _DECIDED.pop(next(iter(_DECIDED)))
+        _DECIDED[key] = (weakref.ref(ctx), out, skipped)
+    for name, exc in skipped:
+        if name not in optional:  # asked for, and it cannot run on these tables
+            raise exc
     return out
 
 
@@ -201,7 +223,7 @@ def compute(
     Families without cells (pay gaps, board objectives, actions) keep their
     own row rules and are computed for the requested periods only. (A context
     built by hand whose tables lack contract columns decides over the families
-    it can run: ``_complete``.)
+    that can run on them: ``_raw``.)
     """
     from edi_analysis import disclosure
 
@@ -210,14 +232,12 @@ def compute(
         for mid in ids:
             spec(mid)
     wanted = families_for(ids)
-    if ids is None or any(disclosure.has_cells(m) for m in ids):
-        decided = [f for f in linked_families() if f in wanted or _complete(ctx, f)]
-    else:
-        decided = []
+    decided = linked_families() if ids is None or any(disclosure.has_cells(m) for m in ids) else []
     plain = [f for f in wanted if f not in decided]
     parts = []
     if decided:
-        parts.append(_decided(ctx, tuple(decided), min_count, min_survey_responses))
+        optional = tuple(f for f in decided if f not in wanted)
+        parts.append(_decided(ctx, tuple(decided), optional, min_count, min_survey_responses))
     if plain:
         raw = _raw(ctx, plain)
         parts.append(disclosure.suppress(raw, ctx, min_count, min_survey_responses))
