@@ -14,6 +14,9 @@
    hidden — one every combination needs where there is one, the smallest count
    (ties by cell text) — and the span recomputed. Hiding only removes what a
    reader knows, so each trust and population is settled in turn.
+4. Last, each count hidden only to protect another is tried back, largest first:
+   it is published again where that lets no protected count be worked out
+   (``_republish``), so the greedy's detours do not cost published figures.
 
 Deterministic, per trust (a trust's decision does not depend on the others in
 the run). No I/O.
@@ -225,6 +228,20 @@ class Problem:
             out[u] = out.get(u, 0.0) + float(c)
         return [(u, out[u]) for u in keep]
 
+    def protected_matrix(self, hidden: set[int]) -> np.ndarray:
+        """Every count that must stay out of reach: hidden small cells and the family members."""
+        rows = [self.structure.dense(self.vectors[k]) for u in self.units
+                if u.id in hidden and u.protected and self.small(u) for k in u.keys
+                if self.vectors[k]]
+        if rows:
+            return np.vstack([np.stack(rows), self.family_matrix])
+        return self.family_matrix
+
+    def span(self, known: set[int], hidden: set[int]) -> linear.Span:
+        rows = [v for u in sorted((u for u in self.units if u.id in known), key=lambda u: u.label)
+                for v in self.unit_rows(u.id)]
+        return linear.Span(self.structure.size, rows, self.protected_matrix(hidden))
+
     @property
     def checked(self) -> int:
         return len(self.family) + sum(len(u.keys) for u in self.units if u.protected and self.small(u))
@@ -289,8 +306,10 @@ class _Shown:
         self.suppressed = suppressed
         self.rows_of: dict[int, list[int]] = {}
         self.shows: dict[int, list[int]] = {}
+        self.units_of: dict[int, list[int]] = {}
         for r, u, shown in zip(row_cells["row"], row_cells["unit"], row_cells["shown"]):
             self.rows_of.setdefault(int(u), []).append(int(r))
+            self.units_of.setdefault(int(r), []).append(int(u))
             if shown:
                 self.shows.setdefault(int(r), []).append(int(u))
         self.count: dict[int, int] = {}
@@ -308,6 +327,39 @@ class _Shown:
 
     def known(self) -> set[int]:
         return {u for u, n in self.count.items() if n > 0}
+
+
+def _republish(state: _Shown, units: Mapping[int, Unit], problems: Mapping[tuple, Problem],
+               hidden: set[int], small: set[int], own: np.ndarray) -> None:
+    """Publish again what the greedy hid but need not have: the last pass of the decision.
+
+    Each count hidden only to protect another (largest first, then cell text) is shown
+    again, with every row that then has nothing hidden, unless that would let a protected
+    count be worked out in any population those rows reach.
+    """
+    known = state.known()
+    spans = {key: prob.span(known & prob.ids, hidden & prob.ids)
+             for key, prob in problems.items()}
+    for uid in sorted(hidden - small, key=lambda u: (-units[u].count, units[u].label)):
+        rows = [r for r in state.rows_of.get(uid, []) if not own[r]
+                and all(v == uid or v not in hidden for v in state.units_of.get(r, []))]
+        newly = sorted({v for r in rows for v in state.shows.get(r, [])} - known,
+                       key=lambda v: units[v].label)
+        by_problem: dict[tuple, list[int]] = {}
+        for v in newly:
+            by_problem.setdefault((units[v].trust, units[v].population), []).append(v)
+        vectors = {key: [w for v in vs for w in problems[key].unit_rows(v)]
+                   for key, vs in by_problem.items()}
+        if all(spans[key].add(vecs, commit=False) for key, vecs in vectors.items()):
+            for key, vecs in vectors.items():
+                spans[key].add(vecs)
+            hidden.discard(uid)
+            for r in rows:
+                if state.suppressed[r]:
+                    state.suppressed[r] = False
+                    for v in state.shows.get(r, []):
+                        state.count[v] = state.count.get(v, 0) + 1
+            known |= set(newly)
 
 
 def decide(rows: pd.DataFrame, ctx, infos: Mapping[str, C.TrustInfo], min_count: int,
@@ -349,6 +401,7 @@ def _decide(rows, ctx, infos, min_count, min_survey_responses) -> Decision:
             for u in sorted(new):
                 state.hide(u)
             hidden |= new
+    _republish(state, units, problems, hidden, small, own)
     primary = own.copy()
     primary[row_cells["row"].to_numpy()[row_cells["unit"].isin(list(small)).to_numpy()]] = True
     suppressed = state.suppressed

@@ -112,3 +112,53 @@ def basis(n: int, rows: Sequence[np.ndarray], provenance: Sequence[int]) -> Basi
         alpha = linalg.solve_triangular(rt, full)
         essential &= ~(np.abs(alpha) > 1e-7)
     return Basis(n, q[:, :k].copy(), rt, [provenance[i] for i in kept], essential)
+
+
+class Span:
+    """The span of published vectors with the residuals of the protected ones, grown row by row.
+
+    For the last pass of the decision (``decision``): may more be published? Adding vectors
+    shrinks every protected vector's residual; the addition is refused when a protected
+    vector's residual would vanish (it would become a combination of published ones).
+    """
+
+    def __init__(self, n: int, rows: Sequence[np.ndarray], protected: np.ndarray):
+        self.n = n
+        self.q = np.zeros((n, 0))
+        self.protected = protected.astype("float64").copy()
+        self.norm2 = np.einsum("ij,ij->i", self.protected, self.protected)
+        self.res = self.protected.copy()  # residuals against the span
+        ok = self.add(rows)
+        if not ok:
+            raise ValueError("a protected vector is already in the span")
+
+    def _new_directions(self, rows: Sequence[np.ndarray]) -> np.ndarray:
+        q = self.q
+        out = []
+        for v in rows:
+            w = np.asarray(v, dtype="float64").copy()
+            norm2 = float(w @ w)
+            if norm2 == 0:
+                continue
+            for basis in (q, *([np.stack(out, axis=1)] if out else [])):
+                for _ in range(2):
+                    if basis.size:
+                        w -= basis @ (basis.T @ w)
+            res = float(w @ w)
+            if res > MEMBER_TOL * norm2:
+                out.append(w / np.sqrt(res))
+        return np.stack(out, axis=1) if out else np.zeros((self.n, 0))
+
+    def add(self, rows: Sequence[np.ndarray], commit: bool = True) -> bool:
+        """Add ``rows`` unless a protected vector would then lie in the span; True if added."""
+        d = self._new_directions(rows)
+        if not d.size:
+            return True
+        res = self.res - (self.res @ d) @ d.T
+        left = np.einsum("ij,ij->i", res, res)
+        if (left <= MEMBER_TOL * np.maximum(self.norm2, 1e-300)).any() and self.norm2.size:
+            return False
+        if commit:
+            self.q = np.concatenate([self.q, d], axis=1)
+            self.res = res
+        return True
