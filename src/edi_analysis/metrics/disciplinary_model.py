@@ -584,15 +584,15 @@ def _specs() -> list[MetricSpec]:
                 f"person-years × the model's rate for {char.reference} staff in that cell (indirect "
                 "standardisation); 95% CI = exact Poisson interval on the observed count ÷ expected. "
                 f"numerator = observed, denominator = expected. Shown beside {char.unadjusted}. "
-                "Suppressed when its observed count is (CONTRACT.md §4.8): the exact interval "
-                "gives the count back.",
+                "Suppressed when its observed count is hidden (CONTRACT.md §4.8): the exact "
+                "interval gives the count back.",
                 counts=("numerator",),  # observed cases; the denominator is an expected value
             ),
             MetricSpec(
                 char.metric("cell_ratio"), "hia6",
                 f"Observed ÷ expected cases by staff group ({what})", "ratio", src,
                 f"As {char.metric('adjusted_relative_likelihood')}, within one staff group: where the "
-                "inconsistency sits. Suppressed when the staff group's observed count is "
+                "inconsistency sits. Suppressed when the staff group's observed count is hidden "
                 "(CONTRACT.md §4.8).",
                 breakdowns=tuple(f"staff_group={s}" for s in groups.STAFF_GROUPS),
                 counts=("numerator",),  # observed cases; the denominator is an expected value

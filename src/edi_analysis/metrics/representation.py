@@ -97,10 +97,11 @@ SPECS = [
         definition=(
             "% BME among board members (voting, or executive) with recorded ethnicity − % BME "
             "among in-scope staff with recorded ethnicity, in percentage points. Board "
-            "membership is a census: no interval; never suppressed (CONTRACT.md §4.8)."
+            "membership is a census: no interval. Suppressed with the workforce counts it "
+            "subtracts (CONTRACT.md §4.8): the public board make-up would give them back."
         ),
         breakdowns=("board",),
-        counts=(),  # board: not suppressed (§4.8)
+        counts=(),  # publishes no count; its workforce cells are declared (disclosure)
     ),
     MetricSpec(
         id="wdes.10.board_gap", area="hia2", unit="pp",
@@ -109,10 +110,11 @@ SPECS = [
         definition=(
             "% Disabled among board members (voting, or executive) with recorded disability "
             "status − % Disabled among in-scope staff with recorded status, in percentage "
-            "points. No interval; never suppressed (CONTRACT.md §4.8)."
+            "points. No interval. Suppressed with the workforce counts it subtracts "
+            "(CONTRACT.md §4.8)."
         ),
         breakdowns=("board",),
-        counts=(),  # board: not suppressed (§4.8)
+        counts=(),  # publishes no count; its workforce cells are declared (disclosure)
     ),
 ]
 
