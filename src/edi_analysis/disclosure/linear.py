@@ -134,20 +134,23 @@ class Span:
 
     def _new_directions(self, rows: Sequence[np.ndarray]) -> np.ndarray:
         q = self.q
-        out = []
+        out = np.zeros((self.n, len(rows)))
+        k = 0
         for v in rows:
             w = np.asarray(v, dtype="float64").copy()
             norm2 = float(w @ w)
             if norm2 == 0:
                 continue
-            for basis in (q, *([np.stack(out, axis=1)] if out else [])):
-                for _ in range(2):
-                    if basis.size:
-                        w -= basis @ (basis.T @ w)
+            for _ in range(2):
+                if q.size:
+                    w -= q @ (q.T @ w)
+                if k:
+                    w -= out[:, :k] @ (out[:, :k].T @ w)
             res = float(w @ w)
             if res > MEMBER_TOL * norm2:
-                out.append(w / np.sqrt(res))
-        return np.stack(out, axis=1) if out else np.zeros((self.n, 0))
+                out[:, k] = w / np.sqrt(res)
+                k += 1
+        return out[:, :k]
 
     def add(self, rows: Sequence[np.ndarray], commit: bool = True) -> bool:
         """Add ``rows`` unless a protected vector would then lie in the span; True if added."""
