@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from edi_analysis.disclosure.cells import TrustInfo, trust_infos
-from edi_analysis.disclosure.decision import PRIMARY, SECONDARY, Decision, decide
+from edi_analysis.disclosure.decision import SECONDARY, Decision, decide
 from edi_analysis.disclosure.declarations import DECLARATIONS, NO_CELLS, declaration
 from edi_analysis.narrative import SECONDARY_NOTE  # the same wording in notes and sentences
 

@@ -103,6 +103,7 @@ class Problem:
         self.trust, self.pop, self.threshold = trust, pop, threshold
         self.units = units
         self.ids = {u.id for u in units}
+        self.by_id = {u.id: u for u in units}
         self._last: tuple | None = None
         lo, hi = atoms.span.get(trust, (0, 0))
         classes = atoms.classes.iloc[lo:hi].reset_index(drop=True)
@@ -200,7 +201,7 @@ class Problem:
 
     def unit_rows(self, uid: int) -> list[np.ndarray]:
         """A unit's vectors as a reader knows them: its cells (and, for a 0, every finer cell)."""
-        u = next(x for x in self.units if x.id == uid)
+        u = self.by_id[uid]
         vecs = [self.vectors[k] for k in sorted(u.keys)] + self.zero_rows.get(uid, [])
         return [self.structure.dense(v) for v in vecs if v]
 
@@ -210,8 +211,7 @@ class Problem:
         From the units of :attr:`Leak.combination`, drop each (largest count first) that the
         count can be worked out without; the rest, with least-squares coefficients.
         """
-        keep = sorted(leak.combination, key=lambda u: (-next(x.count for x in self.units
-                                                             if x.id == u), u))
+        keep = sorted(leak.combination, key=lambda u: (-self.by_id[u].count, u))
         rows = {u: self.unit_rows(u) for u in keep}
         for u in list(keep):
             rest = [v for w in keep if w != u for v in rows[w]]
