@@ -19,7 +19,7 @@ solves it exactly:
   from the records with pandas.
 
 It shares with the package only the declarations, the row → cell mapping and
-the record builders, which ``tests/test_disclosure_cells.py`` checks against
+the record builders, which ``tests/test_disclosure.py`` checks against
 every published numerator and denominator.
 """
 

@@ -5,8 +5,10 @@ classification column (class atoms), and, for each factor, by class atom and
 the factor's columns (factor atoms, each inside one class atom). A cell is a
 set of atoms of one space (its class conditions, plus conditions on one
 factor's columns); its count is the number of people (or summed weights) in
-them. Two cells with the same atoms are the same count wherever they appear.
-No I/O.
+them, and its tag (a sum of per-record tags) says which records they are: two
+cells holding the same records are the same count wherever they appear
+(``decision``). What a reader can work out from the cells is not decided on
+these atoms but on the structure of the tables (``structure``). No I/O.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ which it does not show).
 
 Metrics whose rows carry no count (pay gaps in £, medians of days, board
 figures, action labels) are listed in :data:`NO_CELLS` with the reason.
-``tests/test_disclosure_cells.py`` checks that every registered metric is in
+``tests/test_disclosure.py`` checks that every registered metric is in
 exactly one of the two, and that every declared numerator and denominator,
 counted on the records, is the row's published figure.
 """

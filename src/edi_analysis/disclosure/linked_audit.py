@@ -9,7 +9,8 @@ For each trust, over all periods and files at once:
 2. each row's declared cells (``declarations``) are counted on the records
    rebuilt from the data; a published numerator or denominator that differs
    from its cell's count is a finding (the check cannot vouch for a table
-   made from other data);
+   made from other data); a published row built from a small count is a
+   finding too (a ratio shows no count column for the row check to read);
 3. every protected count of 1 to threshold − 1 — a cell of a suppressed row
    shown by no published row, or a member of the classification family — that
    is a combination of the cells the published rows show is a finding naming

@@ -3,7 +3,7 @@
 Every selection rule comes from the metric families' own helpers (the scope
 of WRES/WDES, the cases a WRES 3 numerator counts, the training and sickness
 rules, the leaver pairing, the quartile allocation …), so a change to a
-definition reaches the records too; ``tests/test_disclosure_cells.py`` checks,
+definition reaches the records too; ``tests/test_disclosure.py`` checks,
 for every row, that the declared cells counted on these records are the
 row's published numerator and denominator.
 
