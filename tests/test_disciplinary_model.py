@@ -355,23 +355,39 @@ def test_family_rows_match_per_trust_fits(ctx):
         assert len(v) == 3 and set(v.group) == {g} and set(v.reference_group) == {ref}
 
 
-def test_model_rows_that_carry_a_small_observed_count_are_suppressed():
-    """§4.8: the adjusted ratio's observed count (numerator) is recoverable from its exact
-    Poisson interval (hi/lo depends on the count alone), so a count of 1..7 suppresses it;
-    the odds ratio carries no count and stays published."""
-    from edi_analysis import stats as st
-    from edi_analysis.metrics.rows import make_rows
+def test_model_rows_follow_the_observed_count_they_publish():
+    """CONTRACT.md §4.4, §4.8 (issue 12): one rule for model rows. The adjusted ratio
+    publishes its observed count (and its exact Poisson interval gives it back), so it is
+    suppressed exactly when that count is hidden; its odds ratio and its label follow the
+    same count, and a staff group's ratio follows that group's observed count. On the
+    sample, ZZ003's disability label was published ("within_range") beside its suppressed
+    ratio before this rule."""
+    from pathlib import Path
 
-    rows = pd.concat([
-        make_rows(trust_code="T1", period="2024-03-31", metric_id="hia6.adjusted_relative_likelihood",
-                  group="BME", numerator=4.0, denominator=2.5, value=1.6, basis="model", min_cell=4.0),
-        make_rows(trust_code="T1", period="2024-03-31", metric_id="hia6.adjusted_relative_likelihood",
-                  breakdown="staff_group=Students", group="BME", numerator=8.0, denominator=2.0,
-                  value=4.0, basis="model", min_cell=8.0),
-        make_rows(trust_code="T1", period="2024-03-31", metric_id="hia6.adjusted_odds_ratio",
-                  group="BME", value=1.7, basis="model"),
-    ], ignore_index=True)
-    out = st.apply_suppression(rows, min_count=8)
-    assert out["suppressed"].tolist() == [True, False, False]
-    assert np.isnan(out.loc[0, "numerator"]) and np.isnan(out.loc[0, "value"])
-    assert out.loc[1, "value"] == 4.0 and out.loc[2, "value"] == 1.7
+    from edi_analysis.contract import validate_dataset
+    from edi_analysis.metrics import compute, compute_raw
+
+    root = Path(__file__).resolve().parents[1]
+    tables = validate_dataset(root / "data" / "sample").dataset.tables
+    ctx = MetricContext.from_tables(tables, ["2023-03-31", "2024-03-31"], n_bootstrap=20)
+    ids = [m for m, sp in REGISTRY.items() if sp.family == "disciplinary_model"]
+    raw = compute_raw(ctx, ids).set_index(["trust_code", "period", "metric_id", "breakdown"])
+    out = compute(ctx, ids).set_index(["trust_code", "period", "metric_id", "breakdown"])
+    small = 0
+    for (trust, period, mid, bd), r in raw.iterrows():
+        if not mid.endswith("adjusted_relative_likelihood"):
+            continue
+        prefix = mid.rsplit(".", 1)[0]
+        together = [out.loc[(trust, period, f"{prefix}.{m}", ""), "suppressed"]
+                    for m in ("adjusted_relative_likelihood", "adjusted_odds_ratio", "inconsistency")]
+        assert len(set(together)) == 1, (trust, period, prefix)
+        if 0 < r["numerator"] < 8:
+            small += 1
+            assert together[0]
+            assert out.loc[(trust, period, mid, ""), "note"] == "suppressed: based on fewer than 8 people"
+    assert small > 0
+    cells = raw[raw.index.get_level_values("metric_id").str.endswith("cell_ratio")]
+    tiny = cells[(cells["numerator"] > 0) & (cells["numerator"] < 8)]
+    assert len(tiny) > 0 and out.loc[tiny.index, "suppressed"].all()
+    # The issue's case.
+    assert out.loc[("ZZ003", "2024-03-31", "hia6.disability.inconsistency", ""), "suppressed"]

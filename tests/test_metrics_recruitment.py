@@ -28,6 +28,8 @@ from statsmodels.stats.proportion import proportion_confint
 from edi_analysis.metrics import MetricContext, compute, compute_raw
 from edi_analysis.metrics.recruitment import applications_by_period
 
+from disclosure_support import declared
+
 Z = 1.959963984540054
 
 CELLS = [
@@ -143,8 +145,14 @@ def test_wres2_relative_likelihood(raw):
     assert row["value"] == pytest.approx(2.0)
     assert row["ci_lower"] == pytest.approx(0.579006, abs=1e-6)
     assert row["ci_upper"] == pytest.approx(6.908394, abs=1e-6)
-    assert row["min_cell"] == 3  # smallest of a = 6, n1 = 20, c = 3, n2 = 20
     assert np.isnan(row["numerator"]) and np.isnan(row["denominator"])
+    # Its cells (edi_analysis.disclosure) are the four counts it is built from:
+    # a = 6, n1 = 20 (White), c = 3, n2 = 20 (BME); suppression follows them.
+    ctx = ctx_for(applications(CELLS))
+    rows = compute_raw(ctx, ["wres.2.relative_likelihood"])
+    cells = declared(rows, ctx)
+    assert sorted(cells.loc[cells["row"] == rows.index[rows["group"] == "White"][0], "count"]) \
+        == [3, 6, 20, 20]
     assert row["area"] == "hia2"
 
 

@@ -190,9 +190,6 @@ def test_wres5_headline_is_ethnicity_and_other_characteristics_are_breakdowns(ra
     # Ethnicity is the headline, so it is not repeated as a breakdown.
     assert set(w5.breakdown) == {"", bd, bi}
     assert set(w5.basis) == {"survey"}
-    # Groups partitioning a total are marked for secondary suppression; All is the total.
-    assert not w5[w5.group == "All"].total_shown.any()
-    assert w5[w5.group != "All"].total_shown.all()
 
 
 def test_wres6_combines_manager_and_colleague_answers(raw):

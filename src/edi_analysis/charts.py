@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from edi_analysis.narrative import (NON_ADVERSE_HIGH, NON_ADVERSE_LOW, breakdown_phrase,
+from edi_analysis.narrative import (NON_ADVERSE_HIGH, NON_ADVERSE_LOW, SECONDARY_NOTE,
+                                    breakdown_phrase,
                                     fmt_count, fmt_value, is_blank, rounded)
 
 #: Analysis Function categorical palette, in the order it should be used.
@@ -99,11 +100,11 @@ def _denominator_text(row: pd.Series) -> str:
 
 def describe(rows: pd.DataFrame, label: str, unit: str) -> str:
     """Alt text: every figure the chart shows, with intervals, and what was suppressed."""
-    parts, suppressed, blank = [], [], []
+    parts, suppressed, secondary, blank = [], [], [], []
     for _, r in rows.iterrows():
         name = row_label(r)
         if bool(r.get("suppressed", False)) is True:
-            suppressed.append(name)
+            (secondary if str(r.get("note", "")) == SECONDARY_NOTE else suppressed).append(name)
         elif is_blank(r.get("value")):
             blank.append(name)
         else:
@@ -118,6 +119,8 @@ def describe(rows: pd.DataFrame, label: str, unit: str) -> str:
     out = f"Chart of {label}. " + ("; ".join(parts) + "." if parts else "No figures to show.")
     if suppressed:
         out += f" Suppressed (too few people): {', '.join(suppressed)}."
+    if secondary:
+        out += f" Suppressed ({SECONDARY_NOTE}): {', '.join(secondary)}."
     if blank:
         out += f" No figure: {', '.join(blank)}."
     return out

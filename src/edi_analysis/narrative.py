@@ -321,9 +321,19 @@ def _details(row: Mapping, unit: str, w: Wording, gnoun: str) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
+#: The note of a row hidden only by secondary suppression (``edi_analysis.disclosure``).
+SECONDARY_NOTE = "hidden so that another small figure cannot be worked out"
+
+
 def suppressed_sentence(subject: str, survey: bool, min_count: int,
-                        min_survey_responses: int) -> str:
-    """The sentence shown in place of a suppressed figure (CONTRACT.md §4.8)."""
+                        min_survey_responses: int, secondary: bool = False) -> str:
+    """The sentence shown in place of a suppressed figure (CONTRACT.md §4.8).
+
+    ``secondary``: the figure is not small itself but is hidden so that another
+    small figure cannot be worked out from it (its row's note says so).
+    """
+    if secondary:
+        return f"{_cap(subject)}: this figure is {SECONDARY_NOTE}."
     if survey:
         why = f"fewer than {min_survey_responses} survey responses"
     else:
@@ -467,7 +477,8 @@ def sentence(row: Mapping, *, label: str | None = None, survey: bool = False,
         (f" {where}" if where else "")
     suppressed = _get(row, "suppressed", False)
     if suppressed is True or str(suppressed).lower() == "true":
-        return suppressed_sentence(subject, survey, min_count, min_survey_responses)
+        return suppressed_sentence(subject, survey, min_count, min_survey_responses,
+                                   secondary=str(_get(row, "note")) == SECONDARY_NOTE)
     if is_blank(row.get("value") if hasattr(row, "get") else None):
         note = _get(row, "note")
         why = f": {note}" if note else ""

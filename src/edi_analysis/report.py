@@ -386,13 +386,6 @@ class Report:
     #: trust at once by the same ``metrics.compute``); None: computed here
     prepared: dict | None = field(default=None, repr=False)
 
-    @cached_property
-    def ctx(self):
-        from edi_analysis.metrics import MetricContext
-
-        return MetricContext.from_tables(self.tables, [self.period], trusts=[self.trust],
-                                         seed=self.seed)
-
     @property
     def earlier_periods(self) -> list[str]:
         """Snapshots in the trust's data before this period (for trends)."""
@@ -426,11 +419,26 @@ class Report:
         return rows[rows["metric_id"].isin(ids)].reset_index(drop=True)
 
     @cached_property
+    def _computed(self) -> pd.DataFrame:
+        """This period's and the earlier snapshots' rows of this notebook's metrics, in one call.
+
+        ``metrics.compute`` decides suppression over every snapshot of the trust's data
+        whichever periods are asked for, so these are the rows of ``compute`` for the
+        period alone and for the earlier periods alone.
+        """
+        from edi_analysis.metrics import MetricContext
+
+        periods = [*self.earlier_periods, self.period] if trend_ids(self.notebook) else [self.period]
+        ctx = MetricContext.from_tables(self.tables, periods, trusts=[self.trust], seed=self.seed)
+        return self._compute(ctx, list(dict.fromkeys([*self.ids(), *trend_ids(self.notebook)])))
+
+    @cached_property
     def rows(self) -> pd.DataFrame:
         """This trust's published rows for the period: the same call that writes metrics.csv."""
         if self.prepared is not None:
             return self._select(self.prepared["rows"], self.ids())
-        return self._compute(self.ctx, self.ids())
+        computed = self._computed
+        return self._select(computed[computed["period"] == self.period], self.ids())
 
     @cached_property
     def trend_rows(self) -> pd.DataFrame:
@@ -440,10 +448,8 @@ class Report:
             return self.rows.iloc[0:0]
         if self.prepared is not None:
             return self._select(self.prepared["trend"], ids)
-        from edi_analysis.metrics import MetricContext
-
-        ctx = MetricContext.from_tables(self.tables, earlier, trusts=[self.trust], seed=self.seed)
-        return self._compute(ctx, ids)
+        computed = self._computed
+        return self._select(computed[computed["period"].isin(earlier)], ids)
 
     @cached_property
     def peer_rows(self) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from edi_analysis import groups, stats
 from edi_analysis.metrics.registry import MetricSpec, family
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 #: Stratum label for pay band "Other", which belongs to no pay cluster (CONTRACT.md §3).
 NO_CLUSTER = "none"
@@ -119,6 +119,21 @@ def _period_str(p: pd.Timestamp) -> str:
     return pd.Timestamp(p).strftime("%Y-%m-%d")
 
 
+def counted_cases(cases: pd.DataFrame, case_type: str) -> pd.DataFrame:
+    """The employee-relations rows a WRES 3 / WDES 3 numerator counts (before its time window).
+
+    The one selection of counted cases: :func:`rolling_counts` and the
+    disclosure records (``edi_analysis.disclosure.records``) both call it.
+    """
+    return cases[cases["case_type"].eq(case_type).fillna(False).to_numpy(dtype=bool)]
+
+
+def closed_by(cases: pd.DataFrame, snapshot: pd.Timestamp) -> np.ndarray:
+    """Cases closed (closed date and outcome recorded) on or before ``snapshot``."""
+    return ((cases["closed_date"] <= snapshot).fillna(False).to_numpy(dtype=bool)
+            & cases["outcome"].notna().to_numpy())
+
+
 def rolling_counts(
     workforce: pd.DataFrame,
     cases: pd.DataFrame,
@@ -147,7 +162,7 @@ def rolling_counts(
                 "rolling", "prev_snapshot"]
     wf = workforce[["trust_code", "snapshot_date", "in_scope", *by]]
     wf = wf.assign(**{c: wf[c].fillna(NO_CLUSTER) for c in by})
-    er = cases[cases["case_type"].eq(case_type).fillna(False).to_numpy(dtype=bool)]
+    er = counted_cases(cases, case_type)
     er = er[["trust_code", "start_date", *by]]
     er = er.assign(**{c: er[c].fillna(NO_CLUSTER) for c in by})
     snapshots = wf[["trust_code", "snapshot_date"]].drop_duplicates()
@@ -220,7 +235,7 @@ def _rate_rows(w: pd.DataFrame, metric_id: str, labels: Sequence[str], note) -> 
         out.append(make_rows(
             trust_code=w["trust_code"], period=w["period_str"], metric_id=metric_id, group=g,
             numerator=k, denominator=n, value=value, ci_lower=lo * 100, ci_upper=hi * 100,
-            note=note, basis="rate", min_cell=min_positive(k, n),
+            note=note, basis="rate",
         ))
     return out
 
@@ -238,7 +253,7 @@ def _rl_rows(w: pd.DataFrame, metric_id: str, cmp: str, ref: str, note) -> pd.Da
     return make_rows(
         trust_code=w["trust_code"], period=w["period_str"], metric_id=metric_id, group=cmp,
         reference_group=ref, numerator=a, denominator=n1, value=rl, ci_lower=lo, ci_upper=hi,
-        note=_join_notes(why, note), basis="rate", min_cell=min_positive(a, n1, c, n2),
+        note=_join_notes(why, note), basis="rate",
     )
 
 
@@ -274,8 +289,7 @@ def closed_cases(ctx, case_type: str = "disciplinary") -> pd.DataFrame:
             er["trust_code"].isin(trusts).to_numpy()
             & (er["start_date"] > p - pd.DateOffset(years=1)).to_numpy()
             & (er["start_date"] <= p).to_numpy()
-            & (er["closed_date"] <= p).fillna(False).to_numpy(dtype=bool)
-            & er["outcome"].notna().to_numpy()
+            & closed_by(er, p)
         )
         c = er[sel]
         parts.append(pd.DataFrame({
@@ -302,18 +316,10 @@ def outcome_rows(closed: pd.DataFrame) -> pd.DataFrame:
     long["n"] = long.groupby(["trust_code", "period", "ethnicity"])["k"].transform("sum")
     k, n = long["k"].to_numpy(dtype="float64"), long["n"].to_numpy(dtype="float64")
     lo, hi = stats.wilson_interval(k, n)
-    # Two partitions (CONTRACT.md §4.8): a group's outcomes add up to its closed cases
-    # (the denominator, shown), and White, BME and Unknown add up to All's count of
-    # each outcome. All's rows are cells of the first only.
-    grp = long["ethnicity"].astype("str")
-    across_outcomes = "er.outcome_share:outcome=*:" + grp
-    partition = across_outcomes.where(
-        grp.eq(groups.ALL), "er.outcome_share:outcome=" + long["outcome"] + "|" + across_outcomes)
     return make_rows(
         trust_code=long["trust_code"], period=long["period"], metric_id="er.outcome_share",
         breakdown="outcome=" + long["outcome"], group=long["ethnicity"], numerator=k, denominator=n,
         value=k / n * 100, ci_lower=lo * 100, ci_upper=hi * 100, basis="rate",
-        min_cell=min_positive(k, n), total_shown=True, partition=partition,
     )
 
 

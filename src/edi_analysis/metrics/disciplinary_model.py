@@ -47,7 +47,7 @@ from edi_analysis.metrics.disciplinary import (
     rolling_counts,
 )
 from edi_analysis.metrics.registry import MetricSpec, family
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 ADVERSE, WITHIN_RANGE, INCONCLUSIVE = "adverse", "within_range", "inconclusive"
 CELL_COLUMNS = ["group", "staff_group", "pay_cluster", "cases", "exposure"]
@@ -573,7 +573,7 @@ def _specs() -> list[MetricSpec]:
                 f"exp(β) of the {char.compared} indicator in a binomial logistic regression of cases "
                 "out of person-years (rolling basis of §4.3, Unknown excluded) on the characteristic "
                 "with staff group and pay cluster main effects, unpenalised; 95% Wald interval. "
-                "Model output: not suppressed.",
+                "Suppressed with the observed count of the adjusted ratio (CONTRACT.md §4.8).",
                 counts=(),  # publishes no count
             ),
             MetricSpec(
@@ -584,14 +584,16 @@ def _specs() -> list[MetricSpec]:
                 f"person-years × the model's rate for {char.reference} staff in that cell (indirect "
                 "standardisation); 95% CI = exact Poisson interval on the observed count ÷ expected. "
                 f"numerator = observed, denominator = expected. Shown beside {char.unadjusted}. "
-                "Model output: not suppressed.",
+                "Suppressed when its observed count is hidden (CONTRACT.md §4.8): the exact "
+                "interval gives the count back.",
                 counts=("numerator",),  # observed cases; the denominator is an expected value
             ),
             MetricSpec(
                 char.metric("cell_ratio"), "hia6",
                 f"Observed ÷ expected cases by staff group ({what})", "ratio", src,
                 f"As {char.metric('adjusted_relative_likelihood')}, within one staff group: where the "
-                "inconsistency sits. Model output: not suppressed.",
+                "inconsistency sits. Suppressed when the staff group's observed count is hidden "
+                "(CONTRACT.md §4.8).",
                 breakdowns=tuple(f"staff_group={s}" for s in groups.STAFF_GROUPS),
                 counts=("numerator",),  # observed cases; the denominator is an expected value
             ),
@@ -600,7 +602,8 @@ def _specs() -> list[MetricSpec]:
                 f"Inconsistency in entering the formal process ({what})", "flag", src,
                 f"From {char.metric('adjusted_relative_likelihood')}: 'adverse' when its lower 95% "
                 "bound > 1 and the ratio > 1.25; 'within_range' when 0.80 ≤ ratio ≤ 1.25 (NHS England, "
-                "A fair experience for all, 2019); 'inconclusive' otherwise (also when blank).",
+                "A fair experience for all, 2019); 'inconclusive' otherwise (also when blank). "
+                "Suppressed with the adjusted ratio's observed count (CONTRACT.md §4.8).",
                 counts=(),  # a label
             ),
         ]
@@ -656,7 +659,7 @@ def disciplinary_model_metrics(ctx) -> pd.DataFrame:
                       ci_upper=s["or_hi"], basis="model", **common),
             make_rows(metric_id=char.metric("adjusted_relative_likelihood"), value=s["rl"],
                       numerator=s["obs"], denominator=s["exp"], ci_lower=s["rl_lo"], ci_upper=s["rl_hi"],
-                      basis="model", min_cell=min_positive(s["obs"]), **common),
+                      basis="model", **common),
             make_rows(metric_id=char.metric("inconsistency"), value=np.nan, label=s["label"],
                       basis="label", **common),
         ]
@@ -667,9 +670,6 @@ def disciplinary_model_metrics(ctx) -> pd.DataFrame:
                 breakdown="staff_group=" + c["staff_group"].astype("str"), group=char.compared,
                 reference_group=char.reference, numerator=c["observed"], denominator=c["expected"],
                 value=c["ratio"], ci_lower=c["ci_lower"], ci_upper=c["ci_upper"], note=c["note"],
-                basis="model", min_cell=min_positive(c["observed"]),
-                # The staff groups' observed counts add up to the adjusted ratio's observed
-                # count, which is published: secondary suppression (CONTRACT.md §4.8).
-                partition=f"{char.metric('cell_ratio')}:staff_group=*:{char.compared}",
+                basis="model",
             ))
     return pd.concat(parts, ignore_index=True)

@@ -36,7 +36,7 @@ import pandas as pd
 from edi_analysis import groups as g
 from edi_analysis import stats
 from edi_analysis.metrics.registry import MetricSpec, family
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 __all__ = [
     "GapSpec", "QUARTILES", "gap_rows", "bootstrap_mean_median", "stable_seed",
@@ -467,7 +467,18 @@ def quartile_allocation(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _share_rows(metric_id, trust, period, group, num, den, breakdown="", total_shown=False):
+def quartile_staff(wf: pd.DataFrame) -> pd.DataFrame:
+    """The input of :func:`quartile_allocation`: full-pay relevant staff of known sex (para 13)."""
+    h = hourly_population(wf)
+    h = h[h["sex_group"].isin([g.FEMALE, g.MALE])]
+    return pd.DataFrame({
+        "trust_code": h["trust_code"].to_numpy(), "period": h["period"].to_numpy(),
+        "hourly_pay": h["hourly_pay"].to_numpy(dtype="float64"),
+        "female": (h["sex_group"] == g.FEMALE).to_numpy(),
+    })
+
+
+def _share_rows(metric_id, trust, period, group, num, den, breakdown=""):
     num = np.asarray(num, dtype="float64")
     den = np.asarray(den, dtype="float64")
     lo, hi = stats.wilson_interval(num, den)
@@ -476,7 +487,7 @@ def _share_rows(metric_id, trust, period, group, num, den, breakdown="", total_s
     return make_rows(
         trust_code=trust, period=period, metric_id=metric_id, breakdown=breakdown, group=group,
         numerator=num, denominator=den, value=value, ci_lower=lo * 100.0, ci_upper=hi * 100.0,
-        basis="rate", min_cell=min_positive(num, den), total_shown=total_shown,
+        basis="rate",
     )
 
 
@@ -499,19 +510,13 @@ def pay_distribution(ctx) -> pd.DataFrame:
                .agg(["sum", "count"]).reset_index())
         parts.append(_share_rows("pay.gender.bonus_share", agg["trust_code"], agg["period"],
                                  agg["sex_group"], agg["sum"], agg["count"]))
-    h = hourly_population(wf)
-    h = h[h["sex_group"].isin([g.FEMALE, g.MALE])]
-    q = quartile_allocation(pd.DataFrame({
-        "trust_code": h["trust_code"].to_numpy(), "period": h["period"].to_numpy(),
-        "hourly_pay": h["hourly_pay"].to_numpy(dtype="float64"),
-        "female": (h["sex_group"] == g.FEMALE).to_numpy(),
-    }))
+    q = quartile_allocation(quartile_staff(wf))
     q = q[q["size"] > 0]
     if not q.empty:
         bd = ("quartile=" + q["quartile"]).to_numpy()
         for label, col in ((g.FEMALE, "female"), (g.MALE, "male")):
             parts.append(_share_rows("pay.gender.quartile_share", q["trust_code"], q["period"],
-                                     label, q[col], q["size"], breakdown=bd, total_shown=True))
+                                     label, q[col], q["size"], breakdown=bd))
     return pd.concat(parts, ignore_index=True) if parts else empty_rows()
 
 
@@ -544,7 +549,5 @@ def flexible_working(ctx) -> pd.DataFrame:
     for name, col in _CHARACTERISTICS:
         agg = s.groupby(KEY + [col], sort=True)["flex"].agg(["sum", "count"]).reset_index()
         parts.append(_share_rows(_FLEX_SPEC.id, agg["trust_code"], agg["period"], agg[col],
-                                 agg["sum"], agg["count"], breakdown=f"characteristic={name}",
-                                 # the groups add up to the overall (All) row
-                                 total_shown=True))
+                                 agg["sum"], agg["count"], breakdown=f"characteristic={name}"))
     return pd.concat(parts, ignore_index=True)

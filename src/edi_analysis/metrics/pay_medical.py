@@ -37,9 +37,9 @@ from edi_analysis.metrics.rows import empty_rows, make_rows
 WEEKS_PER_YEAR = 52.14
 HOURS_PER_WEEK = 37.5
 MEDICAL = "Medical and Dental"
-#: Fewest women and fewest men for the adjusted model to be fitted. Model
-#: outputs are not suppressed (CONTRACT.md §4.8), so the model is not run on
-#: groups smaller than the default disclosure threshold.
+#: Fewest women and fewest men for the adjusted model to be fitted: the model is not
+#: run on groups smaller than the default disclosure threshold (its row is suppressed
+#: with its staff count, CONTRACT.md §4.8, but a fit would describe the few people).
 MIN_MODEL_PER_SEX = 8
 
 _MTG = ("Dacre J, Woodhams C, et al. Mend the Gap: the independent review into gender pay gaps "
@@ -102,6 +102,16 @@ def _with_grades(d: pd.DataFrame, value_col: str) -> pd.DataFrame:
     return pd.concat([base.assign(breakdown=""), graded], ignore_index=True)
 
 
+def years_of_service(d: pd.DataFrame) -> pd.Series:
+    """Years from start date to the snapshot (365.25-day years)."""
+    return (d["snapshot_date"] - d["start_date"]).dt.days / 365.25
+
+
+def in_adjusted_model(d: pd.DataFrame) -> pd.Series:
+    """Rows of :func:`medical_population` (with ``years_service``) that the adjusted model uses."""
+    return ((d["hourly_pay"] > 0) & d["fte"].notna() & d["years_service"].notna()).astype(bool)
+
+
 def adjusted_gap(d: pd.DataFrame, alpha: float = 0.05) -> dict:
     """Like-for-like gender gap for one trust and period from an OLS of log hourly pay.
 
@@ -114,13 +124,13 @@ def adjusted_gap(d: pd.DataFrame, alpha: float = 0.05) -> dict:
     fte 1) is dropped, and the note says so. Returns value, ci_lower,
     ci_upper, n (staff in the model; NaN when not fitted), note.
     """
-    d = d[(d["hourly_pay"] > 0) & d["fte"].notna() & d["years_service"].notna()]
+    d = d[in_adjusted_model(d)]
     n_f = int((d["sex_group"] == g.FEMALE).sum())
     n_m = int((d["sex_group"] == g.MALE).sum())
     out = dict(value=np.nan, ci_lower=np.nan, ci_upper=np.nan, n=float(len(d)), note="")
     if n_f < MIN_MODEL_PER_SEX or n_m < MIN_MODEL_PER_SEX:
-        # Model rows are not suppressed, so no count is published for a model not fitted:
-        # the staff numbers may be below the disclosure threshold.
+        # No count is published for a model not fitted: the staff numbers may be below the
+        # disclosure threshold.
         out["n"] = np.nan
         out["note"] = (f"too few staff for the adjusted model (fewer than {MIN_MODEL_PER_SEX} "
                        f"women or fewer than {MIN_MODEL_PER_SEX} men)")
@@ -183,7 +193,7 @@ def pay_medical(ctx) -> pd.DataFrame:
         gap_rows(_with_grades(d, col), spec, seed=ctx.seed, n_resamples=ctx.n_bootstrap)
         for col, spec in (("hourly_pay", BASIC), ("total_hourly", TOTAL))
     ]
-    d = d.assign(years_service=(d["snapshot_date"] - d["start_date"]).dt.days / 365.25)
+    d = d.assign(years_service=years_of_service(d))
     fits = []
     for (trust, period), sub in d.groupby(["trust_code", "period"], sort=True):
         fits.append({"trust_code": trust, "period": period, **adjusted_gap(sub)})

@@ -11,8 +11,9 @@ Relative likelihoods: ``group`` is the group in the numerator,
 ``reference_group`` the one in the denominator (CONTRACT.md §8); the
 interval is the log (Katz) interval of ``stats.relative_likelihood``;
 ``numerator``/``denominator`` are left blank (the counts are in the per-group
-rate rows of the same trust and period) and ``min_cell`` carries every count
-the ratio is built from (a, n1, c, n2) so suppression follows §4.8.
+rate rows of the same trust and period); the four counts the ratio is built
+from (a, n1, c, n2) are its cells (``edi_analysis.disclosure.declarations``),
+so suppression follows §4.8.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from edi_analysis.metrics.representation import (
     WRES_GUIDANCE,
     in_scope_snapshot,
 )
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 _APPOINT_DEF = (
     "appointed ÷ shortlisted × 100 for applications made in the reporting year; "
@@ -131,6 +132,17 @@ _SHORTLISTING = (
 )
 
 
+def application_flags(rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(shortlisted, appointed) as booleans: a flag left blank counts as no (CONTRACT.md §2.2)."""
+    return (rec["shortlisted"].fillna(False).astype(bool),
+            rec["appointed"].fillna(False).astype(bool))
+
+
+def accessed_training(staff: pd.DataFrame) -> pd.Series:
+    """WRES 4: accessed non-mandatory training or CPD; not recorded counts as not accessed."""
+    return staff["accessed_nonmandatory_training"].fillna(False).astype(bool)
+
+
 def applications_by_period(ctx) -> pd.DataFrame:
     """Applications stacked once per period whose reporting year contains ``applied_date``.
 
@@ -142,10 +154,9 @@ def applications_by_period(ctx) -> pd.DataFrame:
     rec = ctx.table("recruitment")
     if rec is None or rec.empty:
         return pd.DataFrame()
-    rec = rec.assign(
-        shortlisted_n=rec["shortlisted"].fillna(False).astype(bool).astype("float64"),
-        appointed_n=rec["appointed"].fillna(False).astype(bool).astype("float64"),
-    )
+    shortlisted, appointed = application_flags(rec)
+    rec = rec.assign(shortlisted_n=shortlisted.astype("float64"),
+                     appointed_n=appointed.astype("float64"))
     # A loop over the (few) periods, not over trusts: each slice covers every trust.
     parts = [
         rec.loc[(rec["applied_date"] > p - pd.DateOffset(years=1)) & (rec["applied_date"] <= p)]
@@ -172,13 +183,8 @@ def _event_counts(df: pd.DataFrame, group_col: str, labels, event: str,
     return agg.reindex(idx, fill_value=0).astype("float64").reset_index()
 
 
-def rate_rows(metric_id: str, long: pd.DataFrame, *, breakdown="", empty_note: str,
-              total_shown: bool = False) -> pd.DataFrame:
-    """Per-group rate rows k ÷ n × 100 with Wilson 95% CI; ``note`` where n is 0.
-
-    ``total_shown``: the groups' counts add up to a total shown on another row
-    (secondary suppression, CONTRACT.md §4.8).
-    """
+def rate_rows(metric_id: str, long: pd.DataFrame, *, breakdown="", empty_note: str) -> pd.DataFrame:
+    """Per-group rate rows k ÷ n × 100 with Wilson 95% CI; ``note`` where n is 0."""
     k, n = long["k"].to_numpy(), long["n"].to_numpy()
     lo, hi = stats.wilson_interval(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -187,7 +193,7 @@ def rate_rows(metric_id: str, long: pd.DataFrame, *, breakdown="", empty_note: s
         trust_code=long["trust_code"], period=long["period"], metric_id=metric_id,
         breakdown=breakdown, group=long["group"], numerator=k, denominator=n, value=value,
         ci_lower=100 * lo, ci_upper=100 * hi, note=np.where(n > 0, "", empty_note),
-        basis="rate", min_cell=min_positive(k, n), total_shown=total_shown,
+        basis="rate",
     )
 
 
@@ -217,7 +223,7 @@ def relative_likelihood_rows(
     return make_rows(
         trust_code=keys["trust_code"], period=keys["period"], metric_id=metric_id,
         group=compared, reference_group=reference, value=rl, ci_lower=lo, ci_upper=hi,
-        note=note, basis="rate", min_cell=min_positive(a, n1, c, n2),
+        note=note, basis="rate",
     )
 
 
@@ -239,17 +245,14 @@ def _recruitment_rows(apps: pd.DataFrame) -> list[pd.DataFrame]:
         parts.append(rate_rows(
             "hia2.shortlisting_rate", long, breakdown=f"characteristic={characteristic}",
             empty_note="no applications",
-            # Each characteristic's groups (Unknown included) add up to the overall row.
-            total_shown=True,
         ))
     return parts
 
 
 def _training_rows(staff: pd.DataFrame) -> list[pd.DataFrame]:
-    accessed = staff["accessed_nonmandatory_training"]
     staff = staff.assign(
-        accessed_n=accessed.fillna(False).astype(bool).astype("float64"),
-        unrecorded=accessed.isna().astype("float64"),
+        accessed_n=accessed_training(staff).astype("float64"),
+        unrecorded=staff["accessed_nonmandatory_training"].isna().astype("float64"),
     )
     long = _event_counts(staff, "ethnicity", groups.ETHNICITY_LABELS, "accessed_n", None)
     unrec = _event_counts(staff, "ethnicity", groups.ETHNICITY_LABELS, "unrecorded", None)

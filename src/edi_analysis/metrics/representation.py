@@ -30,7 +30,7 @@ import pandas as pd
 
 from edi_analysis import groups, stats
 from edi_analysis.metrics.registry import MetricSpec, family
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 WRES_GUIDANCE = "NHS England, Workforce Race Equality Standard: technical guidance (2023)"
 WDES_GUIDANCE = "NHS England, Workforce Disability Equality Standard: technical guidance (2023)"
@@ -97,10 +97,11 @@ SPECS = [
         definition=(
             "% BME among board members (voting, or executive) with recorded ethnicity − % BME "
             "among in-scope staff with recorded ethnicity, in percentage points. Board "
-            "membership is a census: no interval; never suppressed (CONTRACT.md §4.8)."
+            "membership is a census: no interval. Suppressed with the workforce counts it "
+            "subtracts (CONTRACT.md §4.8): the public board make-up would give them back."
         ),
         breakdowns=("board",),
-        counts=(),  # board: not suppressed (§4.8)
+        counts=(),  # publishes no count; its workforce cells are declared (disclosure)
     ),
     MetricSpec(
         id="wdes.10.board_gap", area="hia2", unit="pp",
@@ -109,10 +110,11 @@ SPECS = [
         definition=(
             "% Disabled among board members (voting, or executive) with recorded disability "
             "status − % Disabled among in-scope staff with recorded status, in percentage "
-            "points. No interval; never suppressed (CONTRACT.md §4.8)."
+            "points. No interval. Suppressed with the workforce counts it subtracts "
+            "(CONTRACT.md §4.8)."
         ),
         breakdowns=("board",),
-        counts=(),  # board: not suppressed (§4.8)
+        counts=(),  # publishes no count; its workforce cells are declared (disclosure)
     ),
 ]
 
@@ -182,59 +184,12 @@ def _breakdown_cells(staff: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def share_partitions(metric_id: str, breakdown: pd.Series, group: pd.Series) -> pd.Series:
-    """Partition names of share rows (``rows.py``; CONTRACT.md §4.8 secondary suppression).
-
-    Each row's groups add up to its breakdown's headcount (``<metric>:<breakdown>``).
-    Across breakdowns, one group's counts add up too: clinical=Y and clinical=N
-    make the overall count, clinical=Y;pay_cluster=2 and clinical=N;pay_cluster=2
-    make pay_cluster=2, and the pay clusters make the overall count less staff on
-    pay band Other (exactly when there are none — treated as a partition, to be
-    safe). Each such set is named by the breakdown with that key's value as
-    ``*``, e.g. ``wres.1.share:clinical=*;pay_cluster=2:White``.
-    """
-    bd = breakdown.astype("str").to_numpy()
-    grp = group.astype("str").to_numpy()
-    names = []
-    for b, g in zip(bd, grp):
-        own = [f"{metric_id}:{b}"]
-        if b and not b.startswith("characteristic="):
-            pairs = b.split(";")
-            for i, pair in enumerate(pairs):
-                key = pair.split("=", 1)[0]
-                wild = ";".join(pairs[:i] + [f"{key}=*"] + pairs[i + 1:])
-                own.append(f"{metric_id}:{wild}:{g}")
-        names.append("|".join(own))
-    return pd.Series(names, index=breakdown.index, dtype="str")
-
-
-#: Senior leadership (Band 8c and above, VSM) is exactly pay cluster 4, so hia2.senior_share
-#: publishes the cluster 4 counts of wres.1.share / wdes.1.share again: each pair of equal
-#: cells is linked as a two-cell partition, so hiding one hides the other.
-_SENIOR_LINK = {
-    ("wres.1.share", "pay_cluster=4"): "senior=pay_cluster=4:ethnicity",
-    ("wdes.1.share", "pay_cluster=4"): "senior=pay_cluster=4:disability",
-    ("hia2.senior_share", "characteristic=ethnicity"): "senior=pay_cluster=4:ethnicity",
-    ("hia2.senior_share", "characteristic=disability"): "senior=pay_cluster=4:disability",
-}
-
-
 def share_rows(metric_id: str, wide: pd.DataFrame, labels, keys: list[str]) -> pd.DataFrame:
-    """Share rows from wide counts: each label's count ÷ ``total`` × 100, with Wilson 95% CI.
-
-    The groups partition the total, so ``total_shown`` is set (secondary
-    suppression, CONTRACT.md §4.8), with the cross-breakdown partitions of
-    :func:`share_partitions`. ``min_cell`` carries the group count and the total.
-    """
+    """Share rows from wide counts: each label's count ÷ ``total`` × 100, with Wilson 95% CI."""
     long = wide.melt(id_vars=keys + ["total"], value_vars=list(labels), var_name="group",
                      value_name="k")
     if "breakdown" not in long:
         long["breakdown"] = ""
-    partition = share_partitions(metric_id, long["breakdown"], long["group"])
-    for (mid, bd), link in _SENIOR_LINK.items():
-        if mid == metric_id:
-            at = long["breakdown"].eq(bd)
-            partition[at] = partition[at] + "|" + link + ":" + long.loc[at, "group"].astype("str")
     k, n = long["k"].to_numpy(), long["total"].to_numpy()
     lo, hi = stats.wilson_interval(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -243,7 +198,7 @@ def share_rows(metric_id: str, wide: pd.DataFrame, labels, keys: list[str]) -> p
         trust_code=long["trust_code"], period=long["period"], metric_id=metric_id,
         breakdown=long["breakdown"], group=long["group"],
         numerator=k, denominator=n, value=value, ci_lower=100 * lo, ci_upper=100 * hi,
-        basis="rate", min_cell=min_positive(k, n), total_shown=True, partition=partition,
+        basis="rate",
     )
 
 
@@ -254,9 +209,9 @@ def _representation_ratio(wide: pd.DataFrame) -> pd.DataFrame:
     m = clusters.merge(overall, on=_KEYS, suffixes=("", "_all"))
     if m.empty:
         return empty_rows()
-    labels = (groups.BME, groups.WHITE, groups.UNKNOWN)
-    bme, white, unk = (m[g].to_numpy() for g in labels)
-    bme_all, white_all, unk_all = (m[f"{g}_all"].to_numpy() for g in labels)
+    labels = (groups.BME, groups.WHITE)
+    bme, white = (m[g].to_numpy() for g in labels)
+    bme_all, white_all = (m[f"{g}_all"].to_numpy() for g in labels)
     ratio, lo, hi = stats.subset_share_ratio(bme, bme + white, bme_all, bme_all + white_all)
     note = np.select(
         [bme + white == 0, bme_all == 0, bme == 0],
@@ -271,11 +226,6 @@ def _representation_ratio(wide: pd.DataFrame) -> pd.DataFrame:
         trust_code=m["trust_code"], period=m["period"], metric_id="hia2.representation_ratio",
         breakdown=m["breakdown"], group=groups.BME, reference_group=groups.ALL,
         value=ratio, ci_lower=lo, ci_upper=hi, note=note, basis="rate",
-        # Every cell of both partitions: with the published WRES 1 shares, the
-        # ratio would otherwise let a reader recover a suppressed cell — also one
-        # hidden by secondary suppression (derived_from).
-        min_cell=min_positive(bme, white, unk, bme_all, white_all, unk_all),
-        derived_from="wres.1.share:" + m["breakdown"] + "|wres.1.share:",
     )
 
 
@@ -303,11 +253,10 @@ def _board_gap(ctx, wide_eth: pd.DataFrame, wide_dis: pd.DataFrame) -> pd.DataFr
     )
     keys = _KEYS + ["breakdown"]
     parts = []
-    for metric_id, col, compared, reference, wide, what, share_id in (
-        ("wres.9.board_gap", "ethnicity", groups.BME, groups.WHITE, wide_eth, "ethnicity",
-         "wres.1.share"),
+    for metric_id, col, compared, reference, wide, what in (
+        ("wres.9.board_gap", "ethnicity", groups.BME, groups.WHITE, wide_eth, "ethnicity"),
         ("wdes.10.board_gap", "disability_group", groups.DISABLED, groups.NON_DISABLED, wide_dis,
-         "disability status", "wdes.1.share"),
+         "disability status"),
     ):
         counts = group_counts(subsets, keys, col, (compared, reference))
         b = frame.merge(counts, on=keys, how="left")
@@ -333,9 +282,6 @@ def _board_gap(ctx, wide_eth: pd.DataFrame, wide_dis: pd.DataFrame) -> pd.DataFr
             trust_code=b["trust_code"], period=b["period"], metric_id=metric_id,
             breakdown=b["breakdown"], group=compared, reference_group=groups.ALL,
             value=gap, note=note, basis="board",
-            # Board membership is public, so the gap would give away the workforce share
-            # of a suppressed overall cell: the gap goes when any overall cell is hidden.
-            derived_from=f"{share_id}:",
         ))
     return pd.concat(parts, ignore_index=True)
 

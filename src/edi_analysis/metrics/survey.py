@@ -20,8 +20,8 @@ Row scheme (Convention):
   Domestic) for the HIA5 measures.
 - The other characteristics under ``characteristic=ethnicity``,
   ``characteristic=disability``, ``characteristic=international_recruit``.
-  A characteristic appears once per metric, so each partition of the
-  respondents is shown once and secondary suppression can protect it.
+  A characteristic appears once per metric, so each split of the
+  respondents is shown once.
 - ``wdes.8`` is asked of Disabled staff only: its population is Disabled
   respondents; headline group ``Disabled``, breakdowns by ethnicity and
   recruit type within it.
@@ -410,7 +410,7 @@ def survey_metrics(ctx) -> pd.DataFrame:
     for (headline, population), items in schemes.items():
         values = [f"{c}_{item.id}" for item in items for c in ("y", "n")]
         t = part.tally(cells, KEYS, present, slots_for(headline, population), values)
-        frame = t[KEYS + ["breakdown", "group", "total_shown"]]
+        frame = t[KEYS + ["breakdown", "group"]]
         long += [
             frame.assign(metric_id=item.id, y=t[f"y_{item.id}"], n=t[f"n_{item.id}"])
             for item in items
@@ -442,7 +442,6 @@ def _share_rows(t: pd.DataFrame) -> pd.DataFrame:
         unit="percent",
         basis="survey",
         n_values=n,
-        total_shown=t["total_shown"],
         note=_notes(t),
     )
 
@@ -466,7 +465,6 @@ def _engagement(df: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
         ci_upper=t["hi"],
         basis="survey",
         n_values=n,
-        total_shown=t["total_shown"],
         note=_notes(t),
     )
 
