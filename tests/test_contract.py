@@ -581,7 +581,8 @@ def test_case_for_unknown_staff_is_a_warning_not_an_error(d, tables):
     assert report.ok and report.errors == []
     assert [i.format() for i in report.warnings] == [
         f"{d}/employee_relations.csv:3: staff_id: 'S9' is not in any workforce snapshot of "
-        "trust RXX (a leaver? the case is still counted)"]
+        "trust RXX (joined and left between snapshots? the case counts in outcomes, not in "
+        "WRES 3 / WDES 3, which count in-scope staff in a snapshot)"]
     assert report.warnings[0].level == "warning"
     assert report.dataset is not None
 
@@ -591,7 +592,8 @@ def test_case_staff_must_be_in_the_same_trust(d, tables):
     write(d, tables)
     assert [i.format() for i in validate_dataset(d).warnings] == [
         f"{d}/employee_relations.csv:2: staff_id: 'S1' is not in any workforce snapshot of "
-        "trust RYY (a leaver? the case is still counted)"]
+        "trust RYY (joined and left between snapshots? the case counts in outcomes, not in "
+        "WRES 3 / WDES 3, which count in-scope staff in a snapshot)"]
 
 
 def test_period_without_snapshot_is_reported_against_the_params_file(d, tables, tmp_path):

@@ -226,7 +226,8 @@ def _case_staff_known(er: _Checked, wf: _Checked) -> list[Issue]:
     trusts = cases["trust_code"].to_numpy()[pos]
     return er.data.issues("staff_id", pos, [
         f"{v} is not in any workforce snapshot of trust {trust} "
-        "(a leaver? the case is still counted)"
+        "(joined and left between snapshots? the case counts in outcomes, not in "
+        "WRES 3 / WDES 3, which count in-scope staff in a snapshot)"
         for v, trust in zip(er.data.shown("staff_id", pos), trusts)
     ], level=WARNING)
 
