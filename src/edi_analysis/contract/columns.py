@@ -79,9 +79,9 @@ def code(values: Sequence[str], *, blank: bool = False, blank_means: str | None 
                    description=description)
 
 
-def text(*, blank: bool = True, description: str = "") -> pa.Column:
-    """Free text (owner, evidence, source, ...)."""
-    return _column(TEXT, blank=blank, description=description)
+def text(*, blank: bool = True, required: bool = True, description: str = "") -> pa.Column:
+    """Free text (owner, evidence, source, ...); ``required=False`` marks an optional column."""
+    return _column(TEXT, blank=blank, required=required, description=description)
 
 
 def date(*, blank: bool = False, description: str = "") -> pa.Column:
@@ -122,11 +122,15 @@ def _range_check(gt=None, ge=None, le=None, lt=None) -> pa.Check | None:
     return pa.Check.le(le, error=error)
 
 
-def number(*, blank: bool = False, gt=None, ge=None, le=None, lt=None,
+def number(*, blank: bool = False, gt=None, ge=None, le=None, lt=None, required: bool = True,
            description: str = "") -> pa.Column:
-    """A decimal number (``12.5``, ``-3``, ``1e3``; no thousands separators or currency signs)."""
+    """A decimal number (``12.5``, ``-3``, ``1e3``; no thousands separators or currency signs).
+
+    ``required=False`` marks an optional column.
+    """
     check = _range_check(gt=gt, ge=ge, le=le, lt=lt)
-    return _column(NUMBER, [check] if check else [], blank=blank, description=description)
+    return _column(NUMBER, [check] if check else [], blank=blank, required=required,
+                   description=description)
 
 
 def whole_number(*, blank: bool = False, gt=None, ge=None, le=None, lt=None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from edi_analysis import groups
-from edi_analysis.contract.columns import boolean, code, date, identifier, number, ods_code
+from edi_analysis.contract.columns import boolean, code, date, identifier, number, ods_code, text
 from edi_analysis.contract.rules import DateOrder, PositiveWhere, UniqueWithin
 from edi_analysis.contract.table import TableContract
 
@@ -26,9 +26,18 @@ SCHEMA = pa.DataFrameSchema(
         "start_date": date(description="on or before snapshot_date"),
         "age_band": code(groups.AGE_BANDS),
         "hourly_pay": number(blank=True, ge=0,
-                             description="ordinary hourly pay (£); > 0 where full_pay_relevant"),
+                             description="ordinary hourly pay (£) in the relevant pay period, after "
+                                         "any salary sacrifice, before tax; > 0 where "
+                                         "full_pay_relevant"),
         "full_pay_relevant": boolean(),
         "bonus_pay_12m": number(blank=True, ge=0, description="bonus pay (£) in the year"),
+        # Optional (SI 2017/353 Sch. 1 para 6: the statutory hourly rate includes bonus pay paid
+        # in the relevant pay period, e.g. monthly Clinical Excellence Awards).
+        "bonus_pay_period": number(blank=True, ge=0, required=False,
+                                   description="bonus pay (£) paid in the relevant pay period "
+                                               "(the month holding the snapshot); blank = none"),
+        # Optional (Mend the Gap like-for-like comparison of doctors).
+        "specialty": text(required=False, description="doctor's specialty (free text)"),
         "accessed_nonmandatory_training": boolean(),
         "flexible_working": boolean(),
         "international_recruit": boolean(),
