@@ -193,9 +193,37 @@ def test_shortlisting_rates(raw, breakdown, group, shortlisted, applications_n):
     assert row["value"] == pytest.approx(100 * shortlisted / applications_n)
 
 
+@pytest.mark.parametrize(
+    "breakdown, group, shortlisted",
+    [
+        # of the 44 shortlisted (White 20 + BME 20 + Unknown 4)
+        ("characteristic=ethnicity", "White", 20),
+        ("characteristic=ethnicity", "BME", 20),
+        ("characteristic=ethnicity", "Unknown", 4),
+        ("characteristic=disability", "Disabled", 10),
+        ("characteristic=disability", "Non-disabled", 30),
+        ("characteristic=disability", "Unknown", 4),
+        ("characteristic=sex", "Female", 28),
+        ("characteristic=sex", "Male", 16),
+    ],
+)
+def test_shortlisted_share_is_the_make_up_of_the_shortlist(raw, breakdown, group, shortlisted):
+    """EDI plan success metric 2e, "diversity in shortlisted candidates": each group's share of
+    the 44 shortlisted applications (Unknown in the denominator), e.g. BME 20 / 44 = 45.45 %."""
+    row = pick(raw, "hia2.shortlisted_share", group, breakdown)
+    assert (row["numerator"], row["denominator"]) == (shortlisted, 44)
+    assert row["value"] == pytest.approx(100 * shortlisted / 44)
+    lo, hi = proportion_confint(shortlisted, 44, method="wilson")
+    assert (row["ci_lower"], row["ci_upper"]) == (pytest.approx(100 * lo), pytest.approx(100 * hi))
+    assert row["total_shown"]  # the groups partition the shortlist
+    shares = raw[(raw.metric_id == "hia2.shortlisted_share") & (raw.breakdown == breakdown)]
+    assert shares["value"].sum() == pytest.approx(100.0)
+
+
 def test_rows_per_trust_and_period(raw):
     counts = raw.groupby("metric_id").size().to_dict()
     assert counts == {
+        "hia2.shortlisted_share": 8,
         "hia2.shortlisting_rate": 9,
         "sex.2.appointment_rate": 2,
         "sex.2.relative_likelihood": 1,

@@ -225,25 +225,31 @@ ITEMS: tuple[SurveyItem, ...] = (
         f"{_PLAN}, high impact action 5, success metric 5a",
     ),
     SurveyItem(
-        "hia5.harassment_manager",
-        "harassment_manager",
+        "hia5.harassment_manager_team",
+        WRES6,
         "international_recruit",
         "hia5",
-        "Harassment, bullying or abuse from managers (international recruits)",
-        "% of respondents answering the question who experienced harassment, bullying or abuse "
-        "from managers in the last 12 months; the headline compares international recruits "
-        "with domestic staff.",
-        f"{_PLAN}, high impact action 5, success metric 5b; {_NSS} Q14b",
+        "Bullying or harassment from line managers or the team (international recruits)",
+        "% experiencing harassment, bullying or abuse from managers or other colleagues (the "
+        "plan's \"team/line manager\") in the last 12 months: Y when `harassment_manager` or "
+        "`harassment_colleague` is Y, N when both are N, otherwise not answered (excluded), as "
+        "WRES 6; the headline compares international recruits with domestic staff.",
+        f"{_PLAN}, high impact action 5, success metric 5b (\"NSS Q on bullying, harassment from "
+        f"team/line manager for IR staff\"); {_NSS} Q14b and Q14c combined",
     ),
     SurveyItem(
-        "hia6.harassment_manager",
-        "harassment_manager",
+        "hia6.harassment_manager_team",
+        WRES6,
         "ethnicity",
         "hia6",
-        "Harassment, bullying or abuse from managers",
-        "% of respondents answering the question who experienced harassment, bullying or abuse "
-        "from managers in the last 12 months, by protected characteristic.",
-        f"{_PLAN}, high impact action 6, success metric 6a; {_NSS} Q14b",
+        "Bullying or harassment from line managers or the team (all staff)",
+        "% of all staff (group All) and of each group experiencing harassment, bullying or abuse "
+        "from managers or other colleagues in the last 12 months: Y when `harassment_manager` or "
+        "`harassment_colleague` is Y, N when both are N, otherwise not answered (excluded) — "
+        "the same answer as WRES 6, shown as the plan's success metric.",
+        f"{_PLAN}, high impact action 6, success metric 6a (\"improvement in staff survey results "
+        f"on bullying / harassment from line managers/teams (ALL staff)\"); {_NSS} Q14b and Q14c "
+        "combined",
     ),
     SurveyItem(
         "hia6.discrimination_colleague",
@@ -254,7 +260,8 @@ ITEMS: tuple[SurveyItem, ...] = (
         "% of respondents answering the question who experienced discrimination from a "
         "manager, team leader or other colleagues in the last 12 months, by protected "
         "characteristic.",
-        f"{_PLAN}, high impact action 6, success metric 6b; {_NSS} Q16b",
+        f"{_PLAN}, high impact action 6, success metric 6b (\"improvement in staff survey results "
+        f"on discrimination from line managers/teams (ALL staff)\"); {_NSS} Q16b",
     ),
 )
 
