@@ -333,7 +333,9 @@ def test_interaction_test_detects_a_disparity_confined_to_one_staff_group():
 def test_no_interaction_is_not_read_as_one():
     m = DisciplinaryDisparityModel().fit(synthetic_cells(seed=8, rate_ratio=1.5, scale=2.0))
     assert m.interaction_label_ == "no_difference_shown" and m.interaction_p_ > 0.05
-    assert "read the trust-wide figure" in m.interaction_note_
+    assert m.interaction_note_.startswith("Penalised likelihood-ratio test of ethnicity × staff "
+                                          "group over 4 staff groups: chi-squared ")
+    assert m.interaction_note_.endswith(f"on 3 df, p = {m.interaction_p_:.3f}.")
     single = pd.DataFrame({"group": ["BME", "White"], "staff_group": NURSE, "pay_cluster": "2",
                            "cases": [6.0, 10.0], "exposure": [200.0, 1000.0]})
     m = DisciplinaryDisparityModel().fit(single)

@@ -584,7 +584,9 @@ class Report:
                                breakdown="")
             label = (f"Rate ratio, {char.compared} vs {char.reference} (formal {char.process} "
                      "process)")
-            ch = charts.bar_chart(side, label, "ratio", reference=1.0, non_adverse_band=True,
+            # the denominators are expected counts, not people: kept out of the chart's labels
+            ch = charts.bar_chart(side.assign(denominator=float("nan")), label, "ratio",
+                                  reference=1.0, non_adverse_band=True,
                                   caption="The same comparison with no adjustment, within staff "
                                           "group, and within staff group and pay band")
             if ch is not None:
@@ -617,8 +619,8 @@ class Report:
             sp = REGISTRY[char.metric("staff_group_rate_ratio")]
             differs = (not flag.empty) and str(flag["value"].iloc[0]) == DIFFERS
             if differs:
-                ch = charts.bar_chart(groups_, sp.label, "ratio", reference=1.0,
-                                      non_adverse_band=True)
+                ch = charts.bar_chart(groups_.assign(denominator=float("nan")), sp.label,
+                                      "ratio", reference=1.0, non_adverse_band=True)
                 if ch is not None:
                     _html(ch.html(), ch.alt)
             caption = sp.label + ("" if differs else

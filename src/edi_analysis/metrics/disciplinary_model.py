@@ -678,12 +678,8 @@ class DisciplinaryDisparityModel(BaseEstimator):
         lr = max(0.0, 2.0 * (fit_full.loglik - fit_null.loglik))
         pval = float(_sps.chi2.sf(lr, df))
         label = DIFFERS if pval < self.interaction_alpha else NO_DIFFERENCE_SHOWN
-        verdict = ("the ratio differs between staff groups" if label == DIFFERS else
-                   "no evidence that the ratio differs between staff groups: read the "
-                   "trust-wide figure, not the staff-group figures")
-        note = (f"penalised likelihood-ratio test of {char.name} × staff group over "
-                f"{len(per_group)} staff groups: chi-squared {lr:.2f} on {df} df, p = {pval:.3f}; "
-                f"{verdict}")
+        note = (f"Penalised likelihood-ratio test of {char.name} × staff group over "
+                f"{len(per_group)} staff groups: chi-squared {lr:.2f} on {df} df, p = {pval:.3f}.")
         self._set_interaction(label, note, lr, df, pval, table)
 
     def summary(self) -> str:
