@@ -541,3 +541,38 @@ def test_family_notes_staff_entering_in_cells_without_person_years(ctx):
                 "staff left out") in r.note
     base = rows[(rows.trust_code == "RBB") & (rows.metric_id == "hia6.adjusted_rate_ratio")].iloc[0]
     assert "left out" not in base.note
+
+
+def test_report_shows_the_funnel_only_when_the_run_has_several_trusts(tmp_path, monkeypatch):
+    """Notebook 06's funnel section appears for a national or ICS run (≥ 3 trusts with a
+    figure) and is absent, heading and all, for a single trust."""
+    from pathlib import Path
+
+    from edi_analysis import report, runner
+    from edi_analysis.metrics import compute
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    shown = []
+    monkeypatch.setattr(report, "_display", lambda bundle, raw=True: shown.append(bundle))
+    r = report.load("06_hia6_bullying_disciplinary", "ZZ002", "2024-03-31", sample)
+    tables = {k: v for k, v in r.tables.items()}
+    from edi_analysis.contract import validate_dataset
+
+    every = {k: v for k, v in validate_dataset(sample).dataset.tables.items() if v is not None}
+    ids = ["hia6.adjusted_rate_ratio"]
+    for trusts, expect in ((["ZZ002"], False), (["ZZ001", "ZZ002", "ZZ003", "ZZ004"], True)):
+        rows = compute(MetricContext.from_tables(every, ["2024-03-31"], trusts=trusts), ids)
+        peers = tmp_path / f"peers{len(trusts)}.parquet"
+        runner._peers_rows(rows).to_parquet(peers, index=False)
+        shown.clear()
+        rep = report.Report(trust="ZZ002", period="2024-03-31", data=sample,
+                            notebook="06_hia6_bullying_disciplinary", peers=peers, tables=tables)
+        rep.section("hl-hia6-funnel")
+        text = "\n".join(b.get("text/markdown", "") for b in shown)
+        imgs = [b for b in shown if "text/html" in b and "<img" in b["text/html"]]
+        if expect:
+            assert text.startswith("## Compared with the other trusts in this run: funnel plot")
+            assert "ZZ002's ratio, 1.29, is inside the 95% limits" in text and imgs
+        else:
+            assert text == "" and not imgs
+        assert shown[-1]["text/plain"].endswith("metric rows")  # rows still emitted for the check

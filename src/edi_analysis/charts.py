@@ -323,8 +323,8 @@ def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, trust: str, label: 
     n = len(points)
     out95 = int((points["position_95"] != "within").sum())
     out998 = int((points["position_99.8"] != "within").sum())
-    alt = (f"Funnel plot of {label} for the {n} trusts in this run with a figure, against the "
-           f"number expected; the run's pooled ratio is {fmt_value(target, 'ratio')}. "
+    alt = (f"Chart of {label} for the {n} trusts in this run with a figure, against the number "
+           f"expected (a funnel plot); the run's pooled ratio is {fmt_value(target, 'ratio')}. "
            f"{out95} of {n} trusts lie outside the 95% limits and {out998} outside the 99.8% limits.")
     if mine.any():
         row = points[mine].iloc[0]

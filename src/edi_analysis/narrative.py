@@ -222,6 +222,8 @@ WORDING: dict[str, Wording] = {
         "likelihood", "enter a formal disciplinary process",
         context="Comparing staff in the same staff group and pay band, ",
         counts="{n} staff entering against {d} expected"),
+    "hia6.disparity": Wording("flag"),  # sentences in FLAG_SENTENCES, with the row's note
+    "hia6.staff_group_difference": Wording("flag"),
     "hia6.staff_group_rate_ratio": Wording(
         "likelihood", "enter a formal disciplinary process",
         context="Within one staff group, comparing staff in the same pay band, ",
@@ -265,8 +267,16 @@ WORDING: dict[str, Wording] = {
                                        counts="{n} of {d} shortlisted"),
     "hia2.shortlisting_rate": Wording("rate", "were shortlisted", population="applicants",
                                       counts="{n} of {d} applications"),
-    "hia2.shortlisted_share": Wording("rate", "of shortlisted candidates", population="applicants",
+    # success metric 2e: a share of the shortlist, read with the registry label
+    "hia2.shortlisted_share": Wording("rate", "", population="applicants",
                                       counts="{n} of {d} shortlisted"),
+    # EDI plan success metrics 5b and 6a: managers or the team (Staff Survey Q14b or Q14c)
+    "hia5.harassment_manager_team": Wording(
+        "rate", "said they had been bullied, harassed or abused by a manager or colleagues in "
+        "the last 12 months", counts="{n} of {d} who answered"),
+    "hia6.harassment_manager_team": Wording(
+        "rate", "said they had been bullied, harassed or abused by a manager or colleagues in "
+        "the last 12 months", counts="{n} of {d} who answered"),
     "hia4.sickness_absence_rate": Wording("rate", "", counts="{n} of {d} available days"),
     "pp.leaver_rate": Wording("rate", "left the trust within the year"),
     "hia5.retention_12m": Wording("rate", "were still employed 12 months after starting"),
