@@ -564,7 +564,6 @@ class Report:
         """Per characteristic: the label and its sentence, then the three figures side by side
         (no adjustment, staff group, staff group and pay band) in one chart and one table."""
         from edi_analysis import charts
-        from edi_analysis.metrics import REGISTRY
         from edi_analysis.metrics.disciplinary_model import (
             ADJUSTMENT_METRIC, ADJUSTMENT_TEXT, CHARACTERISTICS)
 
