@@ -308,7 +308,7 @@ def test_count_columns_come_from_the_registry(site):
         # Board figures are public (§4.8): never flagged.
         metrics_row(metric_id="hia1.appraised_share", area="hia1", numerator="2", denominator="9"),
         # Model: observed count is a count, the expected denominator is not.
-        metrics_row(metric_id="hia6.adjusted_relative_likelihood", area="hia6", numerator="20",
+        metrics_row(metric_id="hia6.adjusted_rate_ratio", area="hia6", numerator="20",
                     denominator="1.7"),
         # Survey: 12 answers is enough (threshold 11); the 4 Y answers are not protected.
         metrics_row(metric_id="wres.5", area="hia6", numerator="4", denominator="12"),

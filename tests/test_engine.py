@@ -263,7 +263,7 @@ def test_published_rows_do_not_depend_on_which_other_metrics_are_requested(sampl
     requests = [report.Report(trust=None, period=PERIODS[-1], data="", notebook=nb).ids()
                 for nb in report.NOTEBOOKS]
     requests += [[m] for m in ("wres.9.board_gap", "wdes.10.board_gap",
-                               "hia2.representation_ratio", "hia6.inconsistency")]
+                               "hia2.representation_ratio", "hia6.disparity")]
     for ids in requests:
         got = compute(ctx, ids)
         want = everything[everything["metric_id"].isin(ids)].reset_index(drop=True)

@@ -30,10 +30,32 @@ def staff(trust, snap, n, eth="A", dis="N", sex="F", sg=NURSE, band="Band 5", co
 
 
 def case(trust, start, eth="A", dis="N", sex="F", case_type="disciplinary", closed=None, outcome=None,
-         sg=NURSE, band="Band 5"):
-    return {"case_id": f"C{next(_ids)}", "staff_id": "S0", "trust_code": trust, "case_type": case_type,
+         sg=NURSE, band="Band 5", staff_id=None):
+    """A case row; ``staff_id`` None: :func:`context` gives it an in-scope member of staff of its own."""
+    return {"case_id": f"C{next(_ids)}", "staff_id": staff_id, "trust_code": trust, "case_type": case_type,
                 "start_date": start, "closed_date": closed, "outcome": outcome, "ethnic_category": eth,
                 "disability": dis, "sex": sex, "staff_group": sg, "pay_band": band}
+
+
+def _attach(staff_rows, case_rows):
+    """Give each case without a staff_id a different in-scope person of its trust, in the
+    snapshot that closes the case's reporting year (the latest one after the last snapshot), so
+    that every such case is one in-scope member of staff entering (WRES 3 counts people)."""
+    used = set()
+    out = []
+    for c in case_rows:
+        c = dict(c)
+        if c["staff_id"] is None:
+            snaps = sorted({r["snapshot_date"] for r in staff_rows if r["trust_code"] == c["trust_code"]})
+            later = [d for d in snaps if d >= c["start_date"]]
+            closing = later[0] if later else snaps[-1]
+            pool = [r["staff_id"] for r in staff_rows if r["trust_code"] == c["trust_code"]
+                    and r["snapshot_date"] == closing and r["contract_type"] != "bank"
+                    and r["staff_id"] not in used]
+            c["staff_id"] = pool[0]
+            used.add(pool[0])
+        out.append(c)
+    return out
 
 
 def typed(rows, dates):
@@ -46,7 +68,7 @@ def typed(rows, dates):
 
 def context(staff_rows, case_rows, periods=(P24,)):
     wf = typed(staff_rows, {"snapshot_date"})
-    er = typed(case_rows, {"start_date", "closed_date"})
+    er = typed(_attach(staff_rows, case_rows), {"start_date", "closed_date"})
     return MetricContext.from_tables({"workforce": wf, "employee_relations": er}, periods=periods)
 
 
@@ -227,7 +249,7 @@ def test_rolling_counts_cells_and_no_cluster_stratum():
     s = (staff("RAA", "2023-03-31", 3, eth="A", band="Other")
          + staff("RAA", P24, 2, eth="A", band="Other") + staff("RAA", P24, 1, eth="A", band="Band 2"))
     wf = MetricContext.from_tables({"workforce": typed(s, {"snapshot_date"}),
-                                    "employee_relations": typed([case("RAA", "2023-01-01", band="Other")],
+                                    "employee_relations": typed(_attach(s, [case("RAA", "2023-01-01", band="Other")]),
                                                                 {"start_date", "closed_date"})},
                                    periods=[P24])
     out = rolling_counts(wf.tables["workforce"], wf.tables["employee_relations"], wf.periods,
@@ -243,3 +265,132 @@ def test_every_row_is_registered_in_hia6_and_keys_are_unique(rows):
     assert {REGISTRY[m].area for m in rows["metric_id"]} == {"hia6"}
     assert not rows.duplicated(["trust_code", "period", "metric_id", "breakdown", "group"]).any()
     assert set(rows["period"]) == {P24}
+
+
+# --- scope and staff entering (issue: bank staff's cases leaked into the numerators) ----------
+
+def _person(sid, trust, snap, eth="A", contract="permanent", dis="N", sex="F", band="Band 5"):
+    return {"staff_id": sid, "trust_code": trust, "snapshot_date": snap, "ethnic_category": eth,
+            "disability": dis, "sex": sex, "staff_group": NURSE, "pay_band": band,
+            "contract_type": contract}
+
+
+def test_bank_staffs_cases_are_out_of_the_numerator_as_of_the_denominator():
+    # One snapshot (12-month basis). In scope: White 10, BME 10; bank: 5 BME (not in the headcount).
+    s = staff("RAA", P24, 10, eth="A") + staff("RAA", P24, 10, eth="M")
+    s += [_person(f"BANK{i}", "RAA", P24, eth="M", contract="bank") for i in range(5)]
+    c = [case("RAA", "2023-06-01", eth="A"), case("RAA", "2023-07-01", eth="M"),
+         case("RAA", "2023-08-01", eth="M")]
+    c += [case("RAA", "2023-09-01", eth="M", staff_id=f"BANK{i}") for i in range(5)]
+    out = disciplinary_metrics(context(s, c))
+    bme = row(out, "wres.3.rate", "BME")
+    # BME: 2 in-scope staff entering ÷ 10 person-years = 20%; the bank workers' 5 cases are not
+    # counted (the old code counted them: 7 / 10 = 70%).
+    assert (bme.numerator, bme.denominator) == (2, 10)
+    # RL = (2/10) / (1/10) = 2.0 (the old code gave 7.0)
+    assert row(out, "wres.3.relative_likelihood", "BME").value == pytest.approx(2.0)
+
+
+def test_scope_is_the_contract_in_the_snapshot_closing_the_cases_reporting_year():
+    p23, p24 = "2023-03-31", P24
+    s = staff("RAA", p23, 10, eth="A") + staff("RAA", p24, 10, eth="A")
+    s += [
+        _person("X", "RAA", p23, eth="M", contract="bank"), _person("X", "RAA", p24, eth="M"),
+        _person("Y", "RAA", p23, eth="M"),                       # left during 2023/24
+        _person("W", "RAA", p23, eth="M"), _person("W", "RAA", p24, eth="M", contract="bank"),
+        _person("V", "RAA", p23, eth="M", contract="fixed_term"),
+        _person("V", "RAA", p24, eth="M", contract="fixed_term"),
+    ]
+    c = [
+        case("RAA", "2022-06-01", eth="M", staff_id="X"),  # year to 2023-03-31: X was bank → out
+        case("RAA", "2023-06-01", eth="M", staff_id="X"),  # year to 2024-03-31: X permanent → in
+        case("RAA", "2023-09-01", eth="M", staff_id="Y"),  # Y not in 2024: 2023 row (permanent) → in
+        case("RAA", "2023-10-01", eth="M", staff_id="W"),  # W bank at 2024 → out
+        case("RAA", "2022-10-01", eth="M", staff_id="W"),  # W permanent at 2023 → in
+        case("RAA", "2023-11-01", eth="M", staff_id="GHOST"),  # in no snapshot → out
+        case("RAA", "2024-03-31", eth="M", staff_id="V"),  # the snapshot day closes its year → in
+        case("RAA", "2023-06-01", eth="A"),
+    ]
+    out = disciplinary_metrics(context(s, c, periods=(p24,)))
+    bme = row(out, "wres.3.rate", "BME")
+    # BME staff entering: X (2023/24), Y, W (2022/23), V = 4.
+    # BME person-years: 2023: X bank (out), Y, W, V = 3; 2024: X, V = 2 (W bank) → 5.
+    assert (bme.numerator, bme.denominator) == (4, 5)
+
+
+def test_a_person_entering_twice_in_a_year_counts_once_in_that_year():
+    p23 = "2023-03-31"
+    s = (staff("RAA", p23, 10, eth="A") + staff("RAA", P24, 10, eth="A")
+         + [_person("Q", "RAA", p23, eth="M"), _person("Q", "RAA", P24, eth="M")]
+         + staff("RAA", p23, 4, eth="M") + staff("RAA", P24, 4, eth="M"))
+    c = [
+        case("RAA", "2023-05-01", eth="M", staff_id="Q"),
+        case("RAA", "2023-11-01", eth="M", staff_id="Q"),  # same person, same reporting year: once
+        case("RAA", "2022-11-01", eth="M", staff_id="Q"),  # the year before: counts again
+        case("RAA", "2023-06-01", eth="A"),
+        case("RAA", "2023-04-02", eth="A", case_type="capability_performance", dis="Y"),
+        case("RAA", "2023-04-03", eth="A", case_type="capability_performance", dis="Y"),
+    ]
+    out = disciplinary_metrics(context(s, c, periods=(P24,)))
+    bme = row(out, "wres.3.rate", "BME")
+    # Q enters in 2022/23 and in 2023/24: 2 (three cases; the old code counted 3).
+    # Person-years 5 + 5 = 10 → 20%.
+    assert (bme.numerator, bme.denominator) == (2, 10)
+    assert bme.value == pytest.approx(20.0)
+    # The two capability cases are two different people (each their own staff_id): 2 entrants.
+    assert row(out, "wdes.3.rate", "Disabled").numerator == 2
+
+
+def test_an_entrant_is_grouped_by_their_first_case_of_the_year():
+    s = staff("RAA", P24, 10, eth="A") + [_person("Q", "RAA", P24, eth="M")]
+    # The later case row records another ethnicity (a changed self-declaration): the first wins.
+    c = [case("RAA", "2023-11-01", eth="A", staff_id="Q"), case("RAA", "2023-05-01", eth="M", staff_id="Q")]
+    out = disciplinary_metrics(context(s, c, periods=(P24,)))
+    assert row(out, "wres.3.rate", "BME").numerator == 1
+    assert row(out, "wres.3.rate", "White").numerator == 0
+
+
+def test_entrant_records_and_case_in_scope_are_the_reusable_selection():
+    from edi_analysis.metrics.disciplinary import case_in_scope, entrant_records
+
+    s = staff("RAA", P24, 3, eth="A") + [_person("B1", "RAA", P24, contract="bank")]
+    c = [case("RAA", "2023-06-01"), case("RAA", "2023-07-01", staff_id="B1"),
+         case("RAA", "2023-08-01", staff_id="NOBODY")]
+    ctx = context(s, c, periods=(P24,))
+    wf, er = ctx.tables["workforce"], ctx.tables["employee_relations"]
+    assert case_in_scope(wf, er).tolist() == [True, False, False]
+    ent = entrant_records(wf, er, ctx.periods, case_type="disciplinary")
+    assert len(ent) == 1 and ent["year"].tolist() == ["current"] and not ent["rolling"].any()
+
+
+def test_five_bank_only_bme_cases_no_longer_move_the_sample_wres3(tmp_path):
+    """The issue's observation: five bank-only BME cases added to ZZ004 moved WRES 3 from 1.71 to
+    2.00 with the denominator unchanged. Bank staff's cases are now out of the numerator."""
+    from pathlib import Path
+
+    from edi_analysis.contract import validate_dataset
+    from edi_analysis.metrics import compute
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    tables = {k: v for k, v in validate_dataset(sample).dataset.tables.items() if v is not None}
+    ctx = MetricContext.from_tables(tables, periods=[P24], trusts=["ZZ004"])
+    wf = ctx.tables["workforce"]
+    bank_bme = wf[(wf.snapshot_date == P24) & (wf.contract_type == "bank") & (wf.ethnicity == "BME")]
+    assert len(bank_bme) >= 5
+    extra = pd.DataFrame([{**tables["employee_relations"].iloc[0].to_dict(), "case_id": f"XTRA{i}",
+                           "staff_id": sid, "trust_code": "ZZ004", "case_type": "disciplinary",
+                           "start_date": pd.Timestamp("2023-10-01"), "closed_date": pd.NaT,
+                           "outcome": None, "ethnic_category": "M"}
+                          for i, sid in enumerate(bank_bme["staff_id"].iloc[:5])])
+    er = pd.concat([tables["employee_relations"], extra.astype(tables["employee_relations"].dtypes)],
+                   ignore_index=True)
+    ids = ["wres.3.relative_likelihood"]
+    before = compute(ctx, ids).iloc[0]
+    after = compute(MetricContext.from_tables({**tables, "employee_relations": er}, periods=[P24],
+                                              trusts=["ZZ004"]), ids).iloc[0]
+    # BME 29 staff entering in 993 person-years; White 19 in 1,171 (the old code also counted a
+    # White case whose staff_id is in no snapshot: 20, giving 1.71):
+    # (29/993) / (19/1171) = 0.029204 / 0.016225 = 1.7999.
+    assert before.value == pytest.approx((29 / 993) / (19 / 1171))
+    assert after.value == before.value and after.numerator == before.numerator == 29
+    assert after.denominator == before.denominator == 993

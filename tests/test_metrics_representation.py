@@ -278,16 +278,23 @@ def test_representation_ratio(raw):
 
 
 def test_board_gaps(raw):
+    """WRES 9 / WDES 10 keep Unknown in both denominators (all voting members, all in-scope
+    staff), as WRES returns and trusts' published board tables ("Unknown 40%") count them."""
     wres9 = pick(raw, "wres.9.board_gap", None).loc[["BME"]].set_index("breakdown")
-    # Voting m1 (A), m2 (H), m3 (99 → excluded), m5 (B); m6 voting not recorded.
-    # 1 BME of 3 known = 33.333% − 19/75 = 25.333% → 8.0 pp.
-    assert wres9.loc["board=voting", "value"] == pytest.approx(8.0)
-    # Executive m2 (H), m3 (99), m4 (M): 2/2 = 100% − 25.333% = 74.667 pp.
-    assert wres9.loc["board=executive", "value"] == pytest.approx(100 - 100 * 19 / 75)
+    # Voting m1 (A), m2 (H), m3 (99, Unknown), m5 (B); m6 voting not recorded.
+    # 1 BME of 4 voting members = 25% − 19 BME of 77 in-scope staff (Unknown 2 included)
+    # = 24.675% → 0.325 pp. (Unknown excluded from both, the old rule: 1/3 − 19/75 = 8.0 pp.)
+    assert wres9.loc["board=voting", "value"] == pytest.approx(25 - 100 * 19 / 77)
+    assert wres9.loc["board=voting", "note"] == (
+        "ethnicity not recorded for 1 of 4 voting board members (counted as Unknown)")
+    # Executive m2 (H), m3 (99), m4 (M): 2/3 = 66.667% − 24.675% = 41.991 pp.
+    assert wres9.loc["board=executive", "value"] == pytest.approx(200 / 3 - 100 * 19 / 77)
     wdes10 = pick(raw, "wdes.10.board_gap", None).loc[["Disabled"]].set_index("breakdown")
-    # Voting disability m1 N, m2 Y, m3 N, m5 U → 1/3; workforce 18 of (18 + 56) = 24.324%.
-    assert wdes10.loc["board=voting", "value"] == pytest.approx(100 / 3 - 100 * 18 / 74)
-    assert wdes10.loc["board=executive", "value"] == pytest.approx(100 / 3 - 100 * 18 / 74)
+    # Voting disability m1 N, m2 Y, m3 N, m5 U → 1/4 = 25%; workforce 18 of 77 = 23.377%.
+    assert wdes10.loc["board=voting", "value"] == pytest.approx(25 - 100 * 18 / 77)
+    # Executive m2 Y, m3 N, m4 N → 1/3 − 18/77.
+    assert wdes10.loc["board=executive", "value"] == pytest.approx(100 / 3 - 100 * 18 / 77)
+    assert wdes10.loc["board=executive", "note"] == ""
     assert set(pick(raw, "wres.9.board_gap", None).index) == {"BME"}
     assert set(pick(raw, "wdes.10.board_gap", None).index) == {"Disabled"}
     for rows in (wres9, wdes10):
@@ -317,15 +324,21 @@ def test_board_without_recorded_ethnicity_and_trust_without_board():
     )
     assert "RCC" not in set(rows["trust_code"])  # no board return: no board rows
     rbb = rows[rows["trust_code"] == "RBB"].set_index(["metric_id", "breakdown"])
-    # Voting: 0 BME of 1 known − 0 of 10 = 0 pp (a real zero, not blank).
+    # Voting: 0 BME of 1 member − 0 of 10 = 0 pp (a real zero, not blank).
     assert rbb.loc[("wres.9.board_gap", "board=voting"), "value"] == 0.0
+    # Executive: x2 alone, ethnicity not recorded: 0 BME of 1 member = 0% − 0% = 0 pp, with the
+    # unrecorded member in the note (the old rule left the figure blank).
     ex = rbb.loc[("wres.9.board_gap", "board=executive")]
-    assert (
-        np.isnan(ex["value"])
-        and ex["note"] == "no executive board members with recorded ethnicity"
-    )
+    assert ex["value"] == 0.0
+    assert ex["note"] == "ethnicity not recorded for 1 of 1 executive board members (counted as Unknown)"
     ex = rbb.loc[("wdes.10.board_gap", "board=executive")]
-    assert np.isnan(ex["value"]) and "recorded disability status" in ex["note"]
+    assert ex["value"] == 0.0 and "disability status not recorded for 1 of 1" in ex["note"]
+    # A trust whose board return has no executive members: blank, with the reason.
+    none = compute_raw(MetricContext.from_tables(
+        {"workforce": wf, "board": board([("y1", "chair", True, False, "A", "N")], trust="RBB")},
+        periods=["2024-03-31"]), ["wres.9.board_gap"])
+    ex = none.set_index("breakdown").loc["board=executive"]
+    assert np.isnan(ex["value"]) and ex["note"] == "no executive board members"
 
 
 def test_board_uses_the_period_snapshot():
@@ -338,7 +351,8 @@ def test_board_uses_the_period_snapshot():
     r23 = pick(rows, "wres.9.board_gap", "board=voting", "BME", period="2023-03-31")
     # 2023: board 1/1 BME = 100%; workforce 50 in-scope staff all M → 100% → gap 0.
     assert r23["value"] == pytest.approx(0.0)
-    assert pick(rows, "wres.9.board_gap", "board=voting", "BME")["value"] == pytest.approx(8.0)
+    assert pick(rows, "wres.9.board_gap", "board=voting", "BME")["value"] == pytest.approx(
+        25 - 100 * 19 / 77)
 
 
 def test_periods_are_computed_independently():
@@ -392,9 +406,10 @@ def test_board_gap_asked_for_alone_is_decided_with_the_workforce_shares():
     pd.testing.assert_frame_equal(
         alone, with_shares[with_shares["metric_id"] == "wres.9.board_gap"].reset_index(drop=True)
     )
-    # Its cells are the workforce's BME 19 and BME + White 75 (Unknown excluded, §3).
+    # Its cells are the workforce's BME 19 and all 77 in-scope staff (BME 19 + White 56 +
+    # Unknown 2: Unknown stays in the WRES 9 denominator, §4.1).
     raw_rows = compute_raw(ctx, ["wres.9.board_gap"])
-    assert sorted(set(declared(raw_rows, ctx)["count"])) == [19, 75]
+    assert sorted(set(declared(raw_rows, ctx)["count"])) == [19, 77]
 
 
 def test_board_gap_is_suppressed_when_its_workforce_count_is_small():

@@ -149,7 +149,9 @@ def breakdown_phrase(breakdown: str) -> str:
         return "among clinical staff" if value == "Y" else "among non-clinical staff"
     if key == "board":
         return {"voting": "among voting board members",
-                "executive": "among executive board members"}.get(value, f"on the board ({value})")
+                "executive": "among executive board members",
+                "chair_chief_executive": "among the chair and chief executive"}.get(
+                    value, f"on the board ({value})")
     if key == "quartile":
         return f"in the {value.lower()} pay quartile"
     if key == "pay_band":
@@ -203,30 +205,38 @@ WORDING: dict[str, Wording] = {
         counts="{n} of {d} {g}"),
     "wres.3.relative_likelihood": Wording(
         "likelihood", "enter a formal disciplinary process", non_adverse_range=True,
-        counts="{n} cases in {d} person-years of {g}"),
+        counts="{n} staff entering in {d} person-years of {g}"),
     "wdes.3.relative_likelihood": Wording(
         "likelihood", "enter the formal capability process", non_adverse_range=True,
-        counts="{n} cases in {d} person-years of {g}"),
-    "hia6.adjusted_relative_likelihood": Wording(
-        "likelihood", "enter a formal disciplinary process", non_adverse_range=True,
-        context="After taking account of staff group and pay cluster, ",
-        counts="{n} cases observed against {d} expected"),
-    "hia6.adjusted_odds_ratio": Wording(
-        "odds", "enter a formal disciplinary process",
-        context="After taking account of staff group and pay cluster, "),
-    "hia6.cell_ratio": Wording(
-        "likelihood", "enter a formal disciplinary process", non_adverse_range=True,
-        context="Compared with what the model expects, ",
-        counts="{n} cases observed against {d} expected"),
+        counts="{n} staff entering in {d} person-years of {g}"),
+    # The disparity model (CONTRACT.md §4.4): the interval, not the point estimate, is read
+    # against the non-adverse range, in the label's own sentence (hia6.disparity).
+    "hia6.crude_rate_ratio": Wording(
+        "likelihood", "enter a formal disciplinary process", context="With no adjustment, ",
+        counts="{n} staff entering against {d} expected at the reference group's rate"),
+    "hia6.rate_ratio_staff_group": Wording(
+        "likelihood", "enter a formal disciplinary process",
+        context="Comparing staff in the same staff group, ",
+        counts="{n} staff entering against {d} expected"),
+    "hia6.adjusted_rate_ratio": Wording(
+        "likelihood", "enter a formal disciplinary process",
+        context="Comparing staff in the same staff group and pay band, ",
+        counts="{n} staff entering against {d} expected"),
+    "hia6.disparity": Wording("flag"),  # sentences in FLAG_SENTENCES, with the row's note
+    "hia6.staff_group_difference": Wording("flag"),
+    "hia6.staff_group_rate_ratio": Wording(
+        "likelihood", "enter a formal disciplinary process",
+        context="Within one staff group, comparing staff in the same pay band, ",
+        counts="{n} staff entering against {d} expected"),
     "sex.3.relative_likelihood": Wording(
         "likelihood", "enter a formal disciplinary process", non_adverse_range=True,
-        counts="{n} cases in {d} person-years of {g}"),
+        counts="{n} staff entering in {d} person-years of {g}"),
     "wres.3.rate": Wording("rate", "entered a formal disciplinary process, per year",
-                           counts="{n} cases in {d} person-years"),
+                           counts="{n} staff entering in {d} person-years"),
     "wdes.3.rate": Wording("rate", "entered the formal capability process, per year",
-                           counts="{n} cases in {d} person-years"),
+                           counts="{n} staff entering in {d} person-years"),
     "sex.3.rate": Wording("rate", "entered a formal disciplinary process, per year",
-                          counts="{n} cases in {d} person-years"),
+                          counts="{n} staff entering in {d} person-years"),
     "wdes.2.appointment_rate": Wording("rate", "were appointed from shortlisting",
                                        population="applicants", counts="{n} of {d} shortlisted"),
     "sex.2.appointment_rate": Wording("rate", "were appointed from shortlisting",
@@ -248,8 +258,8 @@ WORDING: dict[str, Wording] = {
                                              context="Among medical staff, "),
     "pay.medical.adjusted_gender_gap": Wording(
         "gap", measure="hourly pay",
-        context="Among medical staff, comparing like with like (same pay band, length of "
-                "service and working hours), "),
+        context="Among medical staff on substantive contracts, comparing like with like (same "
+                "grade, specialty where recorded, length of service and working hours), "),
     "wres.9.board_gap": Wording("board_gap", population="board members"),
     "wdes.10.board_gap": Wording("board_gap", population="board members"),
     "wres.2.appointment_rate": Wording("rate", "were appointed from shortlisting",
@@ -257,6 +267,16 @@ WORDING: dict[str, Wording] = {
                                        counts="{n} of {d} shortlisted"),
     "hia2.shortlisting_rate": Wording("rate", "were shortlisted", population="applicants",
                                       counts="{n} of {d} applications"),
+    # success metric 2e: a share of the shortlist, read with the registry label
+    "hia2.shortlisted_share": Wording("rate", "", population="applicants",
+                                      counts="{n} of {d} shortlisted"),
+    # EDI plan success metrics 5b and 6a: managers or the team (Staff Survey Q14b or Q14c)
+    "hia5.harassment_manager_team": Wording(
+        "rate", "said they had been bullied, harassed or abused by a manager or colleagues in "
+        "the last 12 months", counts="{n} of {d} who answered"),
+    "hia6.harassment_manager_team": Wording(
+        "rate", "said they had been bullied, harassed or abused by a manager or colleagues in "
+        "the last 12 months", counts="{n} of {d} who answered"),
     "hia4.sickness_absence_rate": Wording("rate", "", counts="{n} of {d} available days"),
     "pp.leaver_rate": Wording("rate", "left the trust within the year"),
     "hia5.retention_12m": Wording("rate", "were still employed 12 months after starting"),
@@ -435,17 +455,27 @@ def _value(row: Mapping, unit: str, label: str) -> str:
 
 
 FLAG_SENTENCES = {
-    "adverse": ("After taking account of staff group and pay cluster, {g} were more likely than "
-                "{r} to enter a formal disciplinary process, and the difference is adverse: "
-                "the adjusted relative likelihood is above 1.25 and the lower end of its 95% "
-                "confidence interval is above 1."),
-    "within_range": ("After taking account of staff group and pay cluster, the likelihood of "
-                     "{g} and {r} entering a formal disciplinary process is within the "
+    # hia6.*.disparity (CONTRACT.md §4.4): read from the 90% interval; the row's note says
+    # what the interval allows.
+    "adverse": ("After adjusting for staff group and pay band, {g} entered the formal {process} "
+                "process at a higher rate than {r}, by more than the non-adverse range of 0.80 "
+                "to 1.25 allows."),
+    "below_range": ("After adjusting for staff group and pay band, {g} entered the formal "
+                    "{process} process at a lower rate than {r}, by more than the non-adverse "
+                    "range of 0.80 to 1.25 allows."),
+    "within_range": ("After adjusting for staff group and pay band, any difference between {g} "
+                     "and {r} in entering the formal {process} process is within the "
                      "non-adverse range of 0.80 to 1.25."),
-    "inconclusive": ("After taking account of staff group and pay cluster, the data do not "
-                     "show clearly whether {g} and {r} are treated consistently: the adjusted "
-                     "relative likelihood is outside the non-adverse range but its 95% "
-                     "confidence interval is too wide to be sure."),
+    "inconclusive": ("After adjusting for staff group and pay band, the data cannot tell whether "
+                     "{g} and {r} differ adversely in entering the formal {process} process."),
+    # hia6.*.staff_group_difference: the interaction test
+    "differs": ("The disparity between {g} and {r} differs between staff groups (a formal test "
+                "of the difference): the figures by staff group show where it is larger."),
+    "no_difference_shown": ("There is no evidence that the disparity between {g} and {r} differs "
+                            "between staff groups: read the trust-wide figure, not the figures "
+                            "for single staff groups."),
+    "not_tested": ("Whether the disparity between {g} and {r} differs between staff groups could "
+                   "not be tested."),
 }
 
 
@@ -456,7 +486,10 @@ def _flag(row: Mapping, label: str) -> str:
         return f"{_cap(label)}: {value.replace('_', ' ')}."
     g = group_noun(_get(row, "group") or "BME")
     r = group_noun(_get(row, "reference_group") or "White")
-    return template.format(g=g, r=r)
+    process = "capability" if ".disability." in str(_get(row, "metric_id")) else "disciplinary"
+    text = template.format(g=g, r=r, process=process)
+    note = _get(row, "note")
+    return f"{text} {note}" if note else text
 
 
 def sentence(row: Mapping, *, label: str | None = None, survey: bool = False,

@@ -61,8 +61,8 @@ class TrustInfo:
         return _iso(period - pd.DateOffset(years=1)) in self.snapshots
 
 
-#: Year-bucket depth of each population's records (``records.py``): cases use 24-month windows.
-_YEARS_BACK = {"cases": 2, "applications": 1}
+#: Year-bucket depth of each population's records (``records.py``).
+_YEARS_BACK = {"cases": 1, "applications": 1}
 
 
 def resolve(value, period: pd.Timestamp, pop: str, info: TrustInfo) -> tuple[str, ...]:
@@ -79,6 +79,13 @@ def resolve(value, period: pd.Timestamp, pop: str, info: TrustInfo) -> tuple[str
         from edi_analysis.metrics.survey import survey_year
 
         return (str(survey_year(period)),)
+    if pop == "entrants":  # records carry their reporting year (its closing snapshot) itself
+        if value is RY:
+            return (_iso(period),)
+        if value is W:  # CONTRACT.md §4.3: this reporting year and, where it exists, the one before
+            prev = _iso(period - pd.DateOffset(years=1))
+            return (_iso(period), prev) if info.rolling(period) else (_iso(period),)
+        raise ValueError(f"unknown template {value!r}")
     back = _YEARS_BACK[pop]
     if value is RY:
         return info.window(period, 1, back)
@@ -139,18 +146,19 @@ def _conditions(metric_id: str, decl: Decl, count: Count, period: pd.Timestamp, 
     return cell_key(count.population, {c: tuple(v) for c, v in conds.items()})
 
 
-def _roles(decl: Decl) -> list[tuple[str, Count, bool]]:
-    """(role, count, for the reference group) of a declaration."""
+def _roles(decl: Decl) -> list[tuple[str, Count, bool, bool]]:
+    """(role, count, for the reference group, protected) of a declaration."""
     out = []
     if decl.numerator is not None:
-        out.append((NUMERATOR, decl.numerator, False))
+        out.append((NUMERATOR, decl.numerator, False, decl.protect_numerator))
     if decl.denominator is not None:
-        out.append((DENOMINATOR, decl.denominator, False))
+        out.append((DENOMINATOR, decl.denominator, False, True))
     if decl.compare:
         for c in (decl.numerator, decl.denominator):
             if c is not None:
-                out.append((INPUT, c, True))
-    out += [(INPUT, c, False) for c in decl.inputs]
+                out.append((INPUT, c, True, True))
+    out += [(INPUT, c, False, True) for c in decl.inputs]
+    out += [(INPUT, c, False, False) for c in decl.stated]
     return out
 
 
@@ -186,10 +194,9 @@ def row_cells(rows: pd.DataFrame, infos: Mapping[str, TrustInfo]) -> pd.DataFram
         if decl is None:
             continue
         info, ts = info_of[prof], pd.Timestamp(period)
-        for role, count, for_ref in _roles(decl):
+        for role, count, for_ref, protected in _roles(decl):
             key = _conditions(mid, decl, count, ts, bd, ref if for_ref else grp, info)
             published = role if role in decl.publishes else ""
-            protected = not (role == NUMERATOR and not decl.protect_numerator)
             recs.append((ci, role if not for_ref else INPUT, key, decl.shown, protected, published))
     cells = pd.DataFrame(recs, columns=["combo", "role", "key", "shown", "protected", "published"])
     combos["combo"] = np.arange(len(combos))
@@ -256,7 +263,9 @@ def build_atoms(records: pd.DataFrame, pop: Population) -> PopAtoms:
     factor_cols = {f: [c for c in cols if c in records] for f, cols in pop.factors.items()}
     factor_cols = {f: cols for f, cols in factor_cols.items() if cols}
     if records.empty:
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ["trust_code", *classes, "count"]})
+        empty = pd.DataFrame({**{c: pd.Series(dtype=object) for c in ["trust_code", *classes]},
+                              "count": pd.Series(dtype="float64"),
+                              "tag": pd.Series(dtype=np.uint64)})
         return PopAtoms(pop, empty, {})
     weight = records["weight"] if pop.weighted else pd.Series(1.0, index=records.index)
     rec = records.assign(_w=weight.astype("float64"))

@@ -38,9 +38,9 @@ from edi_analysis.disclosure.records import build_records
 from edi_analysis.disclosure.structure import Structure
 
 PRIMARY, SECONDARY = "primary", "secondary"
-#: Order in which a trust's populations are settled (workforce last: hiding a case count
-#: hides its WRES 3 rate, whose workforce denominator then needs no protecting).
-ORDER = ("applications", "cases", "respondents", "pay_quartiles", "workforce")
+#: Order in which a trust's populations are settled (workforce last: hiding a count of
+#: staff entering hides its WRES 3 rate, whose workforce denominator then needs no protecting).
+ORDER = ("applications", "cases", "entrants", "respondents", "pay_quartiles", "workforce")
 
 
 @dataclass
@@ -115,6 +115,9 @@ class Problem:
             combos = sorted(set(map(tuple, fa.iloc[flo:fhi][cols].astype(str).to_numpy().tolist())))
             self.factor_values[f] = combos
             domains[f] = ["|".join(v) for v in combos]
+        for f in pop.factors:  # a factor no record has (no records at all): no values
+            self.factor_values.setdefault(f, [])
+            domains.setdefault(f, [])
         self.composite = _composite(pop)
         conds = {k: self.conditions(k) for u in units for k in u.keys}
         tables = [tuple(sorted(c)) for c in conds.values()]

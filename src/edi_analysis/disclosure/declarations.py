@@ -19,11 +19,13 @@ those names hold (where ``publishes`` says the row shows them);
 ``inputs`` are further counts the figure is computed from (a ratio's other
 group, a board gap's workforce shares). With ``compare`` the numerator and
 denominator are declared for ``group`` and for ``reference_group`` (relative
-likelihoods depend on four counts). A row is suppressed when any of its cells
-is hidden (CONTRACT.md §4.8); the cells of a published row count as published
-(a ratio beside its published inputs gives them back), except with
-``shown=False`` (sickness absence: a rate of days, protected on its headcount,
-which it does not show).
+likelihoods depend on four counts). ``stated`` are counts a row's note gives
+(exactly from the threshold up, else as "fewer than N"): known to a reader of
+the published row, protected only where another role protects the same records.
+A row is suppressed when any of its cells is hidden (CONTRACT.md §4.8); the
+cells of a published row count as published (a ratio beside its published
+inputs gives them back), except with ``shown=False`` (sickness absence: a rate
+of days, protected on its headcount, which it does not show).
 
 Metrics whose rows carry no count (pay gaps in £, medians of days, board
 figures, action labels) are listed in :data:`NO_CELLS` with the reason.
@@ -53,6 +55,9 @@ class Template:
 P, P1, RY, W, SY = (Template(n) for n in ("P", "P1", "RY", "W", "SY"))
 #: Column name template: the cases' outcome as recorded by the period's snapshot.
 OUTCOME_AT_P = "outcome@{P}"
+#: Column name template: whether the period's disparity model of a characteristic counts
+#: a record of staff entering (``populations.model_factor``).
+MODEL_AT_P = "model.{characteristic}@{P}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class Decl:
     numerator: Count | None = None
     denominator: Count | None = None
     inputs: tuple[Count, ...] = ()
+    #: counts the row's note states: known where the row is published, not protected by it
+    stated: tuple[Count, ...] = ()
     #: records column the row's group selects (headline and non-characteristic breakdowns)
     group: str | None = None
     #: ``characteristic=<name>`` breakdown → records column of the group
@@ -88,6 +95,8 @@ class Decl:
 
 
 WF, APPS, CASES, RESP, QUARTILES = "workforce", "applications", "cases", "respondents", "pay_quartiles"
+#: CONTRACT.md §4.3: WRES 3 / WDES 3 count staff entering (in scope, once per reporting year).
+ENTRANTS = "entrants"
 #: CONTRACT.md §3: WRES/WDES population, in-scope staff at the period's snapshot.
 AT_P = {"snapshot": P, "in_scope": "Y"}
 AT_P1 = {"snapshot": P1, "in_scope": "Y"}
@@ -127,22 +136,23 @@ DECLARATIONS: dict[str, Decl] = {
     # are WRES 1 / WDES 1 cluster 4 counts: written as such, they are the same cells.
     "hia2.senior_share": _share(WF, {**AT_P, "pay_cluster": "4"}, None,
                                 characteristic=CHARACTERISTIC),
+    "hia2.shortlisted_share": _share(APPS, {"year": RY, "stage": SHORTLISTED}, None,
+                                     characteristic=CHARACTERISTIC),
     "hia2.representation_ratio": Decl(
         inputs=(Count(WF, {**AT_P, "ethnicity": groups.BME}, group=False),
                 Count(WF, {**AT_P, "ethnicity": groups.WHITE}, group=False),
                 Count(WF, {**AT_P, "ethnicity": groups.BME}, group=False, breakdown=False),
                 Count(WF, {**AT_P, "ethnicity": groups.WHITE}, group=False, breakdown=False)),
         breakdown={"pay_cluster": "pay_cluster"}, publishes=()),
-    # Board make-up is public, so a board gap gives back the workforce share it subtracts.
+    # Board make-up is public, so a board gap gives back the workforce share it subtracts:
+    # the compared group's in-scope headcount over all in-scope staff (Unknown included).
     "wres.9.board_gap": Decl(
         inputs=(Count(WF, {**AT_P, "ethnicity": groups.BME}, group=False, breakdown=False),
-                Count(WF, {**AT_P, "ethnicity": (groups.BME, groups.WHITE)}, group=False,
-                      breakdown=False)),
+                Count(WF, AT_P, group=False, breakdown=False)),
         breakdown={"board": None}, publishes=()),
     "wdes.10.board_gap": Decl(
         inputs=(Count(WF, {**AT_P, "disability": groups.DISABLED}, group=False, breakdown=False),
-                Count(WF, {**AT_P, "disability": (groups.DISABLED, groups.NON_DISABLED)},
-                      group=False, breakdown=False)),
+                Count(WF, AT_P, group=False, breakdown=False)),
         breakdown={"board": None}, publishes=()),
     # --- recruitment and progression (§4.2)
     **{f"{prefix}.appointment_rate": _rate(APPS, {"year": RY, "stage": "appointed"},
@@ -151,8 +161,8 @@ DECLARATIONS: dict[str, Decl] = {
     "hia2.shortlisting_rate": _rate(APPS, {"year": RY, "stage": SHORTLISTED}, APPS, {"year": RY},
                                     None, characteristic=CHARACTERISTIC),
     "wres.4.access_rate": _rate(WF, {**AT_P, "training": "Y"}, WF, AT_P, "ethnicity"),
-    # --- disciplinary and capability (§4.3)
-    **{f"{prefix}.rate": _rate(CASES, {"year": W, "case_type": case_type}, WF, EXPOSURE, col)
+    # --- disciplinary and capability (§4.3): staff entering ÷ person-years
+    **{f"{prefix}.rate": _rate(ENTRANTS, {"year": W, "case_type": case_type}, WF, EXPOSURE, col)
        for prefix, case_type, col in (("wres.3", "disciplinary", "ethnicity"),
                                       ("wdes.3", "capability_performance", "disability"),
                                       ("sex.3", "disciplinary", "sex"))},
@@ -193,26 +203,44 @@ for _col in ("risk_assessment_completed", "flu_vaccinated", "wellbeing_conversat
 
 
 def _model_declarations() -> dict[str, Decl]:
-    """HIA6 model rows: one rule — each follows the observed count it publishes or reveals.
+    """HIA6 disparity model rows (CONTRACT.md §4.4, §4.8): one rule for every row of a fit.
 
-    The adjusted ratio publishes the compared group's observed cases (and its
-    exact Poisson interval gives them back); the odds ratio and the label are
-    suppressed with it; a staff group's ratio follows that group's observed cases.
+    Every row of one characteristic's model for a trust and period — the three rate ratios
+    (crude, staff group, staff group and pay band), the ``disparity`` label and the
+    ``staff_group_difference`` test — has the same cells: the observed staff entering of the
+    compared and of the reference group that the model counts (``model.<c>@P`` = Y), and
+    both groups' person-years. A ratio publishes its group's observed count, and with the
+    published person-years the crude ratio gives back the reference group's; the profile-
+    likelihood intervals of the others narrow both. So the label and the test are never
+    published without their ratios. The ratios' note states the staff entering the model
+    leaves out (``stated``). A staff group's ratio also depends on both groups' observed
+    staff entering in that staff group.
     """
-    from edi_analysis.metrics.disciplinary_model import CHARACTERISTICS
+    from edi_analysis.metrics.disciplinary_model import ADJUSTMENT_METRIC, CHARACTERISTICS
 
     out = {}
     col = {"ethnicity": "ethnicity", "disability_group": "disability", "sex_group": "sex"}
     for char in CHARACTERISTICS.values():
-        observed = Count(CASES, {"year": W, "case_type": char.case_type})
         g = col[char.column]
-        out[char.metric("adjusted_relative_likelihood")] = Decl(
-            numerator=observed, group=g, publishes=("numerator",))
-        out[char.metric("adjusted_odds_ratio")] = Decl(inputs=(observed,), group=g, publishes=())
-        out[char.metric("inconsistency")] = Decl(inputs=(observed,), group=g, publishes=())
-        out[char.metric("cell_ratio")] = Decl(numerator=observed, group=g,
-                                              breakdown={"staff_group": "staff_group"},
-                                              publishes=("numerator",))
+        entering = {"year": W, "case_type": char.case_type}
+        counted = {**entering, MODEL_AT_P.format(characteristic=char.name, P="{P}"): "Y"}
+        left_out = {**entering, g: (char.compared, char.reference),
+                    MODEL_AT_P.format(characteristic=char.name, P="{P}"): "N"}
+        fit = tuple(Count(pop, {**where, g: grp}, group=False, breakdown=False)
+                    for pop, where in ((ENTRANTS, counted), (WF, EXPOSURE))
+                    for grp in (char.compared, char.reference))
+        stated = (Count(ENTRANTS, left_out, group=False, breakdown=False),)
+        observed = fit[0]
+        for suffix in ADJUSTMENT_METRIC.values():
+            out[char.metric(suffix)] = Decl(numerator=observed, inputs=fit[1:], stated=stated,
+                                            group=g, publishes=("numerator",))
+        for label in ("disparity", "staff_group_difference"):
+            out[char.metric(label)] = Decl(inputs=fit, stated=stated, group=g, publishes=())
+        out[char.metric("staff_group_rate_ratio")] = Decl(
+            numerator=Count(ENTRANTS, counted),
+            inputs=(Count(ENTRANTS, {**counted, g: char.reference}, group=False), *fit),
+            stated=stated, group=g, breakdown={"staff_group": "staff_group"},
+            publishes=("numerator",))
     return out
 
 

@@ -1,8 +1,10 @@
 """The populations whose counts are published, and which of their columns classify people.
 
 A *population* is a set of records of one trust (CONTRACT.md §4.8): workforce
-rows at every snapshot, applications, employee-relations cases, survey
-respondents, and the full-pay relevant staff split into quartile pay bands.
+rows at every snapshot, applications, employee-relations cases (the outcome
+measures count cases), staff entering a formal process (WRES 3 / WDES 3 count
+each in-scope person once per reporting year), survey respondents, and the
+full-pay relevant staff split into quartile pay bands.
 Its columns are of two kinds:
 
 - **classification columns** (reporting groups, scope, snapshot or year):
@@ -80,6 +82,17 @@ APPLICATIONS = Population(
 #: ``outcome@<period>`` factors are added per period (a case's outcome as known at that snapshot).
 CASES = Population(
     "cases",
+    classes=("year", "case_type", "ethnicity", "disability", "sex"),
+    period_column="year",
+)
+
+#: One record per in-scope person entering a formal process in a reporting year (its
+#: ``year`` is the year's closing snapshot, CONTRACT.md §4.3), grouped as on their first
+#: case of the year. ``model.<characteristic>@<period>`` factors are added per period:
+#: whether the disparity model of that period counts the record (its staff group and
+#: pay band hold in-scope staff of its group, CONTRACT.md §4.4).
+ENTRANTS = Population(
+    "entrants",
     classes=("year", "case_type", "ethnicity", "disability", "sex", "staff_group", "pay_cluster"),
     period_column="year",
 )
@@ -108,8 +121,10 @@ PAY_QUARTILES = Population(
 )
 
 POPULATIONS: dict[str, Population] = {
-    p.name: p for p in (WORKFORCE, APPLICATIONS, CASES, RESPONDENTS, PAY_QUARTILES)
+    p.name: p for p in (WORKFORCE, APPLICATIONS, CASES, ENTRANTS, RESPONDENTS, PAY_QUARTILES)
 }
+#: The characteristics the disparity model compares (``metrics.disciplinary_model``).
+MODEL_CHARACTERISTICS = ("ethnicity", "disability", "sex")
 
 
 def outcome_factor(period: str) -> str:
@@ -117,11 +132,23 @@ def outcome_factor(period: str) -> str:
     return f"outcome@{period}"
 
 
+def model_factor(characteristic: str, period: str) -> str:
+    """The entrants factor saying whether ``period``'s disparity model of ``characteristic``
+    counts each record."""
+    return f"model.{characteristic}@{period}"
+
+
 def population(name: str, periods=()) -> Population:
-    """A population by name; for ``cases``, with one outcome factor per period."""
+    """A population by name; for ``cases`` with one outcome factor per period, for
+    ``entrants`` one model factor per characteristic and period."""
     pop = POPULATIONS[name]
     if name == "cases" and periods:
         pop = Population(pop.name, pop.classes,
                          {outcome_factor(p): (outcome_factor(p),) for p in periods},
+                         pop.threshold, pop.weighted, pop.period_column)
+    if name == "entrants" and periods:
+        pop = Population(pop.name, pop.classes,
+                         {model_factor(c, p): (model_factor(c, p),)
+                          for c in MODEL_CHARACTERISTICS for p in periods},
                          pop.threshold, pop.weighted, pop.period_column)
     return pop

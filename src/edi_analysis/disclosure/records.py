@@ -1,8 +1,10 @@
 """Record builders: each population's records, with the columns its cells condition on.
 
 Every selection rule comes from the metric families' own helpers (the scope
-of WRES/WDES, the cases a WRES 3 numerator counts, the training and sickness
-rules, the leaver pairing, the quartile allocation …), so a change to a
+of WRES/WDES, the staff entering a formal process that WRES 3 / WDES 3 count,
+the cases the outcome measures count, the cells the disparity model fits, the
+training and sickness rules, the leaver pairing, the quartile allocation, the
+like-for-like doctors …), so a change to a
 definition reaches the records too; ``tests/test_disclosure.py`` checks,
 for every row, that the declared cells counted on these records are the
 row's published numerator and denominator.
@@ -23,12 +25,15 @@ from edi_analysis.disclosure.populations import (
     HARASSMENT_FROM_STAFF,
     HWB_COLUMNS,
     SURVEY_ANSWERS,
+    model_factor,
     outcome_factor,
 )
 
-#: The case types whose counts are published (WRES 3 and sex: disciplinary; WDES 3:
-#: capability on performance); outcome shares use disciplinary cases.
+#: The case types whose staff entering are published (WRES 3 and sex: disciplinary;
+#: WDES 3: capability on performance).
 COUNTED_CASE_TYPES = ("disciplinary", "capability_performance")
+#: The case type whose cases the outcome measures count (er.outcome_share).
+OUTCOME_CASE_TYPE = "disciplinary"
 
 
 def iso(dates: pd.Series) -> pd.Series:
@@ -172,26 +177,24 @@ def quartile_records(ctx) -> pd.DataFrame:
 
 
 def case_records(ctx, periods: Mapping[str, Sequence[pd.Timestamp]]) -> pd.DataFrame:
-    """The counted cases of each published case type, with the year they started in.
+    """The cases the outcome measures count (every disciplinary case, bank staff's included:
+    CONTRACT.md §4.3), with the year they started in.
 
-    ``periods`` (per trust) fix the year boundaries: every reporting year and
-    rolling window (24 months) ending on a period.
+    ``periods`` (per trust) fix the year boundaries: every reporting year ending on a period.
     """
-    from edi_analysis.metrics.disciplinary import NO_CLUSTER, closed_by, counted_cases
+    from edi_analysis.metrics.disciplinary import closed_by, counted_cases
 
     er = ctx.table("employee_relations")
     if er is None or er.empty:
         return pd.DataFrame()
-    er = pd.concat([counted_cases(er, ct) for ct in COUNTED_CASE_TYPES], ignore_index=True)
+    er = counted_cases(er, OUTCOME_CASE_TYPE).reset_index(drop=True)
     out = pd.DataFrame({
         "trust_code": er["trust_code"].to_numpy(dtype=object),
-        "year": year_buckets(er["start_date"], er["trust_code"], _boundaries(periods, 2)),
+        "year": year_buckets(er["start_date"], er["trust_code"], _boundaries(periods, 1)),
         "case_type": _text(er["case_type"]),
         "ethnicity": _text(_column(er, "ethnicity")),
         "disability": _text(_column(er, "disability_group")),
         "sex": _text(_column(er, "sex_group")),
-        "staff_group": _text(_column(er, "staff_group")),
-        "pay_cluster": _text(_column(er, "pay_cluster"), NO_CLUSTER),
     })
     for p in sorted({p for ps in periods.values() for p in ps}):
         col = outcome_factor(p.strftime("%Y-%m-%d"))
@@ -199,6 +202,68 @@ def case_records(ctx, periods: Mapping[str, Sequence[pd.Timestamp]]) -> pd.DataF
             out[col] = np.where(closed_by(er, p), _text(er["outcome"]), "open").astype(object)
         else:
             out[col] = "open"
+    return out
+
+
+def entrant_records(ctx, periods: Mapping[str, Sequence[pd.Timestamp]]) -> pd.DataFrame:
+    """The staff entering a formal process that WRES 3 / WDES 3 count, one record per person
+    per reporting year (``metrics.disciplinary.entrant_records``: in scope, first case of the
+    year), ``year`` the ISO date of the snapshot closing that year.
+
+    A period's rolling window is its own reporting year and the one before (CONTRACT.md
+    §4.3), so each reporting year's staff entering are the same records in every window
+    and period that counts them. ``model.<characteristic>@<period>`` is "Y" where that
+    period's disparity model of the characteristic counts the record: its group is the
+    compared or the reference group and its staff group and pay band (as on the case row)
+    hold in-scope staff of its group at the period's snapshot or a year earlier
+    (``metrics.disciplinary_model.build_cells`` leaves the others out).
+    """
+    from edi_analysis.metrics.disciplinary import NO_CLUSTER
+    from edi_analysis.metrics.disciplinary import entrant_records as entrants
+    from edi_analysis.metrics.disciplinary_model import CHARACTERISTICS
+
+    wf, er = ctx.table("workforce"), ctx.table("employee_relations")
+    if (wf is None or er is None or wf.empty or er.empty
+            or not _has(er, "staff_id", "start_date") or not _has(wf, "staff_id", "in_scope")):
+        return pd.DataFrame()
+    snaps = sorted(pd.Timestamp(d) for d in wf["snapshot_date"].unique())
+    ent = pd.concat([entrants(wf, er, snaps, case_type=ct) for ct in COUNTED_CASE_TYPES],
+                    ignore_index=True)
+    # each reporting year once: as the "current" year of the snapshot that closes it
+    ent = ent[ent["year"].eq("current").to_numpy()].reset_index(drop=True)
+    if ent.empty:
+        return pd.DataFrame()
+    out = pd.DataFrame({
+        "trust_code": ent["trust_code"].to_numpy(dtype=object),
+        "year": iso(ent["period"]).to_numpy(dtype=object),
+        "case_type": _text(ent["case_type"]),
+        "ethnicity": _text(_column(ent, "ethnicity")),
+        "disability": _text(_column(ent, "disability_group")),
+        "sex": _text(_column(ent, "sex_group")),
+        "staff_group": _text(_column(ent, "staff_group")),
+        "pay_cluster": _text(_column(ent, "pay_cluster"), NO_CLUSTER),
+    })
+    in_scope = wf[wf["in_scope"].fillna(False).to_numpy(dtype=bool)]
+    every = sorted({p for ps in periods.values() for p in ps})
+    for char in CHARACTERISTICS.values():
+        col = char.column
+        if col not in ent or col not in wf or not _has(wf, "staff_group", "pay_cluster"):
+            for p in every:
+                out[model_factor(char.name, p.strftime("%Y-%m-%d"))] = "N"
+            continue
+        compared = (ent["case_type"].eq(char.case_type).fillna(False).to_numpy(dtype=bool)
+                    & ent[col].isin([char.compared, char.reference]).to_numpy())
+        key = pd.MultiIndex.from_arrays([
+            ent["trust_code"].astype("str"), ent[col].astype("str"),
+            ent["staff_group"].astype("str"), ent["pay_cluster"].fillna(NO_CLUSTER).astype("str")])
+        for p in every:
+            # person-years of the period's cells: in-scope staff at the snapshot or a year earlier
+            at = in_scope[in_scope["snapshot_date"].isin([p, p - pd.DateOffset(years=1)]).to_numpy()]
+            cells = pd.MultiIndex.from_arrays([
+                at["trust_code"].astype("str"), at[col].astype("str"),
+                at["staff_group"].astype("str"), at["pay_cluster"].fillna(NO_CLUSTER).astype("str")])
+            held = key.isin(cells.unique())
+            out[model_factor(char.name, p.strftime("%Y-%m-%d"))] = _yn(compared & held)
     return out
 
 
@@ -247,12 +312,32 @@ def respondent_records(ctx) -> pd.DataFrame:
     return out
 
 
+def _with_columns(records: pd.DataFrame, name: str, periods=()) -> pd.DataFrame:
+    """No records at all: an empty frame with the population's columns (trust, classes and
+    the factor columns of ``periods``, e.g. ``model.<characteristic>@<period>``), so a cell
+    conditioning on any of them counts 0 records rather than naming a missing column."""
+    from edi_analysis.disclosure.populations import population
+
+    if len(records):
+        return records
+    pop = population(name, periods)
+    cols = ["trust_code", *pop.classes, *(c for cs in pop.factors.values() for c in cs)]
+    cols += ["weight"] if pop.weighted else []
+    out = {c: records[c] if c in records else pd.Series(dtype=object) for c in cols}
+    if pop.weighted:
+        out["weight"] = pd.Series(dtype="float64")
+    return pd.DataFrame(out)
+
+
 def build_records(ctx, periods: Mapping[str, Sequence[pd.Timestamp]]) -> dict[str, pd.DataFrame]:
     """Every population's records for the trusts of ``ctx`` (each a DataFrame, possibly empty)."""
-    return {
+    out = {
         "workforce": workforce_records(ctx),
         "pay_quartiles": quartile_records(ctx),
         "cases": case_records(ctx, periods),
+        "entrants": entrant_records(ctx, periods),
         "applications": application_records(ctx, periods),
         "respondents": respondent_records(ctx),
     }
+    every = sorted({p.strftime("%Y-%m-%d") for ps in periods.values() for p in ps})
+    return {name: _with_columns(df, name, every) for name, df in out.items()}

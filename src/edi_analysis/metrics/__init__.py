@@ -18,7 +18,7 @@ import importlib
 import pkgutil
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -48,6 +48,10 @@ class MetricContext:
     columns of ``groups.add_groups``. ``periods`` are snapshot dates.
     ``as_of`` (default: the period itself) is the date against which action
     due dates are judged, so a re-run gives the same RAG status.
+    ``min_count`` and ``min_survey_responses`` are the run's disclosure
+    thresholds (CONTRACT.md §4.8), for the words of notes: a count a note
+    states is exact from ``min_count`` up, else "fewer than <min_count>".
+    :func:`compute` sets them from its own arguments.
     """
 
     tables: Mapping[str, pd.DataFrame]
@@ -57,6 +61,8 @@ class MetricContext:
     as_of: pd.Timestamp | None = None
     trusts: tuple[str, ...] | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
+    min_count: int = stats.DEFAULT_MIN_COUNT
+    min_survey_responses: int = stats.DEFAULT_MIN_SURVEY_RESPONSES
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, pd.DataFrame], periods: Iterable, *,
@@ -83,6 +89,14 @@ class MetricContext:
             return sorted(self.trusts)
         wf = self.tables.get("workforce")
         return sorted(wf["trust_code"].unique()) if wf is not None else []
+
+
+def with_thresholds(ctx: MetricContext, min_count: int,
+                    min_survey_responses: int) -> MetricContext:
+    """``ctx`` carrying the run's thresholds (the same object when it already does)."""
+    if (ctx.min_count, ctx.min_survey_responses) == (int(min_count), int(min_survey_responses)):
+        return ctx
+    return replace(ctx, min_count=int(min_count), min_survey_responses=int(min_survey_responses))
 
 
 def families_for(metric_ids: Iterable[str] | None) -> list[str]:
@@ -185,7 +199,7 @@ def _decided(ctx: MetricContext, families: tuple[str, ...], optional: tuple[str,
     if hit is not None and hit[0]() is ctx:
         out, skipped = hit[1], hit[2]
     else:
-        wide = disclosure.scope(ctx)
+        wide = with_thresholds(disclosure.scope(ctx), min_count, min_survey_responses)
         skipped = []
         rows = _raw(wide, families, optional=families, skipped=skipped)
         infos = disclosure.infos_for(ctx, trusts=rows["trust_code"].unique())
@@ -239,7 +253,7 @@ def compute(
         optional = tuple(f for f in decided if f not in wanted)
         parts.append(_decided(ctx, tuple(decided), optional, min_count, min_survey_responses))
     if plain:
-        raw = _raw(ctx, plain)
+        raw = _raw(with_thresholds(ctx, min_count, min_survey_responses), plain)
         parts.append(disclosure.suppress(raw, ctx, min_count, min_survey_responses))
     rows = sort_rows(pd.concat(parts, ignore_index=True)) if parts else empty_rows()
     asked = {p.strftime("%Y-%m-%d") for p in ctx.periods}

@@ -1,5 +1,9 @@
 """Recruitment and progression metrics (CONTRACT.md §4.2): WRES 2, WDES 2, WRES 4, HIA2 2a/2e.
 
+EDI Improvement Plan success metric 2e is "diversity in shortlisted candidates": the make-up of
+the shortlist (``hia2.shortlisted_share``), not the rate at which applicants are shortlisted
+(``hia2.shortlisting_rate``, kept as the step between application and shortlist).
+
 Applications belong to the period whose reporting year (the 12 months
 ending on the snapshot date, CONTRACT.md §1, §2.2) contains ``applied_date``.
 A ``shortlisted`` or ``appointed`` flag left blank counts as not shortlisted /
@@ -84,9 +88,25 @@ SPECS = [
         definition=f"Group Male, reference Female. {_RL_DEF}",
     ),
     MetricSpec(
+        id="hia2.shortlisted_share", area="hia2", unit="percent",
+        label="Diversity of shortlisted candidates: share of the shortlist by ethnicity, disability "
+              "and sex",
+        source=f"{EDI_PLAN}, HIA2 success metric 2e (\"diversity in shortlisted candidates\")",
+        definition=(
+            "Shortlisted applications of the group ÷ all shortlisted applications × 100, for "
+            "applications made in the reporting year, with breakdown characteristic=ethnicity "
+            "(White, BME, Unknown), characteristic=disability (Disabled, Non-disabled, Unknown) "
+            "or characteristic=sex (Female, Male); Unknown stays in the denominator (the shares "
+            "describe the whole shortlist). numerator = shortlisted in the group, denominator = "
+            "all shortlisted. 95% Wilson interval."
+        ),
+        breakdowns=("characteristic",),
+    ),
+    MetricSpec(
         id="hia2.shortlisting_rate", area="hia2", unit="percent",
         label="Shortlisting rate by ethnicity, disability and sex",
-        source=f"{EDI_PLAN}, HIA2 success metric 2e",
+        source=(f"{EDI_PLAN}, HIA2 (fair and inclusive recruitment); the step before WRES "
+                "indicator 2 (success metric 2e is the shortlist's make-up: hia2.shortlisted_share)"),
         definition=(
             "shortlisted ÷ applications × 100 for applications made in the reporting year: "
             "overall (group All, no breakdown) and per group with breakdown "
@@ -246,7 +266,24 @@ def _recruitment_rows(apps: pd.DataFrame) -> list[pd.DataFrame]:
             "hia2.shortlisting_rate", long, breakdown=f"characteristic={characteristic}",
             empty_note="no applications",
         ))
+        parts.append(shortlisted_share_rows(long, overall, characteristic))
     return parts
+
+
+def shortlisted_share_rows(long: pd.DataFrame, overall: pd.DataFrame,
+                           characteristic: str) -> pd.DataFrame:
+    """``hia2.shortlisted_share`` (EDI plan success metric 2e): each group's share of the shortlist.
+
+    ``long`` holds per-group shortlisted counts ``k`` (from :func:`_event_counts`),
+    ``overall`` the trust's shortlisted count (group All) in ``k``: the denominator is
+    every shortlisted application of the trust and period, Unknown included (for sex,
+    whose rows are Female and Male, an application with sex not recorded too).
+    """
+    total = overall.set_index(_KEYS)["k"].rename("n")
+    share = long.drop(columns="n").merge(total, left_on=_KEYS, right_index=True, how="left")
+    share["n"] = share["n"].fillna(0.0).astype("float64")
+    return rate_rows("hia2.shortlisted_share", share, breakdown=f"characteristic={characteristic}",
+                     empty_note="no shortlisted applications")
 
 
 def _training_rows(staff: pd.DataFrame) -> list[pd.DataFrame]:

@@ -95,10 +95,12 @@ SPECS = [
         label="BME board membership minus BME workforce share (WRES 9)",
         source=f"{WRES_GUIDANCE}, indicator 9",
         definition=(
-            "% BME among board members (voting, or executive) with recorded ethnicity − % BME "
-            "among in-scope staff with recorded ethnicity, in percentage points. Board "
-            "membership is a census: no interval. Suppressed with the workforce counts it "
-            "subtracts (CONTRACT.md §4.8): the public board make-up would give them back."
+            "% BME among all board members of the subset (voting, or executive) − % BME among "
+            "all in-scope staff, in percentage points; Unknown ethnicity stays in both "
+            "denominators, as WRES returns and trusts' published board tables count it (a "
+            "note gives the board's unrecorded count). Board membership is a census: no "
+            "interval. Suppressed with the workforce counts it subtracts (CONTRACT.md §4.8): "
+            "the public board make-up would give them back."
         ),
         breakdowns=("board",),
         counts=(),  # publishes no count; its workforce cells are declared (disclosure)
@@ -108,9 +110,10 @@ SPECS = [
         label="Disabled board membership minus Disabled workforce share (WDES 10)",
         source=f"{WDES_GUIDANCE}, metric 10",
         definition=(
-            "% Disabled among board members (voting, or executive) with recorded disability "
-            "status − % Disabled among in-scope staff with recorded status, in percentage "
-            "points. No interval. Suppressed with the workforce counts it subtracts "
+            "% Disabled among all board members of the subset (voting, or executive) − % "
+            "Disabled among all in-scope staff, in percentage points; Unknown (not declared) "
+            "stays in both denominators, as in WRES 9 (a note gives the board's unrecorded "
+            "count). No interval. Suppressed with the workforce counts it subtracts "
             "(CONTRACT.md §4.8)."
         ),
         breakdowns=("board",),
@@ -230,7 +233,15 @@ def _representation_ratio(wide: pd.DataFrame) -> pd.DataFrame:
 
 
 def _board_gap(ctx, wide_eth: pd.DataFrame, wide_dis: pd.DataFrame) -> pd.DataFrame:
-    """WRES 9 / WDES 10 rows: board share minus workforce share, Unknown excluded from both."""
+    """WRES 9 / WDES 10 rows: board share minus workforce share, Unknown in both denominators.
+
+    WRES technical guidance, indicator 9 ("percentage difference between the
+    organisation's board voting membership and its overall workforce"); WDES
+    technical guidance, metric 10. Each share is of *all* members or staff:
+    a board member or member of staff whose ethnicity (disability status) is
+    not recorded counts in the denominator as Unknown, as the WRES/WDES
+    returns and trusts' published board tables do ("Unknown 40%").
+    """
     board = ctx.table("board")
     if board is None or board.empty:
         return empty_rows()
@@ -253,28 +264,33 @@ def _board_gap(ctx, wide_eth: pd.DataFrame, wide_dis: pd.DataFrame) -> pd.DataFr
     )
     keys = _KEYS + ["breakdown"]
     parts = []
-    for metric_id, col, compared, reference, wide, what in (
-        ("wres.9.board_gap", "ethnicity", groups.BME, groups.WHITE, wide_eth, "ethnicity"),
-        ("wdes.10.board_gap", "disability_group", groups.DISABLED, groups.NON_DISABLED, wide_dis,
+    for metric_id, col, compared, wide, what in (
+        ("wres.9.board_gap", "ethnicity", groups.BME, wide_eth, "ethnicity"),
+        ("wdes.10.board_gap", "disability_group", groups.DISABLED, wide_dis,
          "disability status"),
     ):
-        counts = group_counts(subsets, keys, col, (compared, reference))
+        counts = group_counts(subsets, keys, col, (compared, groups.UNKNOWN))
         b = frame.merge(counts, on=keys, how="left")
-        w = wide.loc[wide["breakdown"] == "", _KEYS + [compared, reference]]
+        w = wide.loc[wide["breakdown"] == "", _KEYS + [compared, "total"]]
         b = b.merge(w, on=_KEYS, how="left", suffixes=("", "_wf")).fillna(
-            {compared: 0.0, reference: 0.0}
+            {compared: 0.0, groups.UNKNOWN: 0.0, "total": 0.0}
         )
-        kb, nb = b[compared].to_numpy(), (b[compared] + b[reference]).to_numpy()
-        kw = b[f"{compared}_wf"].to_numpy()
-        nw = kw + b[f"{reference}_wf"].to_numpy()
+        kb, nb, unk = (b[c].to_numpy(dtype="float64") for c in (compared, "total", groups.UNKNOWN))
+        kw = b[f"{compared}_wf"].to_numpy(dtype="float64")
+        nw = b["total_wf"].to_numpy(dtype="float64")
         with np.errstate(divide="ignore", invalid="ignore"):
             gap = np.where((nb > 0) & (nw > 0), 100 * kb / nb - 100 * kw / nw, np.nan)
         kind = np.where(b["breakdown"] == "board=voting", "voting", "executive").astype(object)
+        # Board membership is public (CONTRACT.md §4.8), so the board's unrecorded count is shown.
+        unrecorded = pd.Series(
+            [f"{what} not recorded for {int(u)} of {int(n)} {k} board members (counted as Unknown)"
+             for u, n, k in zip(unk, nb, kind)], dtype=object).to_numpy()
         note = np.select(
-            [nb == 0, ~(nw > 0)],
+            [nb == 0, ~(nw > 0), unk > 0],
             [
-                "no " + kind + f" board members with recorded {what}",
-                f"no in-scope staff with recorded {what} at this snapshot",
+                "no " + kind + " board members",
+                "no in-scope staff at this snapshot",
+                unrecorded,
             ],
             default="",
         )
@@ -291,8 +307,9 @@ def representation(ctx) -> pd.DataFrame:
     """WRES 1, WDES 1, senior leadership shares, Model Employer ratios, WRES 9 and WDES 10.
 
     Definitions in CONTRACT.md §4.1 and the registry entries above. Shares
-    keep Unknown in the denominator (they describe the whole headcount);
-    ratios and gaps exclude Unknown from both sides (CONTRACT.md §3).
+    and the board gaps (WRES 9, WDES 10) keep Unknown in the denominator (they
+    describe the whole headcount or board); the representation ratio excludes
+    Unknown from both sides (CONTRACT.md §3).
     """
     staff = in_scope_snapshot(ctx)
     if staff.empty:
