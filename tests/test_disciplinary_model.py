@@ -597,6 +597,56 @@ def test_family_notes_staff_entering_in_cells_without_person_years(ctx):
     assert "left out" not in base.note
 
 
+def _with_three_left_out(ctx):
+    """ctx's tables plus three RAA entrants in a staff group and band with no staff (as above)."""
+    tables = {k: v.copy() for k, v in ctx.tables.items()}
+    er, wf = tables["employee_relations"], tables["workforce"]
+    free = wf[(wf.trust_code == "RAA") & (wf.snapshot_date == "2024-03-31") & wf.in_scope
+              & ~wf.staff_id.isin(er.staff_id)]["staff_id"].iloc[:3]
+    extra = er[er.trust_code == "RAA"].head(3).copy().assign(
+        staff_id=free.to_numpy(), case_type="disciplinary", staff_group=EA, pay_band="Band 2",
+        ethnic_category="A", case_id=["X1", "X2", "X3"], start_date=pd.Timestamp("2023-06-01"))
+    tables["employee_relations"] = pd.concat([er, extra], ignore_index=True)
+    return MetricContext.from_tables(tables, periods=["2024-03-31"])
+
+
+@pytest.mark.parametrize("min_count, said", [(3, "3"), (10, "fewer than 10"), (8, "fewer than 8")])
+def test_left_out_count_in_the_note_uses_the_runs_threshold(ctx, min_count, said):
+    """CONTRACT.md §4.8: a count a note states is exact from the run's min_count up and
+    "fewer than <min_count>" below it: 3 left out is "3" at min_count 3 (3 >= 3), "fewer than
+    10" at 10 (before, the note always said "fewer than 8", whatever the run's threshold)."""
+    from edi_analysis.metrics import with_thresholds
+
+    c2 = with_thresholds(_with_three_left_out(ctx), min_count, 11)
+    rows = disciplinary_model_metrics(c2)
+    for mid in ("hia6.crude_rate_ratio", "hia6.rate_ratio_staff_group", "hia6.adjusted_rate_ratio"):
+        note = rows[(rows.trust_code == "RAA") & (rows.metric_id == mid)].iloc[0].note
+        assert f"; {said} staff entering in a staff group and pay band" in f"; {note}", note
+
+
+def test_left_out_count_is_a_declared_cell_counted_like_the_model(ctx):
+    """The note's left-out figure is declared (``stated``) on the entrants the model leaves out
+    (model.ethnicity@P = N, BME or White): counted on the disclosure records it is the model's
+    excluded_cases_ (3 here, 0 for RBB), and the model's observed count is the crude ratio's
+    published numerator: the records select what build_cells selects."""
+    from edi_analysis.metrics import compute_raw
+
+    from disclosure_support import declared
+
+    c2 = _with_three_left_out(ctx)
+    raw = compute_raw(c2, ["hia6.crude_rate_ratio"])
+    cells = declared(raw, c2)
+    left = cells[cells["key"].str.contains("model.ethnicity@2024-03-31=N", regex=False)]
+    by_trust = dict(zip(raw.loc[left["row"], "trust_code"], left["count"]))
+    assert by_trust["RAA"] == 3.0 and by_trust.get("RBB", 0.0) == 0.0
+    for trust in ("RAA", "RBB"):
+        m = DisciplinaryDisparityModel().fit(build_cells(c2, trust=trust))
+        assert by_trust.get(trust, 0.0) == m.excluded_cases_
+        num = cells[(cells["published"] == "numerator")
+                    & raw.loc[cells["row"], "trust_code"].eq(trust).to_numpy()]
+        assert num["count"].tolist() == [m.observed_]
+
+
 def test_report_shows_the_funnel_only_when_the_run_has_several_trusts(tmp_path, monkeypatch):
     """Notebook 06's funnel section appears for a national or ICS run (≥ 3 trusts with a
     figure) and is absent, heading and all, for a single trust."""
