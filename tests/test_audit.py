@@ -16,6 +16,7 @@ import zlib
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from edi_analysis import audit as A
@@ -76,7 +77,9 @@ def site(tmp_path) -> Path:
     code.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "41 rows"})]
     nb.cells = [nbformat.v4.new_markdown_cell("# HIA2"), code]
     nbformat.write(nb, d / "reports" / "hia2.ipynb")
-    write_metrics(d / "metrics.csv", [metrics_row(numerator="12", denominator="40", value="30")])
+    # A real row of the sample (ZZ001's BME appointments, 89 of 536 shortlisted): the linked
+    # check counts it on the data (tests below plant rows the data do not give, without data).
+    write_metrics(d / "metrics.csv", [metrics_row(numerator="89", denominator="536", value="16.6")])
     (d / "notes.md").write_text("Counts of 1 to 7 are suppressed.\n", encoding="utf-8")
     # the pixels (IDAT) are not text: an identifier's bytes there are not a finding
     (d / "chart.png").write_bytes(png((b"Software", b"Matplotlib"), pixels=STAFF_ID.encode()))
@@ -305,7 +308,7 @@ def test_count_columns_come_from_the_registry(site):
         # Board figures are public (§4.8): never flagged.
         metrics_row(metric_id="hia1.appraised_share", area="hia1", numerator="2", denominator="9"),
         # Model: observed count is a count, the expected denominator is not.
-        metrics_row(metric_id="hia6.adjusted_relative_likelihood", area="hia6", numerator="20",
+        metrics_row(metric_id="hia6.adjusted_rate_ratio", area="hia6", numerator="20",
                     denominator="1.7"),
         # Survey: 12 answers is enough (threshold 11); the 4 Y answers are not protected.
         metrics_row(metric_id="wres.5", area="hia6", numerator="4", denominator="12"),
@@ -364,12 +367,20 @@ def test_sample_metrics_csv_is_clean(sample_metrics):
 
 def test_sample_metrics_csv_with_one_unsuppressed_small_count_fails(sample_metrics, tmp_path):
     path, ids = sample_metrics
+    # Un-suppress a row hidden for its own small count and put its true figures back, as a
+    # broken suppression step would.
+    from edi_analysis.metrics import MetricContext, compute_raw
+
+    raw = compute_raw(MetricContext.from_tables(validate_dataset(SAMPLE).dataset.tables,
+                                                ["2024-03-31"]), ["wres.1.share"])
+    true = raw.set_index(["trust_code", "breakdown", "group"])
     text = path.read_text(encoding="utf-8").splitlines()
-    # Un-suppress the first suppressed rate row, as a broken suppression step would.
     for i, line in enumerate(text[1:], 2):
         rec = next(csv.reader(io.StringIO(line)))
-        if rec[13] == "true" and rec[3] == "wres.1.share":
-            rec[7], rec[8], rec[13] = "3", "50", "false"
+        if rec[3] == "wres.1.share" and rec[14].startswith("suppressed: based on"):
+            t = true.loc[(rec[0], rec[4], rec[5])]
+            rec[7], rec[8], rec[9] = f"{t['numerator']:g}", f"{t['denominator']:g}", "1"
+            rec[13], rec[14] = "false", ""
             buf = io.StringIO()
             csv.writer(buf, lineterminator="").writerow(rec)
             text[i - 1] = buf.getvalue()
@@ -377,7 +388,10 @@ def test_sample_metrics_csv_with_one_unsuppressed_small_count_fails(sample_metri
     bad = tmp_path / "metrics.csv"
     bad.write_text("\n".join(text) + "\n", encoding="utf-8")
     report = A.audit([bad], SAMPLE, identifiers=ids)
-    assert [(f.location, f.what) for f in report.findings] == [(f"row {i}, column numerator", "small count")]
+    found = {(f.location, f.what) for f in report.findings}
+    small = "numerator" if 0 < t["numerator"] < 8 else "denominator"
+    assert (f"row {i}, column {small}", "small count") in found  # the row on its own
+    assert (f"row {i}", "small count") in found  # the linked check: a published small cell
 
 
 # --- command line -------------------------------------------------------------------------
@@ -411,19 +425,19 @@ def test_cli_params_form(site, tmp_path, capsys):
     params = tmp_path / "p.yaml"
     params.write_text(json.dumps({
         "data": str(SAMPLE), "periods": ["2024-03-31"], "notebooks_dir": str(ROOT / "notebooks"),
-        "reports_dir": str(reports), "site_dir": str(site), "min_count": 13,
+        "reports_dir": str(reports), "site_dir": str(site), "min_count": 90,
     }), encoding="utf-8")  # JSON is YAML
-    # The clean folder's metrics row has numerator 12: fine at 8, a small count at the params' 13.
+    # The clean folder's metrics row has numerator 89: fine at 8, a small count at the params' 90.
     assert cli.main(["audit", str(params)]) == 1
     err = capsys.readouterr().err
-    assert err.count("numerator 12 is below min_count 13") == 1
+    assert err.count("numerator 89 is below min_count 90") == 1
     assert cli.main(["audit", str(params), "--min-count", "8"]) == 0
 
 
 def test_cli_scans_a_file_under_two_given_folders_once(site, capsys):
     assert cli.main(["audit", str(site), str(site / "reports"), str(site / "metrics.csv"),
-                     "--data", str(SAMPLE), "--min-count", "13"]) == 1
-    assert capsys.readouterr().err.count("numerator 12 is below min_count 13") == 1
+                     "--data", str(SAMPLE), "--min-count", "90"]) == 1
+    assert capsys.readouterr().err.count("numerator 89 is below min_count 90") == 1
 
 
 def test_cli_thresholds_below_the_contract_need_the_flag(site, capsys):
@@ -431,3 +445,125 @@ def test_cli_thresholds_below_the_contract_need_the_flag(site, capsys):
     assert "--allow-lower-thresholds" in capsys.readouterr().err
     assert cli.main(["audit", str(site), "--data", str(SAMPLE), "--min-count", "5",
                      "--allow-lower-thresholds"]) == 0
+
+
+# --- linked cells: what subtraction across every published table reveals -----------------
+
+
+@pytest.fixture(scope="module")
+def issue_case(tmp_path_factory):
+    """`edi-analysis sample-data --trusts 2 --staff 600`: the issue's trust ZZ002."""
+    from edi_analysis import sample
+
+    data = tmp_path_factory.mktemp("issue") / "data"
+    sample.write_sample(data, trusts=2, staff=600)
+    dataset = validate_dataset(data).dataset
+    return data, dataset
+
+
+def test_old_per_family_suppression_is_found_and_the_new_one_passes(issue_case, tmp_path):
+    # Issue 11: ZZ002's WRES 1 hid BME and Unknown but showed White 103 of 176; WRES 4 showed
+    # the BME headcount 67 as its denominator; so Unknown = 176 − 103 − 67 = 6. The old
+    # suppression (one decision per family) published exactly that; the audit must find it.
+    from edi_analysis.metrics import MetricContext, compute_raw
+
+    data, dataset = issue_case
+    raw = compute_raw(MetricContext.from_tables(dataset.tables, ["2024-03-31"]),
+                      ["wres.1.share", "wres.4.access_rate"])
+    z = raw[(raw["trust_code"] == "ZZ002") & (raw["breakdown"] == "")].set_index(["metric_id", "group"])
+    total = z.loc[("wres.1.share", "White"), "denominator"]
+    white = z.loc[("wres.1.share", "White"), "numerator"]
+    bme = z.loc[("wres.4.access_rate", "BME"), "denominator"]
+    unknown = z.loc[("wres.1.share", "Unknown"), "numerator"]
+    assert total - white - bme == unknown and 0 < unknown < 8  # 176 − 103 − 67 = 6
+
+    def rec(metric, group, num, den, suppressed=False):
+        return metrics_row(trust_code="ZZ002", metric_id=metric, group=group, area="hia2",
+                           numerator="" if suppressed else f"{num:g}",
+                           denominator="" if suppressed else f"{den:g}",
+                           value="" if suppressed else f"{100 * num / den:g}",
+                           ci_lower="", ci_upper="", suppressed="true" if suppressed else "false")
+
+    old = write_metrics(tmp_path / "old.csv", [
+        rec("wres.1.share", "BME", 0, 0, suppressed=True),
+        rec("wres.1.share", "Unknown", 0, 0, suppressed=True),
+        rec("wres.1.share", "White", white, total),
+        rec("wres.4.access_rate", "BME", z.loc[("wres.4.access_rate", "BME"), "numerator"], bme),
+    ])
+    report = A.audit([old], data)
+    found = [f for f in report.findings if f.what == "recoverable count"]
+    assert len(found) == 1, [f.format() for f in report.findings]
+    msg = found[0].message
+    assert "ethnicity=Unknown" in msg and f"= {unknown:g}," in msg
+    assert f"{total:g} [" in msg and f"− {white:g} [" in msg and f"− {bme:g} [" in msg
+    assert found[0].location == "row 3"  # the suppressed Unknown row
+    # The same rows from the linked decision: nothing can be worked out.
+    rows = pipeline.compute_metrics(dataset, ["2024-03-31"])
+    new = tmp_path / "new" / "metrics.csv"
+    new.parent.mkdir()
+    new.write_bytes(pipeline.metrics_csv_bytes(rows))
+    clean = A.audit([new.parent], data)
+    assert clean.ok, [f.format() for f in clean.findings[:5]]
+    assert clean.linked_cells > 500 and f"{clean.linked_cells} linked cells checked" in clean.summary()
+
+
+def test_a_count_published_in_one_period_and_inside_another_is_checked_across_files(
+        issue_case, tmp_path):
+    # The 2023 Unknown headcount, hidden in 2023's WRES 1, is inside 2024's two-year WRES 3
+    # denominator: with 2024's Unknown headcount published, subtraction gives it back. The
+    # check reads both periods' tables together.
+    from edi_analysis.metrics import MetricContext, compute_raw
+
+    data, dataset = issue_case
+    raw = compute_raw(MetricContext.from_tables(dataset.tables, ["2023-03-31", "2024-03-31"]),
+                      ["wres.1.share", "wres.3.rate"])
+    z = raw[(raw["trust_code"] == "ZZ002") & (raw["breakdown"] == "")
+            & (raw["group"] == "Unknown")].set_index(["period", "metric_id"])
+    u23 = z.loc[("2023-03-31", "wres.1.share"), "numerator"]
+    u24 = z.loc[("2024-03-31", "wres.1.share"), "numerator"]
+    den = z.loc[("2024-03-31", "wres.3.rate"), "denominator"]
+    assert den == u23 + u24 and 0 < u23 < 8
+    r23 = metrics_row(trust_code="ZZ002", period="2023-03-31", metric_id="wres.1.share",
+                      group="Unknown", numerator="", denominator="", value="", ci_lower="",
+                      ci_upper="", suppressed="true")
+    r24 = metrics_row(trust_code="ZZ002", metric_id="wres.1.share", group="Unknown",
+                      numerator=f"{u24:g}", denominator=f"{z.loc[('2024-03-31', 'wres.1.share'), 'denominator']:g}",
+                      value="1", ci_lower="", ci_upper="")
+    r3 = metrics_row(trust_code="ZZ002", metric_id="wres.3.rate", area="hia6", group="Unknown",
+                     numerator=f"{z.loc[('2024-03-31', 'wres.3.rate'), 'numerator']:g}",
+                     denominator=f"{den:g}", value="1", ci_lower="", ci_upper="")
+    (tmp_path / "2023").mkdir()
+    (tmp_path / "2024").mkdir()
+    write_metrics(tmp_path / "2023" / "metrics.csv", [r23])
+    write_metrics(tmp_path / "2024" / "metrics.csv", [r24, r3])
+    report = A.audit([tmp_path], data)
+    found = [f for f in report.findings if f.what == "recoverable count"]
+    assert any("snapshot=2023-03-31" in f.message and f"= {u23:g}," in f.message for f in found)
+    assert any(f.file.endswith("2023/metrics.csv") for f in found)
+
+
+def test_the_same_row_published_twice_with_different_figures_is_a_finding(tmp_path):
+    write_metrics(tmp_path / "a.csv", [metrics_row(numerator="89", denominator="536")])
+    write_metrics(tmp_path / "b.csv", [metrics_row(numerator="90", denominator="536")])
+    report = A.audit([tmp_path], SAMPLE)
+    assert [(f.file, f.what) for f in report.findings] == [
+        (str(tmp_path / "b.csv"), "inconsistent publication")]
+    assert f"{tmp_path / 'a.csv'}:2" in report.findings[0].message
+
+
+def test_a_ratio_built_from_a_small_count_is_found_though_it_shows_no_count(tmp_path):
+    # A relative likelihood shows no numerator or denominator: the row check cannot see its
+    # small input. The linked check counts its cells.
+    from edi_analysis.metrics import REGISTRY, MetricContext, compute, compute_raw
+
+    ctx = MetricContext.from_tables(validate_dataset(SAMPLE).dataset.tables, ["2024-03-31"])
+    ids = [m for m in REGISTRY if m.endswith("relative_likelihood") and not m.startswith("hia6")]
+    out = compute(ctx, ids)
+    raw = compute_raw(ctx, ids)
+    r = out.index[out["note"] == "suppressed: based on fewer than 8 people"][0]
+    rec = {k: ("" if pd.isna(v) else str(v)) for k, v in raw.loc[r, list(A.METRICS_COLUMNS)].items()}
+    rec["suppressed"] = "false"
+    path = write_metrics(tmp_path / "metrics.csv", [rec])
+    report = A.audit([path], SAMPLE)
+    assert [(f.location, f.what) for f in report.findings] == [("row 2", "small count")]
+    assert "is built from" in report.findings[0].message

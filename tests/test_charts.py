@@ -101,6 +101,32 @@ def test_peers_chart_of_a_national_run_is_one_line_with_a_summary():
     assert _png_size(small.png)[1] > 900
 
 
+def test_funnel_chart_places_this_trust_and_counts_the_outliers():
+    from edi_analysis.metrics.disciplinary_model import funnel_limits, funnel_points
+
+    # Five trusts; pooled ratio (20 + 10 + 5 + 60 + 9) / (10 + 10 + 5 + 20 + 9) = 104 / 54.
+    rows = pd.DataFrame({
+        "trust_code": ["T1", "T2", "T3", "T4", "T5"], "metric_id": "hia6.adjusted_rate_ratio",
+        "breakdown": "", "numerator": [20.0, 10.0, 5.0, 60.0, 9.0],
+        "denominator": [10.0, 10.0, 5.0, 20.0, 9.0], "value": [2.0, 1.0, 1.0, 3.0, 1.0],
+        "suppressed": False})
+    pts = funnel_points(rows)
+    target = 104 / 54
+    assert pts["target"].iloc[0] == pytest.approx(target)
+    # T4: 60 observed against 20 × 1.926 = 38.5 expected at the pooled ratio — above the 99.8%
+    # limit (Poisson(38.5) upper 0.1% point ≈ 59); T1 (20 vs 19.3) is well inside.
+    pos = pts.set_index("trust_code")
+    assert pos.loc["T4", "position_99.8"] == "above" and pos.loc["T1", "position_95"] == "within"
+    lim = funnel_limits(np.geomspace(2, 40, 50), target)
+    ch = charts.funnel_chart(pts, lim, "T1", "Adjusted rate ratio", target=target)
+    assert ch.alt.startswith("Chart of Adjusted rate ratio for the 5 trusts in this run")
+    assert "pooled ratio is 1.93" in ch.alt
+    assert "This trust (T1): ratio 2.00 with 10.00 expected, inside both sets of limits." in ch.alt
+    again = charts.funnel_chart(pts, lim, "T1", "Adjusted rate ratio", target=target)
+    assert again.png == ch.png  # deterministic
+    assert charts.funnel_chart(pts.iloc[:1], lim, "T1", "Adjusted rate ratio", target=target) is None
+
+
 def _png_size(png: bytes) -> tuple[int, int]:
     import struct
 

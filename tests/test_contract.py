@@ -235,6 +235,24 @@ def test_optional_wellbeing_columns_are_kept_and_checked(d, tables):
     assert wf["flu_vaccinated"].tolist()[:2] == [True, False]
 
 
+def test_optional_pay_columns_bonus_pay_period_and_specialty(d, tables):
+    """bonus_pay_period (SI 2017/353 Sch. 1 para 6) and specialty (Mend the Gap) are optional:
+    kept and checked when present, not an 'extra column' and not required."""
+    tables["workforce"]["bonus_pay_period"] = ["120.5", "", "-3", "x"]
+    tables["workforce"]["specialty"] = ["Cardiology", "", "Surgery", ""]
+    write(d, tables)
+    assert errors_of(d) == [
+        f"{d}/workforce.csv:4: bonus_pay_period: '-3' is negative (must be 0 or more)",
+        f"{d}/workforce.csv:5: bonus_pay_period: 'x' is not a number",
+    ]
+    tables["workforce"]["bonus_pay_period"] = ["120.5", "", "3", "0"]
+    write(d, tables)
+    report = validate_dataset(d)
+    assert report.ok and not any("extra columns" in n for n in report.notes)
+    wf = report.dataset.tables["workforce"]
+    assert wf["bonus_pay_period"].tolist()[0] == 120.5 and wf["specialty"].tolist()[0] == "Cardiology"
+
+
 # --------------------------------------------------- whole-table problems
 
 def test_missing_required_table(d, tables):
@@ -581,7 +599,8 @@ def test_case_for_unknown_staff_is_a_warning_not_an_error(d, tables):
     assert report.ok and report.errors == []
     assert [i.format() for i in report.warnings] == [
         f"{d}/employee_relations.csv:3: staff_id: 'S9' is not in any workforce snapshot of "
-        "trust RXX (a leaver? the case is still counted)"]
+        "trust RXX (joined and left between snapshots? the case counts in outcomes, not in "
+        "WRES 3 / WDES 3, which count in-scope staff in a snapshot)"]
     assert report.warnings[0].level == "warning"
     assert report.dataset is not None
 
@@ -591,7 +610,8 @@ def test_case_staff_must_be_in_the_same_trust(d, tables):
     write(d, tables)
     assert [i.format() for i in validate_dataset(d).warnings] == [
         f"{d}/employee_relations.csv:2: staff_id: 'S1' is not in any workforce snapshot of "
-        "trust RYY (a leaver? the case is still counted)"]
+        "trust RYY (joined and left between snapshots? the case counts in outcomes, not in "
+        "WRES 3 / WDES 3, which count in-scope staff in a snapshot)"]
 
 
 def test_period_without_snapshot_is_reported_against_the_params_file(d, tables, tmp_path):

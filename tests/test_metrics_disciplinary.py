@@ -16,6 +16,8 @@ from edi_analysis import stats
 from edi_analysis.metrics import REGISTRY, MetricContext
 from edi_analysis.metrics.disciplinary import disciplinary_metrics, rolling_counts
 
+from disclosure_support import declared
+
 NURSE = "Nursing and Midwifery Registered"
 P24 = "2024-03-31"
 _ids = itertools.count()
@@ -28,10 +30,32 @@ def staff(trust, snap, n, eth="A", dis="N", sex="F", sg=NURSE, band="Band 5", co
 
 
 def case(trust, start, eth="A", dis="N", sex="F", case_type="disciplinary", closed=None, outcome=None,
-         sg=NURSE, band="Band 5"):
-    return {"case_id": f"C{next(_ids)}", "staff_id": "S0", "trust_code": trust, "case_type": case_type,
+         sg=NURSE, band="Band 5", staff_id=None):
+    """A case row; ``staff_id`` None: :func:`context` gives it an in-scope member of staff of its own."""
+    return {"case_id": f"C{next(_ids)}", "staff_id": staff_id, "trust_code": trust, "case_type": case_type,
                 "start_date": start, "closed_date": closed, "outcome": outcome, "ethnic_category": eth,
                 "disability": dis, "sex": sex, "staff_group": sg, "pay_band": band}
+
+
+def _attach(staff_rows, case_rows):
+    """Give each case without a staff_id a different in-scope person of its trust, in the
+    snapshot that closes the case's reporting year (the latest one after the last snapshot), so
+    that every such case is one in-scope member of staff entering (WRES 3 counts people)."""
+    used = set()
+    out = []
+    for c in case_rows:
+        c = dict(c)
+        if c["staff_id"] is None:
+            snaps = sorted({r["snapshot_date"] for r in staff_rows if r["trust_code"] == c["trust_code"]})
+            later = [d for d in snaps if d >= c["start_date"]]
+            closing = later[0] if later else snaps[-1]
+            pool = [r["staff_id"] for r in staff_rows if r["trust_code"] == c["trust_code"]
+                    and r["snapshot_date"] == closing and r["contract_type"] != "bank"
+                    and r["staff_id"] not in used]
+            c["staff_id"] = pool[0]
+            used.add(pool[0])
+        out.append(c)
+    return out
 
 
 def typed(rows, dates):
@@ -44,7 +68,7 @@ def typed(rows, dates):
 
 def context(staff_rows, case_rows, periods=(P24,)):
     wf = typed(staff_rows, {"snapshot_date"})
-    er = typed(case_rows, {"start_date", "closed_date"})
+    er = typed(_attach(staff_rows, case_rows), {"start_date", "closed_date"})
     return MetricContext.from_tables({"workforce": wf, "employee_relations": er}, periods=periods)
 
 
@@ -56,7 +80,7 @@ def row(rows, metric, group, trust="RAA", breakdown=""):
 
 
 @pytest.fixture(scope="module")
-def rows():
+def case_ctx():
     """Trust RAA has snapshots 2023-03-31 and 2024-03-31; RBB only 2024-03-31."""
     s = []
     # RAA 2023-03-31: White 8, BME 4, Unknown 2 in scope; 3 White bank staff (out of scope).
@@ -89,11 +113,21 @@ def rows():
         case("RBB", "2023-03-01", eth="C"),  # inside 24 months but outside 12: out
         case("RBB", "2024-01-01", eth="N"),
     ]
-    ctx = context(s, c)
-    return disciplinary_metrics(ctx)
+    return context(s, c)
 
 
-def test_rates_on_the_rolling_two_year_basis(rows):
+@pytest.fixture(scope="module")
+def rows(case_ctx):
+    return disciplinary_metrics(case_ctx)
+
+
+def cell_counts(rows, ctx, r) -> list[float]:
+    """The declared cell counts of ``rows``' row ``r`` (edi_analysis.disclosure), by role."""
+    cells = declared(rows, ctx)
+    return sorted(cells.loc[cells["row"] == rows.index.get_loc(r.name), "count"])
+
+
+def test_rates_on_the_rolling_two_year_basis(rows, case_ctx):
     # RAA person-years: White 8 + 12 = 20; BME 4 + 6 = 10; Unknown 2 + 1 = 3 (bank staff excluded).
     # Disciplinary cases 2022-04-01..2024-03-31: White 2; BME 5 (2022-04-01, 2023-01-10, 2023-09-01,
     # 2024-02-01, 2024-03-31); Unknown 1.
@@ -103,10 +137,12 @@ def test_rates_on_the_rolling_two_year_basis(rows):
     assert (unk.numerator, unk.denominator, unk.value) == (1, 3, pytest.approx(100 / 3))
     lo, hi = stats.wilson_interval(5, 10)
     assert (bme.ci_lower, bme.ci_upper) == (pytest.approx(lo * 100), pytest.approx(hi * 100))
-    assert white.note == "" and bme.basis == "rate" and bme.min_cell == 5
+    assert white.note == "" and bme.basis == "rate"
+    # Its cells: 5 cases and 10 person-years, the figures it shows.
+    assert cell_counts(rows, case_ctx, bme) == [5, 10]
 
 
-def test_relative_likelihood_is_bme_rate_over_white_rate_with_katz_interval(rows):
+def test_relative_likelihood_is_bme_rate_over_white_rate_with_katz_interval(rows, case_ctx):
     r = row(rows, "wres.3.relative_likelihood", "BME")
     # (5/10) / (2/20) = 0.5 / 0.1 = 5.0; SE(log) = √(1/5 − 1/10 + 1/2 − 1/20) = √0.55
     se = np.sqrt(1 / 5 - 1 / 10 + 1 / 2 - 1 / 20)
@@ -115,8 +151,8 @@ def test_relative_likelihood_is_bme_rate_over_white_rate_with_katz_interval(rows
     assert r.ci_lower == pytest.approx(5.0 * np.exp(-z * se))
     assert r.ci_upper == pytest.approx(5.0 * np.exp(z * se))
     assert (r.reference_group, r.numerator, r.denominator) == ("White", 5, 10)
-    # min_cell over 5, 10, 2, 20: the two White cases make the ratio disclosive
-    assert r.min_cell == 2
+    # Built from 5, 10, 2 and 20: the two White cases make the ratio disclosive.
+    assert cell_counts(rows, case_ctx, r) == [2, 5, 10, 20]
 
 
 def test_missing_earlier_snapshot_falls_back_to_twelve_months_with_a_note(rows):
@@ -182,7 +218,7 @@ def test_sex_comparison_is_male_over_female(rows):
     assert r.reference_group == "Female" and np.isnan(r.value)
 
 
-def test_outcome_share_of_closed_cases_started_in_the_reporting_year(rows):
+def test_outcome_share_of_closed_cases_started_in_the_reporting_year(rows, case_ctx):
     # RY 2023-04-01..2024-03-31, closed by 2024-03-31 with an outcome:
     # White: 2023-06-01 first_written_warning; BME: 2023-09-01 dismissal. (2024-02-01 closed after
     # the snapshot; 2023-01-10 started before the RY; the grievance is not disciplinary.)
@@ -196,13 +232,9 @@ def test_outcome_share_of_closed_cases_started_in_the_reporting_year(rows):
     shares = rows[(rows.metric_id == "er.outcome_share") & (rows.trust_code == "RAA")]
     assert set(shares["group"]) == {"White", "BME", "All"}  # Unknown had no closed case
     assert shares.groupby("group")["value"].sum().tolist() == [100.0] * 3  # outcomes partition each group
-    # Partitions (secondary suppression): a group's outcomes add up to its closed cases;
-    # White/BME/Unknown add up to All within each outcome. All's rows are cells of the first only.
-    assert shares["total_shown"].all()
-    parts = shares.set_index(["group", "breakdown"])["partition"]
-    assert parts[("All", "outcome=dismissal")] == "er.outcome_share:outcome=*:All"
-    assert parts[("BME", "outcome=dismissal")] == (
-        "er.outcome_share:outcome=dismissal|er.outcome_share:outcome=*:BME")
+    # Cells: a group's outcome among its closed cases; the All rows' counts are the sums of
+    # the groups' (one linked decision, edi_analysis.disclosure).
+    assert cell_counts(rows, case_ctx, a) == [1, 2]
 
 
 def test_days_to_close_median(rows):
@@ -217,7 +249,7 @@ def test_rolling_counts_cells_and_no_cluster_stratum():
     s = (staff("RAA", "2023-03-31", 3, eth="A", band="Other")
          + staff("RAA", P24, 2, eth="A", band="Other") + staff("RAA", P24, 1, eth="A", band="Band 2"))
     wf = MetricContext.from_tables({"workforce": typed(s, {"snapshot_date"}),
-                                    "employee_relations": typed([case("RAA", "2023-01-01", band="Other")],
+                                    "employee_relations": typed(_attach(s, [case("RAA", "2023-01-01", band="Other")]),
                                                                 {"start_date", "closed_date"})},
                                    periods=[P24])
     out = rolling_counts(wf.tables["workforce"], wf.tables["employee_relations"], wf.periods,
@@ -248,3 +280,130 @@ def test_counting_basis_follows_the_earlier_snapshot():
     assert counting_basis("hia6.disability.cell_ratio", "2024-03-31", both) == TWO_YEAR
     assert counting_basis("hia6.harassment_manager", "2024-03-31", both) == ""  # a survey item
     assert counting_basis("wres.5", "2024-03-31", both) == ""
+# --- scope and staff entering (issue: bank staff's cases leaked into the numerators) ----------
+
+def _person(sid, trust, snap, eth="A", contract="permanent", dis="N", sex="F", band="Band 5"):
+    return {"staff_id": sid, "trust_code": trust, "snapshot_date": snap, "ethnic_category": eth,
+            "disability": dis, "sex": sex, "staff_group": NURSE, "pay_band": band,
+            "contract_type": contract}
+
+
+def test_bank_staffs_cases_are_out_of_the_numerator_as_of_the_denominator():
+    # One snapshot (12-month basis). In scope: White 10, BME 10; bank: 5 BME (not in the headcount).
+    s = staff("RAA", P24, 10, eth="A") + staff("RAA", P24, 10, eth="M")
+    s += [_person(f"BANK{i}", "RAA", P24, eth="M", contract="bank") for i in range(5)]
+    c = [case("RAA", "2023-06-01", eth="A"), case("RAA", "2023-07-01", eth="M"),
+         case("RAA", "2023-08-01", eth="M")]
+    c += [case("RAA", "2023-09-01", eth="M", staff_id=f"BANK{i}") for i in range(5)]
+    out = disciplinary_metrics(context(s, c))
+    bme = row(out, "wres.3.rate", "BME")
+    # BME: 2 in-scope staff entering ÷ 10 person-years = 20%; the bank workers' 5 cases are not
+    # counted (the old code counted them: 7 / 10 = 70%).
+    assert (bme.numerator, bme.denominator) == (2, 10)
+    # RL = (2/10) / (1/10) = 2.0 (the old code gave 7.0)
+    assert row(out, "wres.3.relative_likelihood", "BME").value == pytest.approx(2.0)
+
+
+def test_scope_is_the_contract_in_the_snapshot_closing_the_cases_reporting_year():
+    p23, p24 = "2023-03-31", P24
+    s = staff("RAA", p23, 10, eth="A") + staff("RAA", p24, 10, eth="A")
+    s += [
+        _person("X", "RAA", p23, eth="M", contract="bank"), _person("X", "RAA", p24, eth="M"),
+        _person("Y", "RAA", p23, eth="M"),                       # left during 2023/24
+        _person("W", "RAA", p23, eth="M"), _person("W", "RAA", p24, eth="M", contract="bank"),
+        _person("V", "RAA", p23, eth="M", contract="fixed_term"),
+        _person("V", "RAA", p24, eth="M", contract="fixed_term"),
+    ]
+    c = [
+        case("RAA", "2022-06-01", eth="M", staff_id="X"),  # year to 2023-03-31: X was bank → out
+        case("RAA", "2023-06-01", eth="M", staff_id="X"),  # year to 2024-03-31: X permanent → in
+        case("RAA", "2023-09-01", eth="M", staff_id="Y"),  # Y not in 2024: 2023 row (permanent) → in
+        case("RAA", "2023-10-01", eth="M", staff_id="W"),  # W bank at 2024 → out
+        case("RAA", "2022-10-01", eth="M", staff_id="W"),  # W permanent at 2023 → in
+        case("RAA", "2023-11-01", eth="M", staff_id="GHOST"),  # in no snapshot → out
+        case("RAA", "2024-03-31", eth="M", staff_id="V"),  # the snapshot day closes its year → in
+        case("RAA", "2023-06-01", eth="A"),
+    ]
+    out = disciplinary_metrics(context(s, c, periods=(p24,)))
+    bme = row(out, "wres.3.rate", "BME")
+    # BME staff entering: X (2023/24), Y, W (2022/23), V = 4.
+    # BME person-years: 2023: X bank (out), Y, W, V = 3; 2024: X, V = 2 (W bank) → 5.
+    assert (bme.numerator, bme.denominator) == (4, 5)
+
+
+def test_a_person_entering_twice_in_a_year_counts_once_in_that_year():
+    p23 = "2023-03-31"
+    s = (staff("RAA", p23, 10, eth="A") + staff("RAA", P24, 10, eth="A")
+         + [_person("Q", "RAA", p23, eth="M"), _person("Q", "RAA", P24, eth="M")]
+         + staff("RAA", p23, 4, eth="M") + staff("RAA", P24, 4, eth="M"))
+    c = [
+        case("RAA", "2023-05-01", eth="M", staff_id="Q"),
+        case("RAA", "2023-11-01", eth="M", staff_id="Q"),  # same person, same reporting year: once
+        case("RAA", "2022-11-01", eth="M", staff_id="Q"),  # the year before: counts again
+        case("RAA", "2023-06-01", eth="A"),
+        case("RAA", "2023-04-02", eth="A", case_type="capability_performance", dis="Y"),
+        case("RAA", "2023-04-03", eth="A", case_type="capability_performance", dis="Y"),
+    ]
+    out = disciplinary_metrics(context(s, c, periods=(P24,)))
+    bme = row(out, "wres.3.rate", "BME")
+    # Q enters in 2022/23 and in 2023/24: 2 (three cases; the old code counted 3).
+    # Person-years 5 + 5 = 10 → 20%.
+    assert (bme.numerator, bme.denominator) == (2, 10)
+    assert bme.value == pytest.approx(20.0)
+    # The two capability cases are two different people (each their own staff_id): 2 entrants.
+    assert row(out, "wdes.3.rate", "Disabled").numerator == 2
+
+
+def test_an_entrant_is_grouped_by_their_first_case_of_the_year():
+    s = staff("RAA", P24, 10, eth="A") + [_person("Q", "RAA", P24, eth="M")]
+    # The later case row records another ethnicity (a changed self-declaration): the first wins.
+    c = [case("RAA", "2023-11-01", eth="A", staff_id="Q"), case("RAA", "2023-05-01", eth="M", staff_id="Q")]
+    out = disciplinary_metrics(context(s, c, periods=(P24,)))
+    assert row(out, "wres.3.rate", "BME").numerator == 1
+    assert row(out, "wres.3.rate", "White").numerator == 0
+
+
+def test_entrant_records_and_case_in_scope_are_the_reusable_selection():
+    from edi_analysis.metrics.disciplinary import case_in_scope, entrant_records
+
+    s = staff("RAA", P24, 3, eth="A") + [_person("B1", "RAA", P24, contract="bank")]
+    c = [case("RAA", "2023-06-01"), case("RAA", "2023-07-01", staff_id="B1"),
+         case("RAA", "2023-08-01", staff_id="NOBODY")]
+    ctx = context(s, c, periods=(P24,))
+    wf, er = ctx.tables["workforce"], ctx.tables["employee_relations"]
+    assert case_in_scope(wf, er).tolist() == [True, False, False]
+    ent = entrant_records(wf, er, ctx.periods, case_type="disciplinary")
+    assert len(ent) == 1 and ent["year"].tolist() == ["current"] and not ent["rolling"].any()
+
+
+def test_five_bank_only_bme_cases_no_longer_move_the_sample_wres3(tmp_path):
+    """The issue's observation: five bank-only BME cases added to ZZ004 moved WRES 3 from 1.71 to
+    2.00 with the denominator unchanged. Bank staff's cases are now out of the numerator."""
+    from pathlib import Path
+
+    from edi_analysis.contract import validate_dataset
+    from edi_analysis.metrics import compute
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    tables = {k: v for k, v in validate_dataset(sample).dataset.tables.items() if v is not None}
+    ctx = MetricContext.from_tables(tables, periods=[P24], trusts=["ZZ004"])
+    wf = ctx.tables["workforce"]
+    bank_bme = wf[(wf.snapshot_date == P24) & (wf.contract_type == "bank") & (wf.ethnicity == "BME")]
+    assert len(bank_bme) >= 5
+    extra = pd.DataFrame([{**tables["employee_relations"].iloc[0].to_dict(), "case_id": f"XTRA{i}",
+                           "staff_id": sid, "trust_code": "ZZ004", "case_type": "disciplinary",
+                           "start_date": pd.Timestamp("2023-10-01"), "closed_date": pd.NaT,
+                           "outcome": None, "ethnic_category": "M"}
+                          for i, sid in enumerate(bank_bme["staff_id"].iloc[:5])])
+    er = pd.concat([tables["employee_relations"], extra.astype(tables["employee_relations"].dtypes)],
+                   ignore_index=True)
+    ids = ["wres.3.relative_likelihood"]
+    before = compute(ctx, ids).iloc[0]
+    after = compute(MetricContext.from_tables({**tables, "employee_relations": er}, periods=[P24],
+                                              trusts=["ZZ004"]), ids).iloc[0]
+    # BME 29 staff entering in 993 person-years; White 19 in 1,171 (the old code also counted a
+    # White case whose staff_id is in no snapshot: 20, giving 1.71):
+    # (29/993) / (19/1171) = 0.029204 / 0.016225 = 1.7999.
+    assert before.value == pytest.approx((29 / 993) / (19 / 1171))
+    assert after.value == before.value and after.numerator == before.numerator == 29
+    assert after.denominator == before.denominator == 993

@@ -55,8 +55,10 @@ def workforce(rows: list[dict]) -> pd.DataFrame:
         df[c] = df[c].astype("str")
     for c in BOOL:
         df[c] = df[c].astype("boolean")
-    for c in ["fte", "hourly_pay", "bonus_pay_12m", "sickness_days_12m", "available_days_12m"]:
-        df[c] = df[c].astype("float64")
+    for c in ["fte", "hourly_pay", "bonus_pay_12m", "sickness_days_12m", "available_days_12m",
+              "bonus_pay_period"]:
+        if c in df:
+            df[c] = df[c].astype("float64")
     return df
 
 
@@ -114,6 +116,58 @@ def test_gender_mean_and_median_gap_hand_computed():
     assert (med["numerator"], med["denominator"]) == (12.0, 16.0)
 
 
+def test_statutory_hourly_rate_includes_bonus_paid_in_the_relevant_pay_period():
+    """SI 2017/353 Sch. 1 para 6: the hourly rate is ordinary pay plus bonus pay paid in the
+    relevant pay period, over the hours of the period (a monthly Clinical Excellence Award
+    raises the consultant's hourly rate; the old code used ordinary pay alone)."""
+    rows = [dict(sex="F", hourly_pay=20.0, bonus_pay_period=0.0),
+            dict(sex="F", hourly_pay=20.0, bonus_pay_period=None),  # blank = none paid
+            dict(sex="M", hourly_pay=25.0, bonus_pay_period=0.0),
+            dict(sex="M", hourly_pay=25.0, bonus_pay_period=1240.0, bonus_pay_12m=14880.0)]
+    out = raw(ctx_for(rows), ["pay.gender.mean_gap", "pay.gender.median_gap"])
+    # March has 31 days: hours in the period = 1.0 fte × 37.5 × 31 / 7 = 166.0714;
+    # £1,240 ÷ 166.0714 = £7.4667 an hour → that man's rate 32.4667.
+    # Men's mean = median = (25 + 32.4667) / 2 = 28.7333; women 20.
+    men = (25 + 25 + 1240 / (37.5 * 31 / 7)) / 2
+    mean = one(out, "pay.gender.mean_gap", "Female")
+    assert mean["denominator"] == pytest.approx(men)
+    assert mean["value"] == pytest.approx((men - 20) / men * 100)  # 30.394 %; ordinary pay: 20 %
+    assert one(out, "pay.gender.median_gap", "Female")["value"] == pytest.approx((men - 20) / men * 100)
+    assert mean["note"] == ""
+    # Part-time: the same bonus over half the hours adds twice as much an hour.
+    half = pg.statutory_hourly_rate(workforce([dict(hourly_pay=25.0, fte=0.5, bonus_pay_period=1240.0)]))
+    assert half.iloc[0] == pytest.approx(25 + 1240 / (0.5 * 37.5 * 31 / 7))
+    # The bonus figures still use the year's bonus (paras 10–12), not the period's.
+    bonus = raw(ctx_for(rows), ["pay.gender.bonus_share"])
+    assert one(bonus, "pay.gender.bonus_share", "Male")["numerator"] == 1
+
+
+def test_quartiles_rank_by_the_statutory_hourly_rate():
+    # Ordinary pay alone ranks 1F 2F | 3M 4F | 5M 6M | 7F 8M. A period bonus of £1,000 lifts the
+    # woman on £1 an hour by 1000 / (37.5 × 31 / 7) = £6.02 to £7.02, between 7F and 8M:
+    # 2F 3M | 4F 5M | 6M 7F | 1F 8M.
+    people = [(5, "M"), (1, "F"), (8, "M"), (3, "M"), (2, "F"), (7, "F"), (4, "F"), (6, "M")]
+    rows = [dict(hourly_pay=float(pay), sex=sex, bonus_pay_period=1000.0 if pay == 1 else 0.0)
+            for pay, sex in people]
+    q = raw(ctx_for(rows), ["pay.gender.quartile_share"])
+    low = one(q, "pay.gender.quartile_share", "Female", "quartile=Lower")
+    assert (low["numerator"], low["denominator"]) == (1.0, 2.0)  # 2F of 2F 3M (ordinary pay: 2)
+    um = one(q, "pay.gender.quartile_share", "Female", "quartile=Upper middle")
+    assert (um["numerator"], um["denominator"]) == (1.0, 2.0)  # 7F of 6M 7F (ordinary pay: 0)
+    up = one(q, "pay.gender.quartile_share", "Female", "quartile=Upper")
+    assert (up["numerator"], up["denominator"]) == (1.0, 2.0)  # 1F of 1F 8M
+    assert um["note"] == ""
+
+
+def test_without_the_period_bonus_column_the_rows_say_ordinary_pay_only():
+    out = raw(ctx_for(GENDER_ROWS), ["pay.gender.mean_gap", "pay.gender.quartile_share",
+                                     "pay.ethnicity.mean_gap", "pay.gender.bonus_share"])
+    for mid in ("pay.gender.mean_gap", "pay.gender.quartile_share"):
+        assert out.loc[out.metric_id == mid, "note"].str.contains(
+            "ordinary pay only: the extract has no bonus_pay_period column").all()
+    assert (out.loc[out.metric_id == "pay.gender.bonus_share", "note"] == "").all()
+
+
 def test_small_gap_is_suppressed_by_mean_basis():
     # 3 women vs 3 men < min_count 8 → suppressed, figures blanked
     out = compute(ctx_for(GENDER_ROWS), ["pay.gender.mean_gap"])
@@ -157,7 +211,7 @@ def test_bonus_share_per_sex_with_wilson_ci():
     m = one(rows, "pay.gender.bonus_share", "Male")
     # 2 of 4 men = 50%
     assert (m["numerator"], m["denominator"], m["value"]) == (2.0, 4.0, pytest.approx(50.0))
-    assert (m["basis"], m["min_cell"]) == ("rate", 2.0)
+    assert m["basis"] == "rate"
 
 
 # --- quartile pay bands ----------------------------------------------------------
@@ -168,7 +222,6 @@ def _quartile_rows(pay_sex):
 
 def _quartiles(rows) -> dict[tuple[str, str], tuple[float, float]]:
     r = raw(ctx_for(rows), ["pay.gender.quartile_share"])
-    assert r["total_shown"].all()
     return {(b.split("=")[1], gr): (num, den)
             for b, gr, num, den in zip(r["breakdown"], r["group"], r["numerator"], r["denominator"],
                                        strict=True)}
@@ -544,11 +597,47 @@ def test_adjusted_gap_matches_statsmodels_ols():
     assert r["value"] == pytest.approx(value, rel=1e-9)
     assert r["ci_lower"] == pytest.approx(lo, rel=1e-9)
     assert r["ci_upper"] == pytest.approx(hi, rel=1e-9)
-    assert r["basis"] == "model" and r["denominator"] == 60 and r["note"] == ""
+    assert r["basis"] == "model" and r["denominator"] == 60
+    assert r["note"] == "not adjusted for specialty (the extract has no specialty column)"
     assert r["ci_lower"] < r["value"] < r["ci_upper"]
     # model outputs are never suppressed
     assert not compute(ctx_for(_rows_from(doctors)), ["pay.medical.adjusted_gender_gap"])[
         "suppressed"].any()
+
+
+def test_adjusted_gap_leaves_out_bank_doctors():
+    """Mend the Gap's like-for-like comparison: bank doctors (paid by the session) are left out
+    of the adjusted gap; they stay in the basic and total gaps (the statutory population)."""
+    doctors = _doctors()
+    bank = _doctors(n=20, seed=5).assign(hourly_pay=lambda d: d["hourly_pay"] * np.where(
+        d["female"] == 1, 0.5, 1.5))  # a large gap among bank doctors only
+    rows = _rows_from(doctors) + [dict(r, contract_type="bank") for r in _rows_from(bank)]
+    out = raw(ctx_for(rows), ["pay.medical.adjusted_gender_gap", "pay.medical.gender_mean_gap"])
+    r = one(out, "pay.medical.adjusted_gender_gap", "Female")
+    value, lo, hi = _statsmodels_gap(doctors, "log_pay ~ female + C(pay_band) + years + fte")
+    assert r["value"] == pytest.approx(value, rel=1e-9)  # the fit on the 60 non-bank doctors
+    assert r["denominator"] == 60
+    assert "bank doctors left out of the like-for-like comparison" in r["note"]
+    basic = one(out, "pay.medical.gender_mean_gap", "Female")
+    assert basic["n_values"] == min((doctors.female == 1).sum() + (bank.female == 1).sum(),
+                                    (doctors.female == 0).sum() + (bank.female == 0).sum())
+
+
+def test_adjusted_gap_adjusts_for_specialty_when_the_extract_has_it():
+    doctors = _doctors(n=80, seed=3)
+    rng = np.random.default_rng(9)
+    specialty = rng.choice(["Anaesthetics", "Paediatrics", "Surgery", None], len(doctors))
+    # Surgery pays 10% more, and women are less often in it: the raw gap is partly specialty.
+    doctors["hourly_pay"] *= np.where(specialty == "Surgery", 1.1, 1.0)
+    rows = [dict(r, specialty=sp) for r, sp in zip(_rows_from(doctors), specialty)]
+    r = one(raw(ctx_for(rows), ["pay.medical.adjusted_gender_gap"]),
+            "pay.medical.adjusted_gender_gap", "Female")
+    d = doctors.assign(specialty=pd.Series(specialty).fillna("not recorded").to_numpy())
+    value, lo, hi = _statsmodels_gap(
+        d, "log_pay ~ female + C(pay_band) + C(specialty) + years + fte")
+    assert r["value"] == pytest.approx(value, rel=1e-9)
+    assert (r["ci_lower"], r["ci_upper"]) == (pytest.approx(lo, rel=1e-9), pytest.approx(hi, rel=1e-9))
+    assert "specialty" not in r["note"]
 
 
 def test_adjusted_gap_singular_design_drops_terms():

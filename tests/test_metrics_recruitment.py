@@ -28,6 +28,8 @@ from statsmodels.stats.proportion import proportion_confint
 from edi_analysis.metrics import MetricContext, compute, compute_raw
 from edi_analysis.metrics.recruitment import applications_by_period
 
+from disclosure_support import declared
+
 Z = 1.959963984540054
 
 CELLS = [
@@ -143,8 +145,14 @@ def test_wres2_relative_likelihood(raw):
     assert row["value"] == pytest.approx(2.0)
     assert row["ci_lower"] == pytest.approx(0.579006, abs=1e-6)
     assert row["ci_upper"] == pytest.approx(6.908394, abs=1e-6)
-    assert row["min_cell"] == 3  # smallest of a = 6, n1 = 20, c = 3, n2 = 20
     assert np.isnan(row["numerator"]) and np.isnan(row["denominator"])
+    # Its cells (edi_analysis.disclosure) are the four counts it is built from:
+    # a = 6, n1 = 20 (White), c = 3, n2 = 20 (BME); suppression follows them.
+    ctx = ctx_for(applications(CELLS))
+    rows = compute_raw(ctx, ["wres.2.relative_likelihood"])
+    cells = declared(rows, ctx)
+    assert sorted(cells.loc[cells["row"] == rows.index[rows["group"] == "White"][0], "count"]) \
+        == [3, 6, 20, 20]
     assert row["area"] == "hia2"
 
 
@@ -193,9 +201,53 @@ def test_shortlisting_rates(raw, breakdown, group, shortlisted, applications_n):
     assert row["value"] == pytest.approx(100 * shortlisted / applications_n)
 
 
+@pytest.mark.parametrize(
+    "breakdown, group, shortlisted",
+    [
+        # of the 44 shortlisted (White 20 + BME 20 + Unknown 4)
+        ("characteristic=ethnicity", "White", 20),
+        ("characteristic=ethnicity", "BME", 20),
+        ("characteristic=ethnicity", "Unknown", 4),
+        ("characteristic=disability", "Disabled", 10),
+        ("characteristic=disability", "Non-disabled", 30),
+        ("characteristic=disability", "Unknown", 4),
+        ("characteristic=sex", "Female", 28),
+        ("characteristic=sex", "Male", 16),
+    ],
+)
+def test_shortlisted_share_is_the_make_up_of_the_shortlist(raw, breakdown, group, shortlisted):
+    """EDI plan success metric 2e, "diversity in shortlisted candidates": each group's share of
+    the 44 shortlisted applications (Unknown in the denominator), e.g. BME 20 / 44 = 45.45 %."""
+    row = pick(raw, "hia2.shortlisted_share", group, breakdown)
+    assert (row["numerator"], row["denominator"]) == (shortlisted, 44)
+    assert row["value"] == pytest.approx(100 * shortlisted / 44)
+    lo, hi = proportion_confint(shortlisted, 44, method="wilson")
+    assert (row["ci_lower"], row["ci_upper"]) == (pytest.approx(100 * lo), pytest.approx(100 * hi))
+    shares = raw[(raw.metric_id == "hia2.shortlisted_share") & (raw.breakdown == breakdown)]
+    assert shares["value"].sum() == pytest.approx(100.0)
+
+
+def test_shortlisted_share_keeps_applications_of_unrecorded_sex_in_the_denominator():
+    """2e's denominator is the whole shortlist: 3 more shortlisted applications with sex not
+    recorded make it 44 + 3 = 47 for every characteristic, sex too (whose rows are Female and
+    Male only: Female 28 / 47 = 59.57 %), and the declared disclosure cells count the same."""
+    ctx = ctx_for(applications(CELLS + [(3, "A", "N", "", True, False)]))
+    raw = compute_raw(ctx, ["hia2.shortlisted_share"])
+    for breakdown, group, k in (("characteristic=sex", "Female", 28),
+                                ("characteristic=sex", "Male", 16),
+                                ("characteristic=ethnicity", "White", 23)):
+        row = pick(raw, "hia2.shortlisted_share", group, breakdown)
+        assert (row["numerator"], row["denominator"]) == (k, 47)
+        assert row["value"] == pytest.approx(100 * k / 47)
+    cells = declared(raw, ctx)
+    den = cells[cells["published"] == "denominator"]
+    assert len(den) == len(raw) and set(den["count"]) == {47.0}
+
+
 def test_rows_per_trust_and_period(raw):
     counts = raw.groupby("metric_id").size().to_dict()
     assert counts == {
+        "hia2.shortlisted_share": 8,
         "hia2.shortlisting_rate": 9,
         "sex.2.appointment_rate": 2,
         "sex.2.relative_likelihood": 1,

@@ -30,6 +30,8 @@ from edi_analysis import stats
 from edi_analysis.metrics import MetricContext, compute, compute_raw
 from edi_analysis.metrics.representation import in_scope_snapshot
 
+from disclosure_support import declared, exact_leaks
+
 TEXT = [
     "staff_id",
     "trust_code",
@@ -173,7 +175,7 @@ def test_wres1_overall_shares(raw):
     lo, hi = proportion_confint(19, 77, method="wilson")
     assert rows.loc["BME", "ci_lower"] == pytest.approx(100 * lo)
     assert rows.loc["BME", "ci_upper"] == pytest.approx(100 * hi)
-    assert rows["total_shown"].all() and (rows["unit"] == "percent").all()
+    assert (rows["unit"] == "percent").all()
     assert (rows["area"] == "hia2").all()
 
 
@@ -265,25 +267,38 @@ def test_representation_ratio(raw):
     assert (rows["reference_group"] == "All").all() and (rows["unit"] == "ratio").all()
     # Value is not numerator ÷ denominator, so both are blank.
     assert rows["numerator"].isna().all() and rows["denominator"].isna().all()
-    # Every cell of both partitions counts for suppression: cluster 2 holds Unknown 2.
-    assert rows.loc["pay_cluster=2", "min_cell"] == 2
+    # The ratio is built from four counts, its cells (edi_analysis.disclosure): cluster 2's
+    # BME 10 and White 30, and the workforce's BME 19 and White 56.
+    ctx = MetricContext.from_tables(
+        {"workforce": workforce(*RAA_STAFF), "board": RAA_BOARD}, periods=["2024-03-31"])
+    raw_rows = compute_raw(ctx, ["hia2.representation_ratio"])
+    cells = declared(raw_rows, ctx)
+    at = raw_rows.index[raw_rows["breakdown"] == "pay_cluster=2"][0]
+    assert sorted(cells.loc[cells["row"] == at, "count"]) == [10, 19, 30, 56]
 
 
 def test_board_gaps(raw):
+    """WRES 9 / WDES 10 keep Unknown in both denominators (all voting members, all in-scope
+    staff), as WRES returns and trusts' published board tables ("Unknown 40%") count them."""
     wres9 = pick(raw, "wres.9.board_gap", None).loc[["BME"]].set_index("breakdown")
-    # Voting m1 (A), m2 (H), m3 (99 → excluded), m5 (B); m6 voting not recorded.
-    # 1 BME of 3 known = 33.333% − 19/75 = 25.333% → 8.0 pp.
-    assert wres9.loc["board=voting", "value"] == pytest.approx(8.0)
-    # Executive m2 (H), m3 (99), m4 (M): 2/2 = 100% − 25.333% = 74.667 pp.
-    assert wres9.loc["board=executive", "value"] == pytest.approx(100 - 100 * 19 / 75)
-    # The board's own counts are published beside the gap (a census: "1 of 3", "2 of 2").
-    assert tuple(wres9.loc["board=voting", ["numerator", "denominator"]]) == (1, 3)
-    assert tuple(wres9.loc["board=executive", ["numerator", "denominator"]]) == (2, 2)
+    # Voting m1 (A), m2 (H), m3 (99, Unknown), m5 (B); m6 voting not recorded.
+    # 1 BME of 4 voting members = 25% − 19 BME of 77 in-scope staff (Unknown 2 included)
+    # = 24.675% → 0.325 pp. (Unknown excluded from both, the old rule: 1/3 − 19/75 = 8.0 pp.)
+    assert wres9.loc["board=voting", "value"] == pytest.approx(25 - 100 * 19 / 77)
+    assert wres9.loc["board=voting", "note"] == (
+        "ethnicity not recorded for 1 of 4 voting board members (counted as Unknown)")
+    # Executive m2 (H), m3 (99), m4 (M): 2/3 = 66.667% − 24.675% = 41.991 pp.
+    assert wres9.loc["board=executive", "value"] == pytest.approx(200 / 3 - 100 * 19 / 77)
+    # The board's own counts are published beside the gap (a census: "1 of 4", "2 of 3").
+    assert tuple(wres9.loc["board=voting", ["numerator", "denominator"]]) == (1, 4)
+    assert tuple(wres9.loc["board=executive", ["numerator", "denominator"]]) == (2, 3)
     wdes10 = pick(raw, "wdes.10.board_gap", None).loc[["Disabled"]].set_index("breakdown")
-    # Voting disability m1 N, m2 Y, m3 N, m5 U → 1/3; workforce 18 of (18 + 56) = 24.324%.
-    assert wdes10.loc["board=voting", "value"] == pytest.approx(100 / 3 - 100 * 18 / 74)
-    assert wdes10.loc["board=executive", "value"] == pytest.approx(100 / 3 - 100 * 18 / 74)
-    assert tuple(wdes10.loc["board=voting", ["numerator", "denominator"]]) == (1, 3)
+    # Voting disability m1 N, m2 Y, m3 N, m5 U → 1/4 = 25%; workforce 18 of 77 = 23.377%.
+    assert wdes10.loc["board=voting", "value"] == pytest.approx(25 - 100 * 18 / 77)
+    # Executive m2 Y, m3 N, m4 N → 1/3 − 18/77.
+    assert wdes10.loc["board=executive", "value"] == pytest.approx(100 / 3 - 100 * 18 / 77)
+    assert wdes10.loc["board=executive", "note"] == ""
+    assert tuple(wdes10.loc["board=voting", ["numerator", "denominator"]]) == (1, 4)
     assert set(pick(raw, "wres.9.board_gap", None).index) == {"BME"}
     assert set(pick(raw, "wdes.10.board_gap", None).index) == {"Disabled"}
     for rows in (wres9, wdes10):
@@ -313,15 +328,21 @@ def test_board_without_recorded_ethnicity_and_trust_without_board():
     )
     assert "RCC" not in set(rows["trust_code"])  # no board return: no board rows
     rbb = rows[rows["trust_code"] == "RBB"].set_index(["metric_id", "breakdown"])
-    # Voting: 0 BME of 1 known − 0 of 10 = 0 pp (a real zero, not blank).
+    # Voting: 0 BME of 1 member − 0 of 10 = 0 pp (a real zero, not blank).
     assert rbb.loc[("wres.9.board_gap", "board=voting"), "value"] == 0.0
+    # Executive: x2 alone, ethnicity not recorded: 0 BME of 1 member = 0% − 0% = 0 pp, with the
+    # unrecorded member in the note (the old rule left the figure blank).
     ex = rbb.loc[("wres.9.board_gap", "board=executive")]
-    assert (
-        np.isnan(ex["value"])
-        and ex["note"] == "no executive board members with recorded ethnicity"
-    )
+    assert ex["value"] == 0.0
+    assert ex["note"] == "ethnicity not recorded for 1 of 1 executive board members (counted as Unknown)"
     ex = rbb.loc[("wdes.10.board_gap", "board=executive")]
-    assert np.isnan(ex["value"]) and "recorded disability status" in ex["note"]
+    assert ex["value"] == 0.0 and "disability status not recorded for 1 of 1" in ex["note"]
+    # A trust whose board return has no executive members: blank, with the reason.
+    none = compute_raw(MetricContext.from_tables(
+        {"workforce": wf, "board": board([("y1", "chair", True, False, "A", "N")], trust="RBB")},
+        periods=["2024-03-31"]), ["wres.9.board_gap"])
+    ex = none.set_index("breakdown").loc["board=executive"]
+    assert np.isnan(ex["value"]) and ex["note"] == "no executive board members"
 
 
 def test_board_uses_the_period_snapshot():
@@ -334,7 +355,8 @@ def test_board_uses_the_period_snapshot():
     r23 = pick(rows, "wres.9.board_gap", "board=voting", "BME", period="2023-03-31")
     # 2023: board 1/1 BME = 100%; workforce 50 in-scope staff all M → 100% → gap 0.
     assert r23["value"] == pytest.approx(0.0)
-    assert pick(rows, "wres.9.board_gap", "board=voting", "BME")["value"] == pytest.approx(8.0)
+    assert pick(rows, "wres.9.board_gap", "board=voting", "BME")["value"] == pytest.approx(
+        25 - 100 * 19 / 77)
 
 
 def test_periods_are_computed_independently():
@@ -351,53 +373,59 @@ def test_published_suppression():
     ctx = MetricContext.from_tables(
         {"workforce": workforce(*RAA_STAFF), "board": RAA_BOARD}, periods=["2024-03-31"]
     )
-    out = compute(
-        ctx, ["wres.1.share", "hia2.senior_share", "hia2.representation_ratio", "wres.9.board_gap"]
-    )
-    sup = out.set_index(["metric_id", "breakdown", "group"])["suppressed"]
-    # Overall: Unknown 2 suppressed; secondary suppression takes the next smallest, BME 19.
-    assert sup[("wres.1.share", "", "Unknown")] and sup[("wres.1.share", "", "BME")]
-    assert not sup[("wres.1.share", "", "White")]
-    # Cluster 4: White 9, BME 1, Unknown 0. BME 1 is suppressed; hiding the 0 beside it
-    # would leave 1 = 10 − 9, so the next non-zero cell, White 9, goes too; the senior
-    # share publishes the same counts and is linked, so it matches cell for cell.
-    assert sup.loc[("wres.1.share", "pay_cluster=4")].tolist() == [True, False, True]
-    assert (
-        sup.loc[("wres.1.share", "pay_cluster=4")].tolist()
-        == sup.loc[("hia2.senior_share", "characteristic=ethnicity")].tolist()
-    )
-    # Cluster 1 (White 12, BME 8, Unknown 0) publishes no small count, but the clusters'
-    # BME counts add up to the overall BME count (less staff on pay band Other), so with
-    # cluster 4's BME hidden the next smallest BME cell (cluster 1's 8) is hidden, and then
-    # White 12 beside it (stats.secondary_suppression, cross-breakdown partitions). Its
-    # Unknown 0 goes too: cluster 2's Unknown 2 is the only hidden Unknown cell across
-    # the clusters, and no non-zero Unknown cell is left to hide beside it.
-    assert sup.loc[("wres.1.share", "pay_cluster=1")].tolist() == [True, True, True]
-    # Ratios carry the overall Unknown 2, so every one is suppressed
-    # (else BME 19 could be recovered).
-    assert sup.loc[("hia2.representation_ratio",)].all()
-    # Board gaps are board figures (not suppressed themselves), but with the public board
-    # make-up the gap gives away the workforce BME share, so it goes when an overall
-    # wres.1.share cell is hidden (derived_from): here BME 19 and Unknown 2.
-    assert sup.loc[("wres.9.board_gap",)].all()
-    blank = out[out["suppressed"]]
-    assert blank[["numerator", "denominator", "value", "ci_lower", "ci_upper"]].isna().all().all()
+    ids = ["wres.1.share", "wdes.1.share", "hia2.senior_share", "hia2.representation_ratio",
+           "wres.9.board_gap"]
+    out = compute(ctx, ids, internal=True)
+    key = out.set_index(["metric_id", "breakdown", "group"])
+    sup, note = key["suppressed"], key["note"]
+    primary = "suppressed: based on fewer than 8 people"
+    # Small counts: Unknown 2 (overall, and in cluster 2 and clinical=Y, where all of them
+    # are), BME 1 in cluster 4 (the VSM), disability Unknown 1 in cluster 4.
+    for where in [("wres.1.share", "", "Unknown"), ("wres.1.share", "pay_cluster=2", "Unknown"),
+                  ("wres.1.share", "clinical=Y", "Unknown"), ("wres.1.share", "pay_cluster=4", "BME"),
+                  ("wdes.1.share", "pay_cluster=4", "Unknown")]:
+        assert sup[where] and note[where] == primary, where
+    # Senior leadership is pay cluster 4: the same counts, the same decision, cell for cell.
+    for share, char in (("wres.1.share", "ethnicity"), ("wdes.1.share", "disability")):
+        assert (sup.loc[(share, "pay_cluster=4")].tolist()
+                == sup.loc[("hia2.senior_share", f"characteristic={char}")].tolist())
+    # A row hidden only to protect another count says so, and nothing else.
+    hidden = out[out["suppressed"]]
+    assert set(hidden["note"]) == {primary, "hidden so that another small figure cannot be worked out"}
+    assert hidden[["numerator", "denominator", "value", "ci_lower", "ci_upper"]].isna().all().all()
+    # Nothing small can be worked out from what is published (independent exact check).
+    assert exact_leaks(out, ctx, 8, 11) == []
 
 
-def test_board_gap_asked_for_alone_is_suppressed_with_its_workforce_share():
-    # The same trust as above: overall Unknown 2 is hidden, so the board gap must be too,
-    # even when wres.1.share is not among the metrics requested (a report section showing
-    # only the board gap would otherwise publish what metrics.csv hides).
+def test_board_gap_asked_for_alone_is_decided_with_the_workforce_shares():
+    # The same trust as above. A report section showing only the board gap publishes what
+    # metrics.csv publishes: the gap is decided with every workforce count (it subtracts the
+    # BME share of the workforce, which the public board make-up would give back).
     ctx = MetricContext.from_tables(
         {"workforce": workforce(*RAA_STAFF), "board": RAA_BOARD}, periods=["2024-03-31"]
     )
     alone = compute(ctx, ["wres.9.board_gap"])
     assert set(alone["metric_id"]) == {"wres.9.board_gap"}
-    assert alone["suppressed"].all() and alone["value"].isna().all()
     with_shares = compute(ctx, ["wres.1.share", "wres.9.board_gap"])
     pd.testing.assert_frame_equal(
         alone, with_shares[with_shares["metric_id"] == "wres.9.board_gap"].reset_index(drop=True)
     )
+    # Its cells are the workforce's BME 19 and all 77 in-scope staff (BME 19 + White 56 +
+    # Unknown 2: Unknown stays in the WRES 9 denominator, §4.1).
+    raw_rows = compute_raw(ctx, ["wres.9.board_gap"])
+    assert sorted(set(declared(raw_rows, ctx)["count"])) == [19, 77]
+
+
+def test_board_gap_is_suppressed_when_its_workforce_count_is_small():
+    # 4 BME of 40 in scope: the board gap subtracts 4/40, so with the board's make-up public
+    # the gap would give the 4 back: it goes with the WRES 1 BME row.
+    wf = workforce(staff(36, code="A"), staff(4, code="H"))
+    ctx = MetricContext.from_tables({"workforce": wf, "board": RAA_BOARD}, periods=["2024-03-31"])
+    out = compute(ctx, ["wres.1.share", "wres.9.board_gap"]).set_index(
+        ["metric_id", "breakdown", "group"])
+    assert out.loc[("wres.1.share", "", "BME"), "suppressed"]
+    assert out.loc[("wres.9.board_gap",), "suppressed"].all()
+    assert out.loc[("wres.9.board_gap",), "value"].isna().all()
 
 
 def test_representation_ratio_blank_when_reference_share_is_zero():

@@ -149,8 +149,8 @@ def test_every_survey_metric_is_registered_with_the_contract_id():
         "wdes.9a",
         "hia4.org_action_hwb",
         "hia5.belonging",
-        "hia5.harassment_manager",
-        "hia6.harassment_manager",
+        "hia5.harassment_manager_team",
+        "hia6.harassment_manager_team",
         "hia6.discrimination_colleague",
     }
     assert ids <= set(REGISTRY)
@@ -190,9 +190,6 @@ def test_wres5_headline_is_ethnicity_and_other_characteristics_are_breakdowns(ra
     # Ethnicity is the headline, so it is not repeated as a breakdown.
     assert set(w5.breakdown) == {"", bd, bi}
     assert set(w5.basis) == {"survey"}
-    # Groups partitioning a total are marked for secondary suppression; All is the total.
-    assert not w5[w5.group == "All"].total_shown.any()
-    assert w5[w5.group != "All"].total_shown.all()
 
 
 def test_wres6_combines_manager_and_colleague_answers(raw):
@@ -230,11 +227,25 @@ def test_wres7_wres8_and_wdes_headline_by_disability(raw):
     }
 
 
-def test_hia5_measures_compare_international_recruits(raw):
-    # harassment_manager: International r3 blank, r4 N → 0/1; Domestic r1 Y, r2 N, r6 N → 1/3.
-    assert_share(pick(raw, "hia5.harassment_manager", "", "International"), 0, 1)
-    assert_share(pick(raw, "hia5.harassment_manager", "", "Domestic"), 1, 3)
-    assert_share(pick(raw, "hia6.harassment_manager", "", "White"), 1, 3)  # r1 Y, r2 N, r6 N
+def test_success_metrics_5b_and_6a_count_harassment_from_managers_or_the_team(raw):
+    """EDI plan 5b ("bullying, harassment from team/line manager for IR staff") and 6a
+    ("bullying / harassment from line managers/teams (ALL staff)"): managers (Q14b) or other
+    colleagues (Q14c), combined as in WRES 6 — not managers alone, as before."""
+    # Combined answer: r1 (Y, N) → Y; r2 (N, blank) → not answered; r3 (blank, Y) → Y;
+    # r4 (N, N) → N; r5 (blank, blank) → not answered; r6 (N, N) → N.
+    # International r3 Y, r4 N → 1/2 (managers alone: r3 blank, r4 N → 0/1).
+    assert_share(pick(raw, "hia5.harassment_manager_team", "", "International"), 1, 2)
+    # Domestic r1 Y, r6 N (r2, r5 not answered) → 1/2 (managers alone: 1/3).
+    assert_share(pick(raw, "hia5.harassment_manager_team", "", "Domestic"), 1, 2)
+    # 6a, all staff: r1 Y, r3 Y, r4 N, r6 N → 2/4; White r1 Y, r6 N → 1/2 (managers alone: 1/3).
+    assert_share(pick(raw, "hia6.harassment_manager_team", "", "All"), 2, 4)
+    assert_share(pick(raw, "hia6.harassment_manager_team", "", "White"), 1, 2)
+    # The same answer as WRES 6, shown as the plan's success metric.
+    for g in ("All", "White", "BME"):
+        assert pick(raw, "hia6.harassment_manager_team", "", g).value == pytest.approx(
+            pick(raw, "wres.6", "", g).value, nan_ok=True)
+    assert "success metric 6a" in REGISTRY["hia6.harassment_manager_team"].source
+    assert "team/line manager" in REGISTRY["hia5.harassment_manager_team"].source
 
 
 def test_wdes8_is_asked_of_disabled_staff_only(raw):

@@ -18,6 +18,8 @@ from edi_analysis.metrics import REGISTRY, MetricContext, compute
 from edi_analysis.metrics.board import board_objectives
 from edi_analysis.metrics.wellbeing import ratio_interval, wellbeing
 
+from disclosure_support import declared
+
 Z = 1.959963984540054
 EARLIER, LATER = "2023-03-31", "2024-03-31"
 
@@ -213,14 +215,18 @@ def test_training_relative_likelihood_domestic_over_international():
         + [staff("d9", LATER, training=None)]
         + [staff(f"i{i}", LATER, intl=True, training=i < 2) for i in range(5)]
     )
-    r = pick(wellbeing(ctx_for(rows)), "hia5.training_relative_likelihood", group="Domestic")
+    ctx = ctx_for(rows)
+    out = wellbeing(ctx)
+    r = pick(out, "hia5.training_relative_likelihood", group="Domestic")
     assert r.reference_group == "International"
     assert r.value == pytest.approx(1.5)
     # Katz: SE = √(1/6 − 1/10 + 1/2 − 1/5) = √0.366667 = 0.605530.
     se = math.sqrt(1 / 6 - 1 / 10 + 1 / 2 - 1 / 5)
     assert r.ci_lower == pytest.approx(math.exp(math.log(1.5) - Z * se))  # 0.4578
     assert r.ci_upper == pytest.approx(math.exp(math.log(1.5) + Z * se))  # 4.9146
-    assert r.min_cell == 2  # smallest count it is built from (international accessed)
+    # Its cells (edi_analysis.disclosure): domestic 6 accessed of 10, international 2 of 5.
+    cells = declared(out, ctx)
+    assert sorted(cells.loc[cells["row"] == out.index.get_loc(r.name), "count"]) == [2, 5, 6, 10]
 
 
 def test_training_relative_likelihood_blank_when_no_international_recruit_trained():
@@ -243,7 +249,15 @@ SICK_ROWS = [
 
 
 def test_sickness_absence_rate_is_days_lost_over_days_available():
-    rows = wellbeing(ctx_for(SICK_ROWS))
+    ctx = ctx_for(SICK_ROWS)
+    rows = wellbeing(ctx)
+    cells = declared(rows, ctx)
+
+    def headcount(r):  # its one cell: the people behind the days, which it does not show
+        c = cells[cells["row"] == rows.index.get_loc(r.name)]
+        assert not c["shown"].any()
+        return c["count"].tolist()
+
     r = pick(rows, "hia4.sickness_absence_rate")
     # (10 + 0 + 30) ÷ (200 + 100 + 300) × 100 = 40/600 × 100 = 6.6667%.
     assert (r.numerator, r.denominator) == (40.0, 600.0)
@@ -255,15 +269,19 @@ def test_sickness_absence_rate_is_days_lost_over_days_available():
     assert se == pytest.approx(0.025459, abs=1e-6)
     assert r.ci_lower == pytest.approx(100 * (1 / 15 - Z * se))  # 1.677%
     assert r.ci_upper == pytest.approx(100 * (1 / 15 + Z * se))  # 11.657%
-    assert r.min_cell == 3 and r.basis == "rate"  # protected on the headcount, not the days
+    assert headcount(r) == [3] and r.basis == "rate"  # protected on the headcount, not the days
     assert "excluded" in r.note
     white = pick(rows, "hia4.sickness_absence_rate", "characteristic=ethnicity", "White")
-    assert white.value == pytest.approx(100 * 10 / 300) and white.min_cell == 2
+    assert white.value == pytest.approx(100 * 10 / 300) and headcount(white) == [2]
     single = pick(rows, "hia4.sickness_absence_rate", "characteristic=sex", "Male")
     assert single.value == pytest.approx(10.0) and np.isnan(single.ci_lower)  # one person
-    # Suppressed on the headcount (3 people < 8) even though 600 days are behind it.
+    # Suppressed on the headcount (3 people < 8) even though 600 days are behind it; a group
+    # with nobody in it (0 is not a small count) is published, with no figure.
     out = compute(ctx_for(SICK_ROWS), ["hia4.sickness_absence_rate"])
-    assert out.suppressed.all()
+    assert out.loc[out["suppressed"], "note"].eq("suppressed: based on fewer than 8 people").all()
+    empty = out[~out["suppressed"]]
+    assert len(empty) == 2 and (empty["denominator"] == 0).all() and empty["value"].isna().all()
+    assert set(empty["group"]) == {"Unknown"}  # ethnicity and disability Unknown: no one
 
 
 def test_ratio_interval_matches_a_per_person_computation():
@@ -367,9 +385,13 @@ def test_board_shares_of_members_at_the_snapshot():
     assert_census_share(appraised, 2, 5)
     assert appraised.note.startswith("2 member(s)")
     assert set(rows.basis) == {"board"}
+    # Success metric 1a names the chair's and chief executive's appraisals: m1 (chair) appraised,
+    # m2 (chief executive) not → 1 of 2; both have SMART objectives → 2 of 2.
+    assert_rate(pick(rows, "hia1.appraised_share", "board=chair_chief_executive"), 1, 2)
+    assert_rate(pick(rows, "hia1.smart_objectives_share", "board=chair_chief_executive"), 2, 2)
     # Board figures are never suppressed, however small (CONTRACT.md §4.8).
     out = compute(ctx, ["hia1.smart_objectives_share", "hia1.appraised_share"])
-    assert len(out) == 6 and not out.suppressed.any()
+    assert len(out) == 8 and not out.suppressed.any()
 
 
 def test_board_uses_the_periods_own_snapshot():

@@ -60,8 +60,8 @@ def test_lead_example_sentence():
     row = rl(1.6, 1.1, 2.3, numerator=41, denominator=2410)
     assert n.sentence(row) == (
         "BME staff were 1.60 times as likely as White staff to enter "
-        "a formal disciplinary process (95% CI 1.10 to 2.30; 41 cases in 2,410 person-years of "
-        "BME staff), outside the non-adverse range of 0.80 to 1.25.")
+        "a formal disciplinary process (95% CI 1.10 to 2.30; 41 staff entering in 2,410 "
+        "person-years of BME staff), outside the non-adverse range of 0.80 to 1.25.")
 
 
 @pytest.mark.parametrize("value, direction, shown, within", [
@@ -221,14 +221,49 @@ def test_blank_with_note():
 
 
 @pytest.mark.parametrize("label, phrase", [
-    ("adverse", "the difference is adverse"),
-    ("within_range", "within the non-adverse range"),
-    ("inconclusive", "do not show clearly"),
+    ("adverse", "at a higher rate than White staff, by more than the non-adverse range"),
+    ("below_range", "at a lower rate than White staff, by more than the non-adverse range"),
+    ("within_range", "is within the non-adverse range of 0.80 to 1.25"),
+    ("inconclusive", "the data cannot tell whether"),
 ])
-def test_inconsistency_flag(label, phrase):
-    row = dict(metric_id="hia6.inconsistency", unit="flag", group="BME", reference_group="White",
-               value=label, suppressed=False)
-    assert phrase in n.sentence(row)
+def test_disparity_flag_reads_the_label_and_appends_what_the_interval_allows(label, phrase):
+    note = "The 90% interval runs from 1.30 to 2.40, entirely above 1.25: …"
+    row = dict(metric_id="hia6.disparity", unit="flag", group="BME", reference_group="White",
+               value=label, suppressed=False, note=note)
+    text = n.sentence(row)
+    assert text.startswith("After adjusting for staff group and pay band, ")
+    assert phrase in text and text.endswith(note)
+    row = dict(row, metric_id="hia6.disability.disparity", group="Disabled",
+               reference_group="Non-disabled")
+    assert "formal capability process" in n.sentence(row)
+
+
+@pytest.mark.parametrize("label, phrase", [
+    ("differs", "differs between staff groups"),
+    ("no_difference_shown", "read the trust-wide figure, not the figures for single staff groups"),
+    ("not_tested", "could not be tested"),
+])
+def test_staff_group_difference_flag(label, phrase):
+    row = dict(metric_id="hia6.staff_group_difference", unit="flag", group="BME",
+               reference_group="White", value=label, suppressed=False, note="p = 0.312")
+    assert phrase in n.sentence(row) and n.sentence(row).endswith("p = 0.312")
+
+
+def test_model_ratios_do_not_read_the_point_estimate_against_the_range():
+    # The label row does that, from the interval (a 1.08 with interval 0.39–3.02 is not
+    # "within the non-adverse range").
+    row = dict(metric_id="hia6.disability.adjusted_rate_ratio", unit="ratio", group="Disabled",
+               reference_group="Non-disabled", value=1.08, ci_lower=0.39, ci_upper=3.02,
+               numerator=9, denominator=8.33, suppressed=False)
+    text = n.sentence(row)
+    assert text.startswith("Comparing staff in the same staff group and pay band, disabled staff "
+                           "were 1.08 times as likely as non-disabled staff to enter the formal "
+                           "capability process (95% CI 0.39 to 3.02; 9 staff entering against "
+                           "8.3 expected)")
+    # the interval includes 1: the sentence says the difference may be due to chance
+    assert text.endswith("the interval includes 1.00 (equal likelihood), so the difference may "
+                         "be due to chance.")
+    assert "non-adverse range" not in text
 
 
 def test_rag_summary():

@@ -210,9 +210,17 @@ def test_trend_and_peers_shown(sample_run):
                        as_version=4)
     html = "\n".join(h for _, h in _outputs(nb, "text/html"))
     assert "Trend: " in html and "2023-03-31" in html  # the earlier snapshot in the data
-    n_trusts = len(list((params.reports_dir / PERIOD).iterdir()))
-    assert n_trusts >= 2
-    assert f"This trust ({trusts[0]}) is " in html and f" of {n_trusts} from lowest to highest" in html
+    # The position among the trusts whose WRES 3 figure is published (a suppressed figure
+    # has no place on the strip).
+    import pandas as pd
+
+    shown = 0
+    for folder in (params.reports_dir / PERIOD).iterdir():
+        rows = pd.read_csv(folder / "metrics.csv")
+        r = rows[(rows["metric_id"] == "wres.3.relative_likelihood") & rows["breakdown"].isna()]
+        shown += int((~r["suppressed"] & r["value"].notna()).sum())
+    assert shown >= 2
+    assert f"This trust ({trusts[0]}) is " in html and f" of {shown} from lowest to highest" in html
 
 
 def test_methodology_shows_input_hashes(sample_run):

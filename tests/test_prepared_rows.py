@@ -70,8 +70,11 @@ def test_prepared_rows_are_metrics_csv_rows(prepared):
     trust = trusts[0]
     back = report.read_rows(slices[trust] / report.ROWS_DIR / f"{PERIODS[1]}-rows.parquet")
     pd.testing.assert_frame_equal(back, rows[PERIODS[1]]["rows"][trust], check_exact=True)
-    labels = back.loc[back["unit"] == "flag", "value"]
+    # (a suppressed label row, e.g. a model label whose observed count is hidden, is blank)
+    flags = back[back["unit"] == "flag"]
+    labels = flags.loc[~flags["suppressed"], "value"]
     assert len(labels) > 0 and all(isinstance(v, str) for v in labels)
+    assert flags.loc[flags["suppressed"], "value"].isna().all()
     assert back.loc[back["unit"] != "flag", "value"].map(lambda v: isinstance(v, float)).all()
 
 

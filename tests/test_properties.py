@@ -1,9 +1,11 @@
 """Property tests (hypothesis) for the laws the methodology promises (DESIGN.md §5).
 
-(a) Suppression never publishes a count of 1..min_count−1, directly or by
-    subtraction within a partition whose total is shown (CONTRACT.md §4.8);
-    on random tables through ``stats.apply_suppression`` and on the real
-    metric families over random small datasets.
+(a) Suppression never publishes a count of 1..min_count−1, directly or by adding
+    and subtracting any published rows of a trust, across families and periods
+    (CONTRACT.md §4.8): checked on random two-way tables and on the real metric
+    families over generated trusts with small groups, by an independent exact
+    method (``tests/disclosure_support.py``: explicit table equations, integer
+    elimination, brute-force list of protected counts), not the package's own.
 (b) Relative likelihood of A vs B = 1 / (B vs A), with the interval bounds
     reciprocal and swapped (CONTRACT.md §4.7).
 (c) Metrics for all trusts at once = metrics trust by trust (DESIGN.md §2).
@@ -29,7 +31,8 @@ from edi_analysis.contract import validate_dataset
 from edi_analysis.metrics import REGISTRY, MetricContext, compute
 from edi_analysis.metrics.disciplinary import _rl_rows
 from edi_analysis.metrics.recruitment import relative_likelihood_rows
-from edi_analysis.metrics.rows import make_rows, min_positive
+
+from disclosure_support import exact_leaks
 
 PERIOD = "2024-03-31"
 def bounded(n: int) -> settings:
@@ -40,104 +43,78 @@ def bounded(n: int) -> settings:
 # --- (a) suppression on random tables ----------------------------------------------------
 
 
-def two_way_rows(counts: np.ndarray) -> pd.DataFrame:
-    """Share rows of a breakdown × group table with both margins shown.
+def two_way_workforce(counts: np.ndarray) -> pd.DataFrame:
+    """In-scope nurses at one snapshot: ``counts[b, g]`` of pay band b with ethnic code g.
 
-    Row b of ``counts`` is breakdown ``x=b``: its groups are shares of its
-    total (partition ``m:x=b``); each group's counts across breakdowns add up
-    to the overall row of that group (partition ``m:x=*:g``), which is
-    published as well (breakdown "", group g) — the shape of WRES 1 by pay
-    cluster, of outcome shares by group and of leaver rates by age band.
+    WRES 1 then shows each band's cluster by ethnicity with both margins (the overall row,
+    and the shares within each cluster): the shape of the old partition tests, now through
+    the real declarations and decision. Band ``Other`` is in no cluster.
     """
-    n_b, n_g = counts.shape
-    parts = []
-    for b in range(n_b):
-        k = counts[b].astype("float64")
-        n = np.full(n_g, k.sum())
-        parts.append(make_rows(
-            trust_code="RAA", period=PERIOD, metric_id="wres.1.share", breakdown=f"x={b}",
-            group=[f"g{g}" for g in range(n_g)], numerator=k, denominator=n,
-            value=np.where(n > 0, 100 * k / np.where(n > 0, n, 1), np.nan), basis="rate",
-            min_cell=min_positive(k, n),
-            partition=[f"m:x={b}|m:x=*:g{g}" for g in range(n_g)],
-        ))
-    k = counts.sum(axis=0).astype("float64")
-    n = np.full(n_g, k.sum())
-    parts.append(make_rows(
-        trust_code="RAA", period=PERIOD, metric_id="wres.1.share", breakdown="",
-        group=[f"g{g}" for g in range(n_g)], numerator=k, denominator=n,
-        value=np.where(n > 0, 100 * k / np.where(n > 0, n, 1), np.nan), basis="rate",
-        min_cell=min_positive(k, n), partition="m:",
-    ))
-    return pd.concat(parts, ignore_index=True)
+    bands = ["Band 2", "Band 5", "Band 8a", "Other"]
+    codes = ["A", "H", "Z"]
+    blocks = []
+    for b in range(counts.shape[0]):
+        for g in range(counts.shape[1]):
+            n = int(counts[b, g])
+            if n:
+                blocks.append(pd.DataFrame({
+                    "trust_code": "RAA", "snapshot_date": pd.Timestamp(PERIOD),
+                    "ethnic_category": codes[g], "sex": "F", "disability": "N",
+                    "staff_group": "Nursing and Midwifery Registered", "pay_band": bands[b],
+                    "contract_type": "permanent"}, index=range(n)))
+    df = pd.concat(blocks, ignore_index=True)
+    df["staff_id"] = [f"S{i:05d}" for i in range(len(df))]
+    for col in ("staff_id", "trust_code", "ethnic_category", "sex", "disability", "staff_group",
+                "pay_band", "contract_type"):
+        df[col] = df[col].astype("str")
+    return df
 
 
-def exposed_partitions(suppressed: np.ndarray, raw: pd.DataFrame) -> list[str]:
-    """Partitions from whose shown total one hidden cell could be recovered, though more could be hidden.
-
-    Shown cells subtracted from the total leave the sum of the hidden cells;
-    that sum is one cell's count when exactly one hidden cell has a non-zero
-    numerator (or denominator). Such a partition is a leak unless nothing
-    helpful is left to hide (no shown cell with a non-zero count of that
-    kind): then the total equals that one cell, and the callers check the
-    total is hidden wherever that cell is small.
-    """
-    members = stats.partition_members(raw)
-    pos = members["_pos"].to_numpy()
-    num = raw["numerator"].to_numpy(dtype="float64")[pos] > 0
-    den = raw["denominator"].to_numpy(dtype="float64")[pos] > 0
-    hid = suppressed[pos]
-    m = members.assign(num=num & hid, den=den & hid, room_num=num & ~hid, room_den=den & ~hid)
-    per = m.groupby(["trust_code", "period", "name"])[["num", "den", "room_num", "room_den"]].sum()
-    leak = ((per["num"] == 1) & (per["room_num"] > 0)) | ((per["den"] == 1) & (per["room_den"] > 0))
-    return [" ".join(map(str, k)) for k in per.index[leak]]
-
-
-@bounded(80)
+@bounded(25)
 @given(
-    st.integers(2, 4).flatmap(lambda b: st.integers(2, 4).flatmap(
-        lambda g: st.lists(st.integers(0, 20), min_size=b * g, max_size=b * g).map(
-            lambda v: np.array(v).reshape(b, g)))),
+    st.integers(2, 4).flatmap(lambda b: st.lists(st.integers(0, 20), min_size=3 * b,
+                                                   max_size=3 * b).map(
+        lambda v: np.array(v).reshape(-1, 3))).filter(lambda a: a.sum() > 0),
     st.integers(3, 10),
 )
 def test_suppression_of_a_two_way_table_never_leaks(counts, min_count):
-    raw = two_way_rows(counts)
-    out = stats.apply_suppression(raw, min_count=min_count)
-    sup = out["suppressed"].to_numpy()
-    shown = out[~sup]
+    ctx = MetricContext.from_tables({"workforce": two_way_workforce(counts)}, [PERIOD])
+    rows = compute(ctx, ["wres.1.share"], internal=True, min_count=min_count)
+    shown = rows[~rows["suppressed"]]
     # Directly: no published count in 1..min_count−1.
     assert not shown["numerator"].between(1, min_count - 1).any()
     assert not shown["denominator"].between(1, min_count - 1).any()
-    # By subtraction: no partition with a shown total has one recoverable hidden cell.
-    assert exposed_partitions(sup, raw) == []
-    # Where one non-zero hidden cell is left with nothing else to hide, the total equals
-    # it: the total must be hidden too when that count is small.
-    n_b, n_g = counts.shape
-    grid = sup[: n_b * n_g].reshape(n_b, n_g)
-    overall = sup[n_b * n_g:]
-    for g in range(n_g):
-        lone = [b for b in range(n_b) if grid[b, g] and counts[b, g] > 0]
-        if len(lone) == 1 and counts[lone[0], g] < min_count:
-            assert overall[g], f"group g{g}: the overall count is the hidden {counts[lone[0], g]}"
-    for b in range(n_b):
-        lone = [g for g in range(n_g) if grid[b, g] and counts[b, g] > 0]
-        if len(lone) == 1 and counts[b, lone[0]] < min_count:
-            assert grid[b].all(), f"x={b}: the shown total is the hidden {counts[b, lone[0]]}"
+    # By subtraction across every published row: nothing small can be worked out.
+    assert exact_leaks(rows, ctx, min_count, 11) == []
 
 
 def test_two_way_table_hand_example():
-    # counts (rows x=0, x=1; groups g0, g1, g2); overall g0 = 33, g1 = 15, g2 = 32 shown.
-    #   x=0: 30  3  20     primary: the two 3s.
-    #   x=1:  3 12  12
-    # Pass 1 (every partition on the same mask): x=0 hides its next smallest non-zero
-    # cell, 20; x=1 its 12 (g1, first of the tie); column g0 (3 hidden at x=1) hides 30;
-    # column g1 (3 hidden at x=0) takes x=1's 12 (already chosen).
-    # Pass 2: column g2 now has one hidden cell (20), so x=1's g2 12 goes too.
-    # Pass 3: every partition has 0 or ≥ 2 hidden non-zero cells: stable. The overall
-    # rows stay (33, 15, 32 are not small, and their own partition has nothing hidden).
-    raw = two_way_rows(np.array([[30, 3, 20], [3, 12, 12]]))
-    out = stats.apply_suppression(raw, min_count=8)
-    assert out["suppressed"].tolist() == [True] * 6 + [False] * 3
+    # Bands 2 and 5 (clusters 1, 2), codes A, H, Z:
+    #   cluster 1: White 30, BME  3, Unknown 20   (total 53)   primary: the two 3s.
+    #   cluster 2: White  3, BME 12, Unknown 12   (total 27)
+    #   overall:   White 33, BME 15, Unknown 32   (total 80)
+    # The cluster totals are published anyway (WDES 1: all 53 and 27 are Non-disabled), so
+    # a lone hidden count in a cluster would be its total minus the others (3 = 53 − 30 − 20):
+    # each cluster hides at least one more. And a lone hidden count in a column would be the
+    # overall count minus the other cluster's (3 = 33 − 30). The decision ends when no count
+    # of 1–7 is a combination of what is shown.
+    counts = np.array([[30, 3, 20], [3, 12, 12]])
+    ctx = MetricContext.from_tables({"workforce": two_way_workforce(counts)}, [PERIOD])
+    out = compute(ctx, ["wres.1.share", "wdes.1.share"], internal=True)
+    t = out.set_index(["metric_id", "breakdown", "group"])
+    primary = "suppressed: based on fewer than 8 people"
+    assert t.loc[("wres.1.share", "pay_cluster=1", "BME"), "note"] == primary
+    assert t.loc[("wres.1.share", "pay_cluster=2", "White"), "note"] == primary
+    for cluster in ("pay_cluster=1", "pay_cluster=2"):
+        assert t.loc[("wres.1.share", cluster), "suppressed"].sum() >= 2
+        assert t.loc[("wdes.1.share", cluster, "Non-disabled"), "numerator"] in (53, 27)
+    for group in ("White", "BME", "Unknown"):  # column: 0 or at least 2 hidden clusters
+        hidden = sum(t.loc[("wres.1.share", c, group), "suppressed"]
+                     for c in ("pay_cluster=1", "pay_cluster=2"))
+        assert hidden != 1 or t.loc[("wres.1.share", "", group), "suppressed"]
+    w = t.loc[("wres.1.share", "", "White")]
+    assert (w["numerator"], w["denominator"]) == (33, 80)  # nothing small behind it
+    assert exact_leaks(out, ctx, 8, 11) == []
 
 
 # --- (a) suppression on the real metric families -------------------------------------------
@@ -164,12 +141,17 @@ def thinned(tables: dict[str, pd.DataFrame], keep: float, seed: int) -> dict[str
 @given(seed=st.integers(1, 2**31 - 1), keep=st.sampled_from([0.08, 0.25, 1.0]),
        min_count=st.sampled_from([5, 8, 10]), min_survey=st.sampled_from([11, 20]))
 def test_real_metrics_never_publish_a_small_count(seed, keep, min_count, min_survey):
+    # Generated trusts with small groups, two snapshots: every family, every period.
     tables = thinned(generated(seed % 7, 2, 450), keep, seed)
-    ctx = MetricContext.from_tables(tables, [PERIOD], n_bootstrap=10)
+    ctx = MetricContext.from_tables(tables, ["2023-03-31", PERIOD], n_bootstrap=10)
     rows = compute(ctx, internal=True, min_count=min_count, min_survey_responses=min_survey)
     sup = rows["suppressed"].to_numpy()
-    # Suppressed rows keep their row with every figure blank.
+    # Suppressed rows keep their row with every figure blank, and say only why.
     assert rows.loc[sup, list(stats.BLANKED)].isna().all().all()
+    assert set(rows.loc[sup, "note"]) <= {
+        f"suppressed: based on fewer than {min_count} people",
+        f"suppressed: based on fewer than {min_survey} answers",
+        "hidden so that another small figure cannot be worked out"}
     # Directly: no count column of a published row holds 1..threshold−1 (MetricSpec.counts).
     threshold = {"min_count": min_count, "min_survey_responses": min_survey}
     for metric_id, shown in rows[~sup].groupby("metric_id"):
@@ -178,8 +160,8 @@ def test_real_metrics_never_publish_a_small_count(seed, keep, min_count, min_sur
             v = shown[col]
             small = v[(v > 0) & (v < threshold[spec.count_rule])]
             assert small.empty, f"{metric_id} {col}: {small.tolist()}"
-    # By subtraction: no declared partition is left exposed.
-    assert exposed_partitions(sup, rows) == []
+    # By subtraction across every published row of a trust and both periods: nothing.
+    assert exact_leaks(rows, ctx, min_count, min_survey) == []
 
 
 # --- (b) relative likelihood is reciprocal -----------------------------------------------

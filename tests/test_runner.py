@@ -443,3 +443,27 @@ def test_split_timing_from_papermill_metadata():
     t0 = datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
     # kernel start = first cell start − t0 = 3 s; imports = 2.0; work = 0.5 + 4.0
     assert runner._split_timing(nb, t0) == {"kernel_start": 3.0, "imports": 2.0, "work": 4.5}
+
+
+def test_trend_rows_are_written_beside_metrics_csv_from_the_same_decision(failing_run):
+    # The reports show the earlier snapshot's rows as trends; they are published, so they go in
+    # the report folder (metrics.csv columns) for the audit, and they are the earlier period's
+    # own rows: one suppression decision over every period the run publishes.
+    import pandas as pd
+
+    from edi_analysis import audit, pipeline, report
+    from edi_analysis.contract import validate_dataset
+
+    params, trust, _, _ = failing_run
+    folder = params.reports_dir / PERIOD / trust
+    trend = pd.read_csv(folder / runner.TREND_CSV, keep_default_na=False)
+    assert list(trend.columns) == list(audit.METRICS_COLUMNS)
+    assert set(trend["trust_code"]) == {trust} and set(trend["period"]) == {"2023-03-31"}
+    assert set(trend["metric_id"]) <= set(report.all_trend_ids()) and len(trend) > 20
+    dataset = validate_dataset(params.data).dataset
+    earlier = pipeline.compute_metrics(dataset, ["2023-03-31"], [trust],
+                                       metric_ids=report.all_trend_ids())
+    assert (folder / runner.TREND_CSV).read_bytes() == pipeline.metrics_csv_bytes(earlier)
+    # The audit reads it with metrics.csv, across both.
+    rep = audit.audit([folder], params.data)
+    assert rep.metrics_tables == 2 and rep.ok, [f.format() for f in rep.findings[:3]]

@@ -27,10 +27,10 @@ CONTRACT_COLUMNS = {
     "workforce": [
         "staff_id", "trust_code", "snapshot_date", "ethnic_category", "sex", "disability",
         "staff_group", "pay_band", "contract_type", "fte", "start_date", "age_band",
-        "hourly_pay", "full_pay_relevant", "bonus_pay_12m", "accessed_nonmandatory_training",
-        "flexible_working", "international_recruit", "sickness_days_12m",
-        "available_days_12m", "risk_assessment_completed", "flu_vaccinated",
-        "wellbeing_conversation",
+        "hourly_pay", "full_pay_relevant", "bonus_pay_12m", "bonus_pay_period", "specialty",
+        "accessed_nonmandatory_training", "flexible_working", "international_recruit",
+        "sickness_days_12m", "available_days_12m", "risk_assessment_completed",
+        "flu_vaccinated", "wellbeing_conversation",
     ],
     "recruitment": [
         "application_id", "trust_code", "applied_date", "staff_group", "pay_band",
@@ -483,3 +483,18 @@ def test_england_like_call_scales(large):
     assert len(large["board"]) == pytest.approx(30 * 2 * 12, rel=0.15)
     # Whole-array generation: this size takes about a second (generous bound for loaded CI).
     assert LARGE_SECONDS[0] < 30
+
+
+def test_period_bonus_and_specialty_columns(tables):
+    """bonus_pay_period: a twelfth of a consultant's award (CEAs are paid monthly), nothing for
+    other staff; specialty: doctors only, the same in both snapshots."""
+    wf = tables["workforce"]
+    cons = wf["pay_band"] == "Consultant"
+    bonus, period = wf["bonus_pay_12m"].astype(float), wf["bonus_pay_period"].astype(float)
+    assert np.allclose(period[cons], np.round(bonus[cons] / 12, 2), atol=0.006)
+    assert (period[~cons] == 0).all() and (period[cons] > 0).any()
+    med = wf["staff_group"] == "Medical and Dental"
+    assert wf.loc[med, "specialty"].notna().all() and wf.loc[~med, "specialty"].isna().all()
+    both = wf[med].pivot_table(index=["trust_code", "staff_id"], columns="snapshot_date",
+                               values="specialty", aggfunc="first").dropna()
+    assert len(both) > 500 and (both.iloc[:, 0] == both.iloc[:, 1]).all()

@@ -102,6 +102,9 @@ class AuditReport:
     files_skipped: int = 0
     identifiers: int = 0
     metrics_tables: int = 0
+    #: distinct counts of the published metrics tables checked against the data and for
+    #: recovery by subtraction across all of them (``edi_analysis.disclosure.linked_audit``)
+    linked_cells: int = 0
 
     @property
     def ok(self) -> bool:
@@ -113,6 +116,7 @@ class AuditReport:
         return (
             f"audit {verdict}: {n} finding{'s' * (n != 1)} in {self.files_scanned} files scanned "
             f"({self.metrics_tables} metrics table{'s' * (self.metrics_tables != 1)}, "
+            f"{self.linked_cells} linked cells checked, "
             f"{self.identifiers} identifiers checked; {self.files_skipped} files of other types "
             f"not scanned), {len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}"
         )
@@ -121,45 +125,46 @@ class AuditReport:
 # --- identifiers ---------------------------------------------------------------------
 
 
-def load_identifiers(data_dir: Path, mapping=None, settings=None) -> set[str]:
-    """Every identifier value in the validated input tables of ``data_dir``.
+def load_dataset(data_dir: Path, mapping=None, settings=None):
+    """The validated dataset of ``data_dir`` (read through ``mapping``/``settings``, the mapping
+    profile of a trust's own exports; see docs/mapping.md).
 
-    ``mapping``/``settings``: the mapping profile the data are read through
-    (a trust's own exports; see docs/mapping.md). Raises :class:`AuditError` when the inputs do not validate: identifiers
+    Raises :class:`AuditError` when the inputs do not validate: identifiers
     read from a table that cannot be trusted could miss some.
     """
+    from edi_analysis.contract import validate_dataset
+
     if not Path(data_dir).is_dir():
         raise AuditError(f"{data_dir}: no such data folder")
-    # the same files (names, sizes, modification times) give the same identifiers: a build's
+    # the same files (names, sizes, modification times) give the same dataset: a build's
     # publish, or several publishes in one process, validate the data once
     try:
         key = (str(Path(data_dir).resolve()), str(mapping), tuple(sorted((settings or {}).items())),
-               tuple(sorted(
-            (p.name, st.st_size, st.st_mtime_ns) for p in Path(data_dir).iterdir()
-            if p.is_file() and (st := p.stat()))))
+               tuple(sorted((p.name, st.st_size, st.st_mtime_ns) for p in Path(data_dir).iterdir()
+                            if p.is_file() and (st := p.stat()))))
     except OSError:
         key = None
-    if key is not None and key in _IDENTIFIER_CACHE:
-        return set(_IDENTIFIER_CACHE[key])
-    ids = _read_identifiers(Path(data_dir), mapping, settings)
-    if key is not None:
-        _IDENTIFIER_CACHE.clear()  # one dataset at a time: a national set holds millions
-        _IDENTIFIER_CACHE[key] = frozenset(ids)
-    return ids
-
-
-_IDENTIFIER_CACHE: dict = {}
-
-
-def _read_identifiers(data_dir: Path, mapping=None, settings=None) -> set[str]:
-    from edi_analysis.contract import validate_dataset
-
+    if key is not None and key in _DATASET_CACHE:
+        return _DATASET_CACHE[key]
     report = validate_dataset(Path(data_dir), mapping=mapping, settings=settings)
     if not report.ok or report.dataset is None:
         first = "; ".join(issue.format() for issue in report.errors[:3])
         raise AuditError(f"{data_dir}: the inputs do not validate ({len(report.errors)} errors: {first})")
+    if key is not None:
+        _DATASET_CACHE.clear()  # one dataset at a time: a national set holds millions of rows
+        _DATASET_CACHE[key] = report.dataset
+    return report.dataset
+
+
+_DATASET_CACHE: dict = {}
+
+
+def load_identifiers(data_dir: Path, mapping=None, settings=None, dataset=None) -> set[str]:
+    """Every identifier value in the validated input tables of ``data_dir`` (or of ``dataset``)."""
+    if dataset is None:
+        dataset = load_dataset(Path(data_dir), mapping, settings)
     ids: set[str] = set()
-    for table in report.dataset.tables.values():
+    for table in dataset.tables.values():
         if table is None:
             continue
         for col in IDENTIFIER_COLUMNS:
@@ -489,6 +494,8 @@ class _Scanner:
                  thresholds: dict[str, int], registry, allow_lower: bool):
         self.report, self.matcher, self.paths = report, matcher, paths
         self.thresholds, self.registry, self.allow_lower = thresholds, registry, allow_lower
+        #: (file, line, record) of every metrics-table row read, for the linked-cell check
+        self.published: list = []
 
     def text(self, file: str, loc: str, text: str, table: bool = False) -> None:
         for ident in self.matcher.find(text):
@@ -500,7 +507,9 @@ class _Scanner:
                 file, loc, "local path", f"{found!r} ({label}) is published: an absolute local "
                 "path names a person's folders and where the data live"))
 
-    def row(self, rec: dict[str, str], where: str, file: str) -> None:
+    def row(self, rec: dict[str, str], where: str, file: str, line: int | None = None) -> None:
+        if line is not None:
+            self.published.append((file, line, rec))
         self.report.findings += _check_metrics_row(
             rec, where, file, self.thresholds, self.registry, allow_lower=self.allow_lower,
             warnings=self.report.warnings)
@@ -527,7 +536,7 @@ def _scan_csv(path: Path, file: str, scan: _Scanner) -> None:
                 col = header[ci] if ci < len(header) else str(ci + 1)
                 scan.text(file, f"row {line}, column {col}", cell, table=True)
             if is_metrics:
-                scan.row(dict(zip(header, cells)), f"row {line}", file)
+                scan.row(dict(zip(header, cells)), f"row {line}", file, line)
 
 
 def _cell_text(value) -> str:
@@ -574,7 +583,7 @@ def _scan_parquet(path: Path, file: str, scan: _Scanner) -> None:
                     rec = {c: _cell_text(cols[c][i]) for c in METRICS_COLUMNS}
                     if isinstance(cols["suppressed"][i], bool):
                         rec["suppressed"] = "true" if cols["suppressed"][i] else "false"
-                    scan.row(rec, f"row {offset + i + 1}", file)
+                    scan.row(rec, f"row {offset + i + 1}", file, offset + i + 1)
             offset += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"the Parquet file cannot be read: {exc}") from None
@@ -630,22 +639,33 @@ def audit(
     allow_lower_thresholds: bool = False,
     mapping=None,
     settings=None,
+    dataset=None,
 ) -> AuditReport:
     """Scan every published file under ``paths`` for input identifiers, absolute local paths
     and unsuppressed small counts; a file it cannot read is a finding.
 
     CONTRACT.md §2 (identifiers never appear in any output) and §4.8
-    (suppression). Counts are checked against ``min_count`` /
-    ``min_survey_responses`` and never below the contract's minimums (8, 11):
-    below those is a finding, or, with ``allow_lower_thresholds`` (the params
-    key of that name), a warning per count. ``identifiers`` overrides reading
-    them from ``data_dir`` (for tests and callers that hold the dataset
-    already). Raises :class:`AuditError` when the paths or the inputs cannot
-    be read.
+    (suppression), including counts recoverable by subtraction across all
+    the published metrics tables (the linked-cell check). Counts are checked
+    against ``min_count`` / ``min_survey_responses`` and never below the
+    contract's minimums (8, 11): below those is a finding, or, with
+    ``allow_lower_thresholds`` (the params key of that name), a warning per
+    count. ``identifiers`` overrides reading them from ``data_dir`` (for tests
+    and callers that hold the dataset already); ``dataset`` is the validated
+    data of ``data_dir`` (read through ``mapping``/``settings`` otherwise).
+    Raises :class:`AuditError` when the paths or the inputs cannot be read.
     """
     from edi_analysis.metrics import REGISTRY
 
-    ids = set(identifiers) if identifiers is not None else load_identifiers(Path(data_dir), mapping, settings)
+    if dataset is None and identifiers is None:
+        dataset = load_dataset(Path(data_dir), mapping, settings)
+    elif dataset is None and Path(data_dir).is_dir():
+        try:  # identifiers given (tests): the linked check still counts on the data if it can
+            dataset = load_dataset(Path(data_dir), mapping, settings)
+        except AuditError:
+            dataset = None  # _linked_check then warns that it did not run
+    ids = set(identifiers) if identifiers is not None else load_identifiers(
+        data_dir, dataset=dataset)
     matcher = IdentifierMatcher(ids)
     thresholds = {"min_count": int(min_count), "min_survey_responses": int(min_survey_responses)}
     report = AuditReport(identifiers=len(matcher.ids))
@@ -692,7 +712,24 @@ def audit(
             # A file the audit cannot read cannot be shown to be safe.
             report.findings.append(Finding(file, "1", "unreadable",
                                            f"could not be scanned ({exc}); not safe to publish unchecked"))
+    _linked_check(report, scan.published, dataset, thresholds)
     return report
+
+
+def _linked_check(report: AuditReport, published: list, dataset, thresholds: dict[str, int]) -> None:
+    """Every metrics table read, together: what subtraction across them reveals (docs/audit.md)."""
+    from edi_analysis.disclosure import linked_audit
+
+    if not published:
+        return
+    if dataset is None:
+        report.warnings.append("linked-cell check NOT run: no data folder to count the published "
+                               "cells on")
+        return
+    result = linked_audit.check(linked_audit.collect(published), dataset.tables,
+                                thresholds["min_count"], thresholds["min_survey_responses"])
+    report.linked_cells = result.cells
+    report.findings += [Finding(f.file, f.location, f.what, f.message) for f in result.findings]
 
 
 def print_report(report: AuditReport, stream) -> None:

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from edi_analysis.narrative import (NON_ADVERSE_HIGH, NON_ADVERSE_LOW, breakdown_phrase,
+from edi_analysis.narrative import (NON_ADVERSE_HIGH, NON_ADVERSE_LOW, SECONDARY_NOTE,
+                                    breakdown_phrase,
                                     fmt_count, fmt_value, is_blank, rounded)
 
 #: Analysis Function categorical palette, in the order it should be used.
@@ -183,11 +184,11 @@ def _denominator_text(row: pd.Series) -> str:
 
 def describe(rows: pd.DataFrame, label: str, unit: str) -> str:
     """Alt text: every figure the chart shows, with intervals, and what was suppressed."""
-    parts, suppressed, blank = [], [], []
+    parts, suppressed, secondary, blank = [], [], [], []
     for _, r in rows.iterrows():
         name = row_label(r)
         if bool(r.get("suppressed", False)) is True:
-            suppressed.append(name)
+            (secondary if str(r.get("note", "")) == SECONDARY_NOTE else suppressed).append(name)
         elif is_blank(r.get("value")):
             blank.append(name)
         else:
@@ -202,6 +203,8 @@ def describe(rows: pd.DataFrame, label: str, unit: str) -> str:
     out = f"Chart of {label}. " + ("; ".join(parts) + "." if parts else "No figures to show.")
     if suppressed:
         out += f" Suppressed (too few people): {', '.join(suppressed)}."
+    if secondary:
+        out += f" Suppressed ({SECONDARY_NOTE}): {', '.join(secondary)}."
     if blank:
         out += f" No figure: {', '.join(blank)}."
     return out
@@ -517,6 +520,64 @@ def _peers_strip(data: pd.DataFrame, trust: str, label: str, unit: str, caption:
     return Chart(_png(fig), alt, caption)
 
 
+def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, trust: str, label: str, *,
+                 target: float, caption: str = "") -> Chart | None:
+    """Funnel plot: each trust's ratio against its expected count, with 95% and 99.8% limits.
+
+    ``points`` (``disciplinary_model.funnel_points``): trust_code, ratio, expected, and
+    ``position_95`` / ``position_99.8`` ("above", "below" or "within"); ``limits``
+    (``disciplinary_model.funnel_limits``) on a grid of expected counts around ``target``
+    (Spiegelhalter, *Statistics in Medicine* 24, 2005). Both axes on a log scale, so ratios
+    of 2 and 0.5 sit equally far from 1. This trust is highlighted and named; the alt text
+    says where it lies. None when fewer than two trusts have a figure.
+    """
+    if points.empty or points["trust_code"].nunique() < 2:
+        return None
+    import numpy as np
+
+    plt, sns = _mpl()
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2))
+    E = limits["expected"].to_numpy(dtype=float)
+    for level, style in (("99.8", "-"), ("95", "--")):
+        for side in ("lower", "upper"):
+            y = limits[f"{side}_{level}"].to_numpy(dtype=float)
+            ok = y > 0
+            ax.plot(E[ok], y[ok], color=PALETTE[4], linestyle=style, linewidth=1,
+                    label=f"{level}% limits" if side == "upper" else None)
+    ax.axhline(target, color=PALETTE[1], linewidth=1.2,
+               label=f"All trusts in this run: {fmt_value(target, 'ratio')}")
+    ax.axhline(1.0, color=PALETTE[4], linewidth=0.8, linestyle=":", label="Equal rates (1.00)")
+    mine = (points["trust_code"] == trust).to_numpy()
+    x, r = points["expected"].to_numpy(dtype=float), points["ratio"].to_numpy(dtype=float)
+    r_plot = np.where(r > 0, r, np.nan)
+    ax.scatter(x[~mine], r_plot[~mine], color=MUTED, s=30, zorder=3, label="Other trusts")
+    if mine.any():
+        ax.scatter(x[mine], r_plot[mine], color=HIGHLIGHT, s=90, zorder=4, label=f"{trust} (this trust)")
+        ax.annotate(f"{trust}", (x[mine][0], r_plot[mine][0]), xytext=(6, 6),
+                    textcoords="offset points", fontsize=9, color=HIGHLIGHT)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("Expected number entering the process at the reference group's rates")
+    ax.set_ylabel(_wrap(label, 45))
+    ax.legend(loc="upper right", fontsize=7, frameon=False)
+    fig.tight_layout()
+    n = len(points)
+    out95 = int((points["position_95"] != "within").sum())
+    out998 = int((points["position_99.8"] != "within").sum())
+    alt = (f"Chart of {label} for the {n} trusts in this run with a figure, against the number "
+           f"expected (a funnel plot); the run's pooled ratio is {fmt_value(target, 'ratio')}. "
+           f"{out95} of {n} trusts lie outside the 95% limits and {out998} outside the 99.8% limits.")
+    if mine.any():
+        row = points[mine].iloc[0]
+        where = ("inside both sets of limits" if row["position_95"] == "within" else
+                 f"{row['position_95']} the 95% limits" + (
+                     f" and {row['position_99.8']} the 99.8% limits"
+                     if row["position_99.8"] != "within" else " but inside the 99.8% limits"))
+        alt += (f" This trust ({trust}): ratio {fmt_value(row['ratio'], 'ratio')} with "
+                f"{fmt_value(row['expected'], 'ratio')} expected, {where}.")
+    return Chart(_png(fig), alt, caption)
+
+
 # --- tables --------------------------------------------------------------------------------
 
 TABLE_COLUMNS = (("group", "Group"), ("breakdown", "Breakdown"), ("value", "Figure"),
@@ -582,5 +643,5 @@ def simple_table_html(frame: pd.DataFrame, caption: str) -> str:
 
 
 __all__ = ["PALETTE", "GROUP_COLOURS", "Chart", "bar_chart", "trend_chart", "peers_chart",
-           "describe", "table_html", "table_rows", "simple_table_html", "row_label", "rounded",
-           "contrast", "group_colour", "ordered"]
+           "funnel_chart", "describe", "table_html", "table_rows", "simple_table_html",
+           "row_label", "rounded", "contrast", "group_colour", "ordered"]

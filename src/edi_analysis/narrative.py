@@ -167,7 +167,9 @@ def _one_phrase(key: str, value: str) -> str:
         return "among clinical staff" if value == "Y" else "among non-clinical staff"
     if key == "board":
         return {"voting": "among voting board members",
-                "executive": "among executive board members"}.get(value, "on the board")
+                "executive": "among executive board members",
+                "chair_chief_executive": "among the chair and chief executive"}.get(
+                    value, "on the board")
     if key == "quartile":
         return f"in the {value.lower()} pay quartile"
     if key == "pay_band":
@@ -271,8 +273,6 @@ def _survey(event: str, **kw) -> Wording:
     return Wording("rate", event, counts=_SURVEY_COUNTS, **kw)
 
 
-_ADJUSTED = "After taking account of staff group and pay cluster, "
-_MODEL = "Compared with what the model expects, "
 _DISC = "enter a formal disciplinary process"
 _CAPA = "enter the formal capability process"
 
@@ -295,6 +295,8 @@ WORDING: dict[str, Wording] = {
                                       population="applicants", counts="{n} of {d} shortlisted"),
     "hia2.shortlisting_rate": Wording("rate", "were shortlisted", population="applicants",
                                       counts="{n} of {d} applications"),
+    # success metric 2e: the diversity of the shortlist (its composition)
+    "hia2.shortlisted_share": Wording("share", whole="the shortlisted candidates"),
     # training (WRES 4, HIA5)
     "wres.4.relative_likelihood": Wording(
         "likelihood", "access non-mandatory training or continuing professional development",
@@ -318,44 +320,38 @@ WORDING: dict[str, Wording] = {
     # disciplinary and capability (WRES 3, WDES 3, by sex; HIA6)
     "wres.3.relative_likelihood": Wording(
         "likelihood", _DISC, non_adverse_range=True,
-        counts="{n} cases in {d} person-years of {g}"),
+        counts="{n} staff entering in {d} person-years of {g}"),
     "wdes.3.relative_likelihood": Wording(
         "likelihood", _CAPA, non_adverse_range=True,
-        counts="{n} cases in {d} person-years of {g}"),
+        counts="{n} staff entering in {d} person-years of {g}"),
     "sex.3.relative_likelihood": Wording(
         "likelihood", _DISC, non_adverse_range=True,
-        counts="{n} cases in {d} person-years of {g}"),
+        counts="{n} staff entering in {d} person-years of {g}"),
     "wres.3.rate": Wording("rate", "entered a formal disciplinary process, per year",
-                           counts="{n} cases in {d} person-years"),
+                           counts="{n} staff entering in {d} person-years"),
     "wdes.3.rate": Wording("rate", "entered the formal capability process, per year",
-                           counts="{n} cases in {d} person-years"),
+                           counts="{n} staff entering in {d} person-years"),
     "sex.3.rate": Wording("rate", "entered a formal disciplinary process, per year",
-                          counts="{n} cases in {d} person-years"),
+                          counts="{n} staff entering in {d} person-years"),
     "er.outcome_share": Wording("outcome", "closed disciplinary cases", counts="{n} of {d} cases"),
     "er.days_to_close_median": Wording("days", "disciplinary cases"),
-    # the disciplinary-inconsistency model (HIA6 "where the data shows inconsistency")
-    "hia6.adjusted_relative_likelihood": Wording(
-        "likelihood", _DISC, non_adverse_range=True, context=_ADJUSTED,
-        counts="{n} cases observed against {d} expected"),
-    "hia6.adjusted_odds_ratio": Wording("odds", _DISC, context=_ADJUSTED),
-    "hia6.cell_ratio": Wording("likelihood", _DISC, non_adverse_range=True, context=_MODEL,
-                               counts="{n} cases observed against {d} expected"),
-    "hia6.inconsistency": Wording("flag", _DISC),
-    "hia6.disability.adjusted_relative_likelihood": Wording(
-        "likelihood", _CAPA, non_adverse_range=True, context=_ADJUSTED,
-        counts="{n} cases observed against {d} expected"),
-    "hia6.disability.adjusted_odds_ratio": Wording("odds", _CAPA, context=_ADJUSTED),
-    "hia6.disability.cell_ratio": Wording("likelihood", _CAPA, non_adverse_range=True,
-                                          context=_MODEL,
-                                          counts="{n} cases observed against {d} expected"),
-    "hia6.disability.inconsistency": Wording("flag", _CAPA),
-    "hia6.sex.adjusted_relative_likelihood": Wording(
-        "likelihood", _DISC, non_adverse_range=True, context=_ADJUSTED,
-        counts="{n} cases observed against {d} expected"),
-    "hia6.sex.adjusted_odds_ratio": Wording("odds", _DISC, context=_ADJUSTED),
-    "hia6.sex.cell_ratio": Wording("likelihood", _DISC, non_adverse_range=True, context=_MODEL,
-                                   counts="{n} cases observed against {d} expected"),
-    "hia6.sex.inconsistency": Wording("flag", _DISC),
+    # the disparity model (HIA6 "where the data shows inconsistency"; CONTRACT.md §4.4): the
+    # interval, not the point estimate, is read against the non-adverse range, in the label's
+    # own sentence (hia6.disparity). hia6.<characteristic>.* read like these (wording()).
+    "hia6.crude_rate_ratio": Wording(
+        "likelihood", _DISC, context="With no adjustment, ",
+        counts="{n} staff entering against {d} expected at the reference group's rate"),
+    "hia6.rate_ratio_staff_group": Wording(
+        "likelihood", _DISC, context="Comparing staff in the same staff group, ",
+        counts="{n} staff entering against {d} expected"),
+    "hia6.adjusted_rate_ratio": Wording(
+        "likelihood", _DISC, context="Comparing staff in the same staff group and pay band, ",
+        counts="{n} staff entering against {d} expected"),
+    "hia6.disparity": Wording("flag", _DISC),  # FLAG_SENTENCES, with the row's note
+    "hia6.staff_group_difference": Wording("flag", _DISC),
+    "hia6.staff_group_rate_ratio": Wording(
+        "likelihood", _DISC, context="Within one staff group, comparing staff in the same pay "
+        "band, ", counts="{n} staff entering against {d} expected"),
     # pay gaps (HIA3; Mend the Gap)
     "pay.gender.mean_gap": Wording("gap", measure="mean hourly pay"),
     "pay.gender.median_gap": Wording("gap", measure="median hourly pay"),
@@ -379,8 +375,8 @@ WORDING: dict[str, Wording] = {
         context="Among medical staff, "),
     "pay.medical.adjusted_gender_gap": Wording(
         "gap", measure="hourly pay",
-        context="Among medical staff, comparing like with like (same pay band, length of "
-                "service and working hours), "),
+        context="Among medical staff on substantive contracts, comparing like with like (same "
+                "grade, specialty where recorded, length of service and working hours), "),
     "hia3.flexible_working_share": Wording("rate", "had a formal flexible working arrangement"),
     # health and wellbeing (HIA4, People Plan)
     "hia4.sickness_absence_rate": Wording("absence", "sickness absence rate",
@@ -399,8 +395,10 @@ WORDING: dict[str, Wording] = {
     # internationally recruited staff (HIA5)
     "hia5.retention_12m": Wording("rate", "were still employed 12 months after starting"),
     "hia5.belonging": _survey("said they felt a sense of belonging at work"),
-    "hia5.harassment_manager": _survey("said they had experienced harassment, bullying or abuse "
-                                       "from managers in the last 12 months"),
+    # EDI plan success metrics 5b: from managers or the team (Staff Survey Q14b or Q14c)
+    "hia5.harassment_manager_team": _survey("said they had experienced harassment, bullying or "
+                                            "abuse from managers or other colleagues in the "
+                                            "last 12 months"),
     # staff survey (WRES 5–8, WDES 4–9, HIA6)
     "wres.5": _survey("said they had experienced harassment, bullying or abuse from patients, "
                       "relatives or the public in the last 12 months"),
@@ -423,8 +421,10 @@ WORDING: dict[str, Wording] = {
     "wdes.7": _survey("said they were satisfied with the extent to which the trust values their "
                       "work"),
     "wdes.9a": Wording("score", "staff engagement score", counts="{d} respondents"),
-    "hia6.harassment_manager": _survey("said they had experienced harassment, bullying or abuse "
-                                       "from managers in the last 12 months"),
+    # EDI plan success metrics 6a: from managers or the team (Staff Survey Q14b or Q14c)
+    "hia6.harassment_manager_team": _survey("said they had experienced harassment, bullying or "
+                                            "abuse from managers or other colleagues in the "
+                                            "last 12 months"),
     "hia6.discrimination_colleague": _survey("said they had experienced discrimination from a "
                                              "manager, team leader or other colleague in the "
                                              "last 12 months"),
@@ -436,8 +436,9 @@ _GAP_REFERENCE_WORD = {"Male": "men", "White": "White staff", "Non-disabled": "n
                        "White British": "White British staff"}
 
 #: Metrics of the model family read like their base metric (``hia6.<characteristic>.*``).
-_MODEL_BASE = re.compile(r"^hia6\.([a-z_]+)\.(adjusted_relative_likelihood|adjusted_odds_ratio|"
-                         r"cell_ratio|inconsistency)$")
+_MODEL_BASE = re.compile(r"^hia6\.([a-z_]+)\.(crude_rate_ratio|rate_ratio_staff_group|"
+                         r"adjusted_rate_ratio|disparity|staff_group_difference|"
+                         r"staff_group_rate_ratio)$")
 
 
 def wording(metric_id: str, unit: str = "") -> Wording:
@@ -530,9 +531,19 @@ def _details(row: Mapping, unit: str, w: Wording, gnoun: str) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
+#: The note of a row hidden only by secondary suppression (``edi_analysis.disclosure``).
+SECONDARY_NOTE = "hidden so that another small figure cannot be worked out"
+
+
 def suppressed_sentence(subject: str, survey: bool, min_count: int,
-                        min_survey_responses: int) -> str:
-    """The sentence shown in place of a suppressed figure (CONTRACT.md §4.8)."""
+                        min_survey_responses: int, secondary: bool = False) -> str:
+    """The sentence shown in place of a suppressed figure (CONTRACT.md §4.8).
+
+    ``secondary``: the figure is not small itself but is hidden so that another
+    small figure cannot be worked out from it (its row's note says so).
+    """
+    if secondary:
+        return f"{_cap(subject)}: this figure is {SECONDARY_NOTE}."
     if survey:
         why = f"fewer than {min_survey_responses} survey responses"
     else:
@@ -754,24 +765,42 @@ _FLAG_CHARACTERISTIC = {"BME": ("BME staff", "White staff"),
                         "Male": ("men", "women"), "Female": ("women", "men")}
 
 
+#: The model's labels in words (CONTRACT.md §4.4): ``hia6.*.disparity`` is read from its
+#: 90% interval (the row's note says what the interval allows);
+#: ``hia6.*.staff_group_difference`` is the interaction test.
+FLAG_SENTENCES = {
+    "adverse": ("After adjusting for staff group and pay band, {g} entered the formal {process} "
+                "process at a higher rate than {r}, by more than the non-adverse range of 0.80 "
+                "to 1.25 allows."),
+    "below_range": ("After adjusting for staff group and pay band, {g} entered the formal "
+                    "{process} process at a lower rate than {r}, by more than the non-adverse "
+                    "range of 0.80 to 1.25 allows."),
+    "within_range": ("After adjusting for staff group and pay band, any difference between {g} "
+                     "and {r} in entering the formal {process} process is within the "
+                     "non-adverse range of 0.80 to 1.25."),
+    "inconclusive": ("After adjusting for staff group and pay band, the data cannot tell whether "
+                     "{g} and {r} differ adversely in entering the formal {process} process."),
+    "differs": ("The disparity between {g} and {r} differs between staff groups (a formal test "
+                "of the difference): the figures by staff group show where it is larger."),
+    "no_difference_shown": ("There is no evidence that the disparity between {g} and {r} differs "
+                            "between staff groups: read the trust-wide figure, not the figures "
+                            "for single staff groups."),
+    "not_tested": ("Whether the disparity between {g} and {r} differs between staff groups could "
+                   "not be tested."),
+}
+
+
 def _flag(row: Mapping, w: Wording, label: str) -> str:
     value = str(_get(row, "value"))
+    template = FLAG_SENTENCES.get(value)
+    if template is None:
+        return f"{_cap(label)}: {value.replace('_', ' ')}."
     g = _get(row, "group") or "BME"
     gn, rn = _FLAG_CHARACTERISTIC.get(g, (group_noun(g), group_noun(_get(row, "reference_group"))))
-    event = w.event or _DISC
-    if value == "adverse":
-        return (f"{_ADJUSTED}{gn} were more likely than {rn} to {event}, and the "
-                "difference is adverse: the adjusted relative likelihood is above 1.25 and the "
-                "lower end of its 95% confidence interval is above 1.")
-    if value == "within_range":
-        return (f"{_ADJUSTED}the likelihood of {gn} and {rn} having to {event} is within the "
-                "non-adverse range of 0.80 to 1.25.")
-    if value == "inconclusive":
-        return (f"{_ADJUSTED}the data do not show clearly whether {gn} and {rn} are treated "
-                f"consistently in whether they {event}: the adjusted relative likelihood is "
-                "outside the non-adverse range but its 95% confidence interval is too wide to "
-                "be sure.")
-    return f"{_cap(label)}: {value.replace('_', ' ')}."
+    process = "capability" if ".disability." in str(_get(row, "metric_id")) else "disciplinary"
+    text = template.format(g=gn, r=rn, process=process)
+    note = _get(row, "note")
+    return f"{text} {note}" if note else text
 
 
 def _status(row: Mapping, label: str) -> str:
@@ -807,7 +836,8 @@ def sentence(row: Mapping, *, label: str | None = None, survey: bool = False,
     w = wording(mid, unit)
     suppressed = _get(row, "suppressed", False)
     if suppressed is True or str(suppressed).lower() == "true":
-        return suppressed_sentence(subject(row, label), survey, min_count, min_survey_responses)
+        return suppressed_sentence(subject(row, label), survey, min_count, min_survey_responses,
+                                   secondary=str(_get(row, "note")) == SECONDARY_NOTE)
     if is_blank(row.get("value") if hasattr(row, "get") else None):
         note = _get(row, "note")
         why = f": {note}" if note else ""

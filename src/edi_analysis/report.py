@@ -100,7 +100,12 @@ SECTIONS: tuple[Section, ...] = (
        ("wdes.2.relative_likelihood", "wdes.2.appointment_rate")),
     _S("hl-sex2", "02_hia2_recruitment", "Appointment from shortlisting by sex",
        ("sex.2.relative_likelihood", "sex.2.appointment_rate")),
-    _S("hl-shortlisting", "02_hia2_recruitment", "Shortlisting", ("hia2.shortlisting_rate",)),
+    _S("hl-shortlisting", "02_hia2_recruitment",
+       "Shortlisting: the shortlisting rate and the diversity of shortlisted candidates",
+       ("hia2.shortlisting_rate", "hia2.shortlisted_share"),
+       intro="Success metric 2e of the EDI Improvement Plan is the diversity of shortlisted "
+             "candidates: the share of the shortlist from each group, shown after the rate at "
+             "which each group's applicants are shortlisted."),
     _S("hl-wres4", "02_hia2_recruitment", "Non-mandatory training and CPD (WRES 4)",
        ("wres.4.relative_likelihood", "wres.4.access_rate")),
     _S("hl-wres1", "02_hia2_recruitment", "Workforce by ethnicity (WRES 1)", ("wres.1.share",)),
@@ -137,8 +142,9 @@ SECTIONS: tuple[Section, ...] = (
        ("hia5.retention_12m",)),
     _S("hl-hia5-belonging", "05_hia5_international", "Sense of belonging (survey)",
        ("hia5.belonging",)),
-    _S("hl-hia5-harassment", "05_hia5_international", "Harassment from managers (survey)",
-       ("hia5.harassment_manager",)),
+    _S("hl-hia5-harassment", "05_hia5_international",
+       "Bullying or harassment from line managers or the team (survey)",
+       ("hia5.harassment_manager_team",)),
     # HIA6
     _S("hl-wres3", "06_hia6_bullying_disciplinary",
        "Entering the formal disciplinary process by ethnicity (WRES 3)",
@@ -149,18 +155,32 @@ SECTIONS: tuple[Section, ...] = (
     _S("hl-sex3", "06_hia6_bullying_disciplinary", "Entering the formal disciplinary process by sex",
        ("sex.3.relative_likelihood", "sex.3.rate")),
     _S("hl-hia6-model", "06_hia6_bullying_disciplinary",
-       "Where the data show inconsistency: the adjusted model",
-       ("hia6.inconsistency", "hia6.adjusted_relative_likelihood", "hia6.adjusted_odds_ratio",
-        "hia6.*.inconsistency", "hia6.*.adjusted_relative_likelihood",
-        "hia6.*.adjusted_odds_ratio"),
-       intro="The unadjusted figures above are the published WRES and WDES measures. The model "
-             "compares like with like: staff in the same staff group and pay cluster."),
-    _S("hl-hia6-cells", "06_hia6_bullying_disciplinary", "Where the inconsistency sits",
-       ("hia6.cell_ratio", "hia6.*.cell_ratio")),
+       "Disparity after adjusting for staff group and pay band",
+       ("hia6.adjusted_rate_ratio", "hia6.disparity", "hia6.crude_rate_ratio",
+        "hia6.rate_ratio_staff_group", "hia6.*.adjusted_rate_ratio", "hia6.*.disparity",
+        "hia6.*.crude_rate_ratio", "hia6.*.rate_ratio_staff_group"),
+       intro="The unadjusted figures above are the published WRES and WDES measures. Here each "
+             "is shown three ways, side by side: with no adjustment, comparing staff in the "
+             "same staff group, and comparing staff in the same staff group and pay band, so "
+             "you can see how much of the difference comes from where staff work. Two cautions. "
+             "Pay band may itself be part of the problem: if staff are held back from "
+             "promotion, adjusting for band hides some of a real disparity. And no comparison "
+             "of rates can show whether anyone was treated unfairly: it shows where to look, "
+             "not why."),
+    _S("hl-hia6-cells", "06_hia6_bullying_disciplinary",
+       "Does the disparity differ between staff groups?",
+       ("hia6.staff_group_difference", "hia6.*.staff_group_difference",
+        "hia6.staff_group_rate_ratio", "hia6.*.staff_group_rate_ratio"),
+       intro="Figures for single staff groups rest on few people and vary by chance, so they "
+             "are not compared by eye: a formal test says first whether the disparity differs "
+             "between staff groups at all. The chart by staff group is shown only where it "
+             "does."),
+    _S("hl-hia6-funnel", "06_hia6_bullying_disciplinary",
+       "Compared with the other trusts in this run: funnel plot", ()),
     _S("hl-er-outcomes", "06_hia6_bullying_disciplinary", "Outcomes and time to close",
        ("er.*",)),
     _S("hl-harassment", "06_hia6_bullying_disciplinary", "Harassment, bullying and abuse (survey)",
-       ("wres.5", "wres.6", "wdes.4*", "hia6.harassment_manager")),
+       ("wres.5", "wres.6", "wdes.4*", "hia6.harassment_manager_team")),
     _S("hl-discrimination", "06_hia6_bullying_disciplinary", "Discrimination at work (survey)",
        ("wres.8", "hia6.discrimination_colleague")),
     # People Plan
@@ -426,13 +446,6 @@ class Report:
         end = p.year if (p.month, p.day) <= (3, 31) else p.year + 1
         return f"{end - 1}/{str(end)[2:]}"
 
-    @cached_property
-    def ctx(self):
-        from edi_analysis.metrics import MetricContext
-
-        return MetricContext.from_tables(self.tables, [self.period], trusts=[self.trust],
-                                         seed=self.seed)
-
     @property
     def earlier_periods(self) -> list[str]:
         """Snapshots in the trust's data before this period (for trends)."""
@@ -466,11 +479,26 @@ class Report:
         return rows[rows["metric_id"].isin(ids)].reset_index(drop=True)
 
     @cached_property
+    def _computed(self) -> pd.DataFrame:
+        """This period's and the earlier snapshots' rows of this notebook's metrics, in one call.
+
+        ``metrics.compute`` decides suppression over every snapshot of the trust's data
+        whichever periods are asked for, so these are the rows of ``compute`` for the
+        period alone and for the earlier periods alone.
+        """
+        from edi_analysis.metrics import MetricContext
+
+        periods = [*self.earlier_periods, self.period] if trend_ids(self.notebook) else [self.period]
+        ctx = MetricContext.from_tables(self.tables, periods, trusts=[self.trust], seed=self.seed)
+        return self._compute(ctx, list(dict.fromkeys([*self.ids(), *trend_ids(self.notebook)])))
+
+    @cached_property
     def rows(self) -> pd.DataFrame:
         """This trust's published rows for the period: the same call that writes metrics.csv."""
         if self.prepared is not None:
             return self._select(self.prepared["rows"], self.ids())
-        return self._compute(self.ctx, self.ids())
+        computed = self._computed
+        return self._select(computed[computed["period"] == self.period], self.ids())
 
     @cached_property
     def trend_rows(self) -> pd.DataFrame:
@@ -480,10 +508,8 @@ class Report:
             return self.rows.iloc[0:0]
         if self.prepared is not None:
             return self._select(self.prepared["trend"], ids)
-        from edi_analysis.metrics import MetricContext
-
-        ctx = MetricContext.from_tables(self.tables, earlier, trusts=[self.trust], seed=self.seed)
-        return self._compute(ctx, ids)
+        computed = self._computed
+        return self._select(computed[computed["period"].isin(earlier)], ids)
 
     @cached_property
     def peer_rows(self) -> pd.DataFrame:
@@ -598,6 +624,8 @@ class Report:
         from edi_analysis.metrics import REGISTRY
 
         sec = HEADLINES[label]
+        if label == "hl-hia6-funnel":
+            return self._funnel(sec)
         ids = resolve(sec.metrics)
         rows = self.rows[self.rows["metric_id"].isin(ids)]
         if sec.intro:
@@ -611,6 +639,10 @@ class Report:
             return self.action_plan()
         if label == "hl-board":
             return self.board_summary()
+        if label == "hl-hia6-model":
+            return self._model(ids, rows)
+        if label == "hl-hia6-cells":
+            return self._staff_groups(ids, rows)
         official = any(narrative.wording(m).kind == "likelihood" for m in ids)
         self._say(self.sentences(rows, derived_ratio=not official, ids=ids))
         for mid in ids:
@@ -628,6 +660,151 @@ class Report:
             _html(charts.table_html(mrows, self._caption(sp.label)), f"Table: {sp.label}")
         self._trend(ids[0])
         self._peers(ids[0])
+        self._emit(rows)
+        return rows
+
+    # -- HIA6: the disparity model ----------------------------------------------------------
+
+    def _sentence(self, r: pd.Series) -> str:
+        from edi_analysis.metrics import REGISTRY
+
+        return narrative.sentence(r, label=REGISTRY[r["metric_id"]].label, survey=False,
+                                  min_count=self.min_count,
+                                  min_survey_responses=self.min_survey_responses)
+
+    def _model(self, ids: list[str], rows: pd.DataFrame) -> pd.DataFrame:
+        """Per characteristic: the label and its sentence, then the three figures side by side
+        (no adjustment, staff group, staff group and pay band) in one chart and one table."""
+        from edi_analysis import charts
+        from edi_analysis.metrics.disciplinary_model import (
+            ADJUSTMENT_METRIC, ADJUSTMENT_TEXT, CHARACTERISTICS)
+
+        for char in CHARACTERISTICS.values():
+            order = [char.metric(ADJUSTMENT_METRIC[a]) for a in ADJUSTMENT_METRIC]
+            figs = rows[rows["metric_id"].isin(order) & (rows["breakdown"] == "")]
+            flag = rows[(rows["metric_id"] == char.metric("disparity")) & (rows["breakdown"] == "")]
+            if figs.empty and flag.empty:
+                continue
+            figs = figs.set_index("metric_id").reindex(order).dropna(how="all").reset_index()
+            words = [self._sentence(r) for _, r in flag.iterrows()]
+            words += [self._sentence(r) for _, r in figs.iterrows()]
+            _md(f"### {char.compared} compared with {char.reference} staff: formal "
+                f"{char.process} process\n\n" + "\n\n".join(words))
+            side = figs.assign(group=[ADJUSTMENT_TEXT[a].capitalize() for a, m in
+                                      ADJUSTMENT_METRIC.items() if char.metric(m) in set(figs["metric_id"])],
+                               breakdown="")
+            label = (f"Rate ratio, {char.compared} vs {char.reference} (formal {char.process} "
+                     "process)")
+            # the denominators are expected counts, not people: kept out of the chart's labels
+            ch = charts.bar_chart(side.assign(denominator=float("nan")), label, "ratio",
+                                  reference=1.0, non_adverse_band=True,
+                                  caption="The same comparison with no adjustment, within staff "
+                                          "group, and within staff group and pay band")
+            if ch is not None:
+                _html(ch.html(), ch.alt)
+            _html(charts.table_html(side, f"{label}: three adjustments, {self.trust}, {self.period}",
+                                    columns=(("group", "Adjusted for"), ("value", "Rate ratio"),
+                                             ("ci", "95% CI"), ("numerator", "Observed"),
+                                             ("denominator", "Expected"), ("note", "Note"))),
+                  f"Table: {label}")
+        self._trend(ids[0])
+        self._peers(ids[0])
+        self._emit(rows)
+        return rows
+
+    def _staff_groups(self, ids: list[str], rows: pd.DataFrame) -> pd.DataFrame:
+        """The interaction test first; the chart by staff group only where it finds a difference."""
+        from edi_analysis import charts
+        from edi_analysis.metrics import REGISTRY
+        from edi_analysis.metrics.disciplinary_model import CHARACTERISTICS, DIFFERS
+
+        for char in CHARACTERISTICS.values():
+            flag = rows[(rows["metric_id"] == char.metric("staff_group_difference"))
+                        & (rows["breakdown"] == "")]
+            groups_ = rows[rows["metric_id"] == char.metric("staff_group_rate_ratio")]
+            if flag.empty and groups_.empty:
+                continue
+            _md("\n\n".join(self._sentence(r) for _, r in flag.iterrows()))
+            if groups_.empty:
+                continue
+            sp = REGISTRY[char.metric("staff_group_rate_ratio")]
+            differs = (not flag.empty) and str(flag["value"].iloc[0]) == DIFFERS
+            if differs:
+                ch = charts.bar_chart(groups_.assign(denominator=float("nan")), sp.label,
+                                      "ratio", reference=1.0, non_adverse_band=True)
+                if ch is not None:
+                    _html(ch.html(), ch.alt)
+            caption = sp.label + ("" if differs else
+                                  " — for reviewers: no difference between staff groups was "
+                                  "shown, so these figures do not say where a disparity sits")
+            _html(charts.table_html(groups_, f"{caption}, {self.trust}, {self.period}"),
+                  f"Table: {sp.label}")
+        self._emit(rows)
+        return rows
+
+    #: A funnel plot needs this many trusts with a figure (a national or ICS run).
+    FUNNEL_MIN_TRUSTS = 3
+
+    def _funnel(self, sec: Section) -> pd.DataFrame:
+        """The adjusted ratios of every trust in the run against their expected counts, with
+        95% and 99.8% limits around the run's pooled ratio — shown only when the run has at
+        least :attr:`FUNNEL_MIN_TRUSTS` trusts with a figure."""
+        import numpy as np
+
+        from edi_analysis import charts
+        from edi_analysis.metrics.disciplinary_model import (
+            CHARACTERISTICS, funnel_limits, funnel_points)
+
+        peers = self.peer_rows
+        shown = self.rows.iloc[0:0]
+        if peers.empty:
+            self._emit(shown)
+            return shown
+        parts = []
+        for char in CHARACTERISTICS.values():
+            mid = char.metric("adjusted_rate_ratio")
+            pts = funnel_points(peers, mid)
+            if len(pts) < self.FUNNEL_MIN_TRUSTS:
+                continue
+            target = float(pts["target"].iloc[0])
+            grid = np.geomspace(max(pts["expected"].min() / 2, 0.1), pts["expected"].max() * 2, 200)
+            lim = funnel_limits(grid, target)
+            label = f"Adjusted rate ratio, {char.compared} vs {char.reference}"
+            ch = charts.funnel_chart(pts, lim, self.trust, label, target=target,
+                                     caption=f"Trusts in this run, {self.period}")
+            if ch is None:
+                continue
+            if not parts:
+                _md(f"## {sec.title}\n\nEach dot is a trust: its ratio after adjusting for "
+                    "staff group and pay band, against how many of its staff would have "
+                    "entered the process at the reference group's rates. The funnel shows how "
+                    "far a trust's ratio can stray from the run's pooled ratio by chance alone "
+                    "(95% and 99.8% limits, exact Poisson; Spiegelhalter, 2005): a trust "
+                    "outside the funnel differs from the other trusts by more than chance. "
+                    "Inside the funnel is not the same as fair: the pooled ratio itself may be "
+                    "above 1.")
+            mine = pts[pts["trust_code"] == self.trust]
+            text = f"**{char.compared} compared with {char.reference} staff.** "
+            if mine.empty:
+                text += f"No published figure for {self.trust}, so it is not on the plot."
+            else:
+                r = mine.iloc[0]
+                pos = r["position_95"]
+                text += (f"{self.trust}'s ratio, {narrative.fmt_value(r['ratio'], 'ratio')}, is "
+                         + ("inside the 95% limits around the pooled ratio of "
+                            f"{narrative.fmt_value(target, 'ratio')}: it does not stand out from "
+                            "the other trusts in this run." if pos == "within" else
+                            f"{pos} the 95% limits around the pooled ratio of "
+                            f"{narrative.fmt_value(target, 'ratio')}"
+                            + (f" and {r['position_99.8']} the 99.8% limits" if r["position_99.8"] != "within"
+                               else ", though inside the 99.8% limits")
+                            + ": it stands out from the other trusts by more than chance."))
+            _md(text)
+            _html(ch.html(), ch.alt)
+            # this trust's own row (the other trusts' figures are on the chart, from the run's
+            # published peers file)
+            parts.append(self.rows[(self.rows["metric_id"] == mid) & (self.rows["breakdown"] == "")])
+        rows = pd.concat(parts, ignore_index=True) if parts else shown
         self._emit(rows)
         return rows
 

@@ -3,8 +3,9 @@
 ``run(params)``:
 
 1. validates the dataset (all problems reported at once; nothing written when invalid);
-2. per period, computes every trust's metrics in one vectorised pass (and,
-   for the trend charts, the earlier snapshots'), then prepares each trust's
+2. computes every trust's metrics for every period the run publishes (the
+   run's periods and, for the trend charts, the earlier snapshots) in one
+   vectorised pass, one suppression decision per trust, then prepares each trust's
    data slice **once** (validated, typed tables and the trust's published
    rows as Parquet in a temporary working folder), each trust's
    ``metrics.csv`` and a small peers file (headline rows of the trusts in
@@ -21,7 +22,7 @@
    ``fresh_kernels=True`` uses papermill's default engine, a new kernel per
    notebook;
 4. writes ``reports/<period>/<trust>/`` (executed notebooks, ``metrics.csv``,
-   ``manifest.json``) into a staging folder and renames it into place only
+   ``metrics-trend.csv`` with the trend rows, ``manifest.json``) into a staging folder and renames it into place only
    when that trust and period are complete, so an interrupted run never
    leaves a half-written report that looks finished; a re-run replaces the
    old folder only then, only when that folder is the tool's
@@ -83,6 +84,9 @@ VERSIONED = ("edi-analysis", "pandas", "numpy", "scipy", "pyarrow", "papermill",
              "nbformat", "ipykernel", "statsmodels", "scikit-learn", "seaborn", "matplotlib",
              "pandera")
 MANIFEST = "manifest.json"
+#: In each report folder beside ``metrics.csv``: the earlier snapshots' rows its trend charts and
+#: tables show (metrics.csv columns), so the disclosure audit sees every published figure.
+TREND_CSV = "metrics-trend.csv"
 STAGING_PREFIX = ".staging-"
 #: Inside a staging folder: the prepared slices and peers files (removed with it).
 WORK_DIR = "_work"
@@ -410,16 +414,19 @@ def _by_trust(rows, trusts: list[str]) -> dict:
 
 
 def prepare_metrics(dataset, params: Params, trusts: list[str]) -> dict:
-    """Every trust's published rows, computed for all trusts at once per period.
+    """Every trust's published rows, from one computation over every period the run publishes.
 
     Returns ``{period: {"rows": {trust: rows}, "trend": {trust: rows}}}``.
     ``rows`` are the period's rows (all metrics: they also make
-    ``metrics.csv`` and the peers file); ``trend`` the rows of the trust's
-    earlier snapshots, computed as a report computes them on its own (one
-    context over all the earlier snapshots, the trend metrics only). A
-    report's rows are these narrowed to its metrics: ``metrics.compute``
-    gives the same rows whichever metrics are requested, and the same rows
-    for a trust whether it is computed alone or with others.
+    ``metrics.csv`` and the peers file); ``trend`` the trend metrics' rows of
+    the trust's earlier snapshots, which the reports show beside them. Both
+    come from one ``metrics.compute`` over the run's periods and every earlier
+    snapshot, so a count has one suppression decision wherever the run
+    publishes it (``edi_analysis.disclosure``: a 2023 headcount in 2023's
+    WRES 1 and in 2024's two-year WRES 3 denominator). A report's rows are
+    these narrowed to its metrics: ``metrics.compute`` gives the same rows
+    whichever metrics and periods are requested, and the same rows for a
+    trust whether it is computed alone or with others.
     """
     from edi_analysis import pipeline, report
 
@@ -427,26 +434,23 @@ def prepare_metrics(dataset, params: Params, trusts: list[str]) -> dict:
                                         params.seed)
     snaps = {t: report.snapshot_dates(wf)
              for t, wf in dataset.tables["workforce"].groupby("trust_code")}
+    last = max(params.periods)
+    periods = sorted(set(params.periods)
+                     | {p for t in trusts for p in snaps.get(t, []) if p < last})
+    rows = pipeline.compute_metrics(dataset, periods, trusts, **settings)
+    by_period = {p: part.reset_index(drop=True) for p, part in rows.groupby("period", sort=False)}
+    empty = rows.iloc[0:0]
+    trend_ids = report.all_trend_ids()
+    trends = rows[rows["metric_id"].isin(trend_ids)]
     out: dict = {}
     for period in params.periods:
-        rows = pipeline.compute_metrics(dataset, [period], trusts, **settings)
-        out[period] = {"all": rows, "rows": _by_trust(rows, trusts)}
-    trend_ids = report.all_trend_ids()
-    for period in params.periods:
-        earlier: dict[tuple, list[str]] = {}
-        for t in trusts:
-            earlier.setdefault(tuple(p for p in snaps.get(t, []) if p < period), []).append(t)
+        these = by_period.get(period, empty)
         trend = {}
-        for before, group in earlier.items():
-            if not before:
-                rows = out[period]["all"].iloc[0:0]
-            elif len(before) == 1 and before[0] in out:  # already computed for every trust
-                rows = out[before[0]]["all"]
-            else:
-                rows = pipeline.compute_metrics(dataset, list(before), group, metric_ids=trend_ids,
-                                                **settings)
-            trend.update({t: r for t, r in _by_trust(rows, group).items()})
-        out[period]["trend"] = trend
+        for t in trusts:
+            earlier = [p for p in snaps.get(t, []) if p < period]
+            trend[t] = trends[(trends["trust_code"] == t)
+                              & trends["period"].isin(earlier)].reset_index(drop=True)
+        out[period] = {"all": these, "rows": _by_trust(these, trusts), "trend": trend}
     return out
 
 
@@ -693,6 +697,9 @@ def _prepare(dataset, params: Params, trusts: list[str], staging_root: Path, wor
             stage.mkdir(parents=True, exist_ok=True)
             (stage / "metrics.csv").write_bytes(
                 pipeline.metrics_csv_bytes(prepared[period]["rows"][trust]))
+            if not prepared[period]["trend"][trust].empty:
+                (stage / TREND_CSV).write_bytes(
+                    pipeline.metrics_csv_bytes(prepared[period]["trend"][trust]))
             recs = []
             for template in params.notebooks:
                 final = params.reports_dir / period / trust / template.name

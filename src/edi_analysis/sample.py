@@ -50,10 +50,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "workforce": (
         "staff_id", "trust_code", "snapshot_date", "ethnic_category", "sex", "disability",
         "staff_group", "pay_band", "contract_type", "fte", "start_date", "age_band",
-        "hourly_pay", "full_pay_relevant", "bonus_pay_12m", "accessed_nonmandatory_training",
-        "flexible_working", "international_recruit", "sickness_days_12m",
-        "available_days_12m", "risk_assessment_completed", "flu_vaccinated",
-        "wellbeing_conversation",
+        "hourly_pay", "full_pay_relevant", "bonus_pay_12m", "bonus_pay_period", "specialty",
+        "accessed_nonmandatory_training", "flexible_working", "international_recruit",
+        "sickness_days_12m", "available_days_12m", "risk_assessment_completed",
+        "flu_vaccinated", "wellbeing_conversation",
     ),
     "recruitment": (
         "application_id", "trust_code", "applied_date", "staff_group", "pay_band",
@@ -731,8 +731,32 @@ def _snapshot(rng, s: dict[str, np.ndarray], snapshot: np.datetime64, later: boo
     return out
 
 
-def _workforce_columns(ids, trust_codes, s, f, snap: np.ndarray) -> dict[str, object]:
-    """Workforce columns for the person-snapshot rows in `s` (fields `f`, snapshot index `snap`)."""
+#: Doctors' specialties in the optional ``specialty`` column (a few broad groups), with the
+#: share of women and of men in each (illustrative: women are under-represented in surgery and
+#: over-represented in paediatrics and psychiatry; Mend the Gap, 2020, ch. 4).
+SPECIALTIES = ("Anaesthetics", "Medicine", "Paediatrics", "Psychiatry", "Radiology", "Surgery")
+_SPECIALTY_MIX = np.array([[0.17, 0.32, 0.16, 0.12, 0.09, 0.14],    # women
+                           [0.18, 0.30, 0.08, 0.08, 0.10, 0.26]])   # men
+
+
+def _specialty(seed: int, female: np.ndarray) -> np.ndarray:
+    """A specialty code per person (stable across snapshots), from a stream of its own so that
+    adding the column left every other value of the sample unchanged."""
+    rng = np.random.default_rng([seed, 2020])
+    return _draw(rng, _SPECIALTY_MIX, np.where(female, 0, 1))
+
+
+def _workforce_columns(ids, trust_codes, s, f, snap: np.ndarray, specialty: np.ndarray
+                       ) -> dict[str, object]:
+    """Workforce columns for the person-snapshot rows in `s` (fields `f`, snapshot index `snap`).
+
+    ``bonus_pay_period`` (SI 2017/353 Sch. 1 para 6): Clinical Excellence and local awards are
+    paid monthly, so a twelfth of a consultant's award is paid in the March pay period; other
+    bonuses (VSM performance pay, recognition awards) are one-off payments outside it.
+    """
+    cons = s["band"] == _B["Consultant"]
+    period_bonus = np.round(np.where(cons, f["bonus"] / 12.0, 0.0), 2)
+    medical = s["sg"] == _MED
     return {
         "staff_id": ids,
         "trust_code": _text(trust_codes, s["trust"]),
@@ -749,6 +773,8 @@ def _workforce_columns(ids, trust_codes, s, f, snap: np.ndarray) -> dict[str, ob
         "hourly_pay": f["hourly_pay"],
         "full_pay_relevant": _yn(f["fpr"]),
         "bonus_pay_12m": f["bonus"],
+        "bonus_pay_period": period_bonus,
+        "specialty": _text(SPECIALTIES, np.where(medical, specialty, -1)),
         "accessed_nonmandatory_training": _yn(f["training"], f["training_missing"]),
         "flexible_working": _yn(s["flexible"] & (s["contract"] < 2), f["flexible_missing"]),
         "international_recruit": _yn(s["intl"]),
@@ -815,10 +841,11 @@ def generate(trusts: int = DEFAULT_TRUSTS, staff: int = DEFAULT_STAFF,
     f1 = _snapshot(rng, later, _D1, True, p)
     snap = np.repeat([0, 1], [n0, len(person1)])
     both = _concat(stock, later)
-    order = np.lexsort((np.concatenate([person0, person1]), snap, both["trust"]))
+    persons = np.concatenate([person0, person1])
+    order = np.lexsort((persons, snap, both["trust"]))
+    specialty = _specialty(seed, np.concatenate([stock["female"], joiners["female"]]))[persons]
     workforce = _frame("workforce", _workforce_columns(
-        _ids("E", np.concatenate([person0, person1]), id_salt), trust_codes, both,
-        _concat(f0, f1), snap), order)
+        _ids("E", persons, id_salt), trust_codes, both, _concat(f0, f1), snap, specialty), order)
 
     snaps = ((stock, person0, _D0, _YEAR0_START), (later, person1, _D1, _YEAR1_START))
     return {

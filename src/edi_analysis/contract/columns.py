@@ -80,9 +80,9 @@ def code(values: Sequence[str], *, blank: bool = False, blank_means: str | None 
                    description=description)
 
 
-def text(*, blank: bool = True, description: str = "") -> pa.Column:
-    """Free text (owner, evidence, source, ...)."""
-    return _column(TEXT, blank=blank, description=description)
+def text(*, blank: bool = True, required: bool = True, description: str = "") -> pa.Column:
+    """Free text (owner, evidence, source, ...); ``required=False`` marks an optional column."""
+    return _column(TEXT, blank=blank, required=required, description=description)
 
 
 def date(*, blank: bool = False, description: str = "") -> pa.Column:
@@ -180,17 +180,18 @@ class Plausible:
                         statistics={"low": self.low, "high": self.high, "why": self.why})
 
 
-def number(*, blank: bool = False, gt=None, ge=None, le=None, lt=None,
+def number(*, blank: bool = False, gt=None, ge=None, le=None, lt=None, required: bool = True,
            plausible: Plausible | None = None, description: str = "") -> pa.Column:
     """A decimal number (``12.5``, ``-3``, ``1e3``; no thousands separators or currency signs).
 
     ``gt``/``ge``/``le``/``lt`` are the contract's hard range; ``plausible``
-    narrows it to what a real extract can hold (:class:`Plausible`).
+    narrows it to what a real extract can hold (:class:`Plausible`);
+    ``required=False`` marks an optional column.
     """
     checks = [c for c in (_range_check(gt=gt, ge=ge, le=le, lt=lt),) if c is not None]
     if plausible is not None:
         checks.append(plausible.check(gt=gt, ge=ge, le=le, lt=lt))
-    return _column(NUMBER, checks, blank=blank, description=description)
+    return _column(NUMBER, checks, blank=blank, required=required, description=description)
 
 
 def whole_number(*, blank: bool = False, gt=None, ge=None, le=None, lt=None,

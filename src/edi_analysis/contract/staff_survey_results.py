@@ -8,7 +8,9 @@ respondent-level data. One row per trust, survey year, item, characteristic and 
 - ``item``: a survey metric id (``wres.5``, ``wdes.4b``, ...) for that metric alone, or an
   answer of the ``staff_survey`` table (``harassment_public``, ...) for every metric that
   counts that answer. ``wres.6`` (harassment from staff, two questions combined) and
-  ``wdes.8`` (asked of Disabled staff only) can only be given by their metric id.
+  ``wdes.8`` (asked of Disabled staff only) can only be given by their metric id; the
+  success metrics counting WRES 6's answer (``hia5.harassment_manager_team``,
+  ``hia6.harassment_manager_team``) use the ``wres.6`` rows unless given their own.
 - ``characteristic``: ``all`` (group ``All``), ``ethnicity`` (White, BME, Unknown),
   ``disability`` (Disabled, Non-disabled, Unknown) or ``international_recruit``
   (International, Domestic).
@@ -34,8 +36,8 @@ from edi_analysis.contract.table import TableContract
 METRIC_ITEMS = (
     "wres.5", "wres.6", "wres.7", "wres.8", "wdes.4a.public", "wdes.4a.manager",
     "wdes.4a.colleague", "wdes.4b", "wdes.5", "wdes.6", "wdes.7", "wdes.8",
-    "hia4.org_action_hwb", "hia5.belonging", "hia5.harassment_manager",
-    "hia6.harassment_manager", "hia6.discrimination_colleague",
+    "hia4.org_action_hwb", "hia5.belonging", "hia5.harassment_manager_team",
+    "hia6.harassment_manager_team", "hia6.discrimination_colleague",
 )
 ITEMS = METRIC_ITEMS + tuple(ANSWERS)
 CHARACTERISTIC_GROUPS = {

@@ -376,7 +376,8 @@ def _case_staff_known(er: _Checked, wf: _Checked) -> list[Issue]:
         else:
             warn_pos.append(p)
             warn_msg.append(f"{v} is not in any workforce snapshot of trust {trust} "
-                            "(a leaver? the case is still counted)")
+                            "(joined and left between snapshots? the case counts in outcomes, "
+                            "not in WRES 3 / WDES 3, which count in-scope staff in a snapshot)")
     return (er.data.issues("staff_id", np.asarray(warn_pos, dtype=np.int64), warn_msg,
                            level=WARNING)
             + er.data.issues("staff_id", np.asarray(err_pos, dtype=np.int64), err_msg))

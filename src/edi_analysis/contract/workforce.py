@@ -6,7 +6,7 @@ import pandera.pandas as pa
 
 from edi_analysis import groups
 from edi_analysis.contract.columns import (
-    Plausible, boolean, code, date, identifier, number, ods_code,
+    Plausible, boolean, code, date, identifier, number, ods_code, text,
 )
 from edi_analysis.contract.rules import (
     DateOrder, NotAbove, OneSpelling, PositiveWhere, UniqueWithin,
@@ -45,7 +45,9 @@ SCHEMA = pa.DataFrameSchema(
         "start_date": date(description="on or before snapshot_date"),
         "age_band": code(groups.AGE_BANDS),
         "hourly_pay": number(blank=True, ge=0,
-                             description="ordinary hourly pay (£); > 0 where full_pay_relevant",
+                             description="ordinary hourly pay (£) in the relevant pay period, after "
+                                         "any salary sacrifice, before tax; > 0 where "
+                                         "full_pay_relevant",
                              plausible=Plausible(high=MAX_HOURLY_PAY, why=(
                                  "about five times the best-paid NHS chief executive's hourly "
                                  "rate; is it annual pay, or in pence?"))),
@@ -54,6 +56,16 @@ SCHEMA = pa.DataFrameSchema(
                                 plausible=Plausible(high=MAX_BONUS_PAY_12M, why=(
                                     "13 times the largest national Clinical Excellence "
                                     "Award; is it in pence?"))),
+        # Optional (SI 2017/353 Sch. 1 para 6: the statutory hourly rate includes bonus pay paid
+        # in the relevant pay period, e.g. monthly Clinical Excellence Awards).
+        "bonus_pay_period": number(blank=True, ge=0, required=False,
+                                   description="bonus pay (£) paid in the relevant pay period "
+                                               "(the month holding the snapshot); blank = none",
+                                   plausible=Plausible(high=MAX_BONUS_PAY_12M, why=(
+                                       "more than a year's bonus could plausibly be; is it in "
+                                       "pence?"))),
+        # Optional (Mend the Gap like-for-like comparison of doctors).
+        "specialty": text(required=False, description="doctor's specialty (free text)"),
         "accessed_nonmandatory_training": boolean(),
         "flexible_working": boolean(),
         "international_recruit": boolean(),

@@ -1,4 +1,4 @@
-"""Group partitions shared by the survey and wellbeing families (CONTRACT.md §3, §4.8, §8).
+"""Group splits shared by the survey and wellbeing families (CONTRACT.md §3, §8).
 
 A *slot* is one way of splitting a population into the rows of a metric:
 everyone (group ``All``), one reporting characteristic (groups such as
@@ -34,19 +34,13 @@ class Slot:
 
     ``column`` None means everyone (group ``All``). With ``by_breakdown`` the
     column's values become the breakdown (``"<breakdown>=<value>"``) and the
-    group is ``All``. ``total_shown`` marks groups that partition a total the
-    report also shows, so the engine's secondary suppression protects them.
-    ``partition`` names a partition spanning breakdowns (relative to the
-    metric: the family prefixes ``<metric_id>:``); blank = the row's own
-    breakdown (``rows.py``).
+    group is ``All``.
     """
 
     breakdown: str = ""
     column: str | None = None
     labels: tuple[str, ...] = (groups.ALL,)
-    total_shown: bool = False
     by_breakdown: bool = False
-    partition: str = ""
 
 
 def everyone(breakdown: str = "") -> Slot:
@@ -58,29 +52,22 @@ def characteristic(
     name: str, *, headline: bool = False, labels: Sequence[str] | None = None
 ) -> Slot:
     """Every group of a characteristic; on the headline (empty breakdown) or under
-    ``characteristic=<name>``. The groups partition the population, so they are
-    marked ``total_shown``.
+    ``characteristic=<name>``.
     """
     column, all_labels = CHARACTERISTICS[name]
     return Slot(
         breakdown="" if headline else f"characteristic={name}",
         column=column,
         labels=tuple(labels) if labels is not None else all_labels,
-        total_shown=True,
     )
 
 
 def as_breakdown(column: str, labels: Sequence[str]) -> Slot:
     """Each value of ``column`` as its own breakdown ``column=value``, group ``All``.
 
-    The values add up to the headline total, across breakdowns: partition
-    ``<column>=*`` (secondary suppression, CONTRACT.md §4.8). A person whose
-    value is not one of ``labels`` is left out (see :func:`expand`), so the
-    partition is exact only when every value is labelled — treated as one
-    either way, to be safe.
+    A person whose value is not one of ``labels`` is left out (see :func:`expand`).
     """
-    return Slot(breakdown=column, column=column, labels=tuple(labels), by_breakdown=True,
-                total_shown=True, partition=f"{column}=*")
+    return Slot(breakdown=column, column=column, labels=tuple(labels), by_breakdown=True)
 
 
 def _label_frame(slot: Slot) -> pd.DataFrame:
@@ -94,13 +81,11 @@ def _finish(frame: pd.DataFrame, slot: Slot) -> pd.DataFrame:
     else:
         frame["breakdown"] = slot.breakdown
         frame["group"] = frame["_label"]
-    frame["total_shown"] = slot.total_shown
-    frame["partition"] = slot.partition
     return frame.drop(columns="_label")
 
 
 def grid(present: pd.DataFrame, slots: Sequence[Slot]) -> pd.DataFrame:
-    """Every (key row of ``present``) × (breakdown, group) of ``slots``, with ``total_shown`` and ``partition``."""
+    """Every (key row of ``present``) × (breakdown, group) of ``slots``."""
     parts = [_finish(present.merge(_label_frame(s), how="cross"), s) for s in slots]
     return pd.concat(parts, ignore_index=True)
 
@@ -121,7 +106,7 @@ def expand(
         else:
             part = df[keep].assign(_label=df[s.column].astype("str"))
             part = part[part["_label"].isin(s.labels)]
-        parts.append(_finish(part.copy(), s).drop(columns=["total_shown", "partition"]))
+        parts.append(_finish(part.copy(), s))
     return pd.concat(parts, ignore_index=True)
 
 

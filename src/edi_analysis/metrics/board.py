@@ -3,7 +3,9 @@
 Population: the trust's board members at the period's snapshot (``board``
 table, ``snapshot_date`` = period). Headline group ``All`` (every member),
 with breakdowns ``board=voting`` and ``board=executive`` as for WRES 9 /
-WDES 10. Denominator: every member in the subset; a member whose flag is
+WDES 10, and ``board=chair_chief_executive`` (role chair or chief_executive):
+the plan's success metric 1a is "annual Chair/CEO appraisals on EDI
+objectives via Board Assurance Framework (BAF)". Denominator: every member in the subset; a member whose flag is
 blank has no recorded evidence and counts as not meeting it (the plan asks
 that *every* member has SMART EDI objectives), and the note says how many
 such members there were. Board membership is public, so these rows are not
@@ -21,12 +23,13 @@ from edi_analysis.metrics.registry import MetricSpec, family
 from edi_analysis.metrics.rows import empty_rows, make_rows
 
 KEYS = ["trust_code", "period"]
-_SOURCE = (
-    "NHS England, NHS equality, diversity and inclusion improvement plan (June 2023), high impact "
-    "action 1 and success metric 1a; NHS England letter PRN01002: every board and executive team "
-    "member must have SMART EDI objectives, assessed during their annual appraisal, by March 2024"
+_LETTER = (
+    "NHS England letter PRN01002: every board and executive team member must have SMART EDI "
+    "objectives, assessed during their annual appraisal, by March 2024"
 )
-_SUBSETS = ("", "board=voting", "board=executive")
+_PLAN = "NHS England, NHS equality, diversity and inclusion improvement plan (June 2023)"
+_SUBSETS = ("", "board=voting", "board=executive", "board=chair_chief_executive")
+CHAIR_CEO_ROLES = ("chair", "chief_executive")
 
 SPECS = [
     MetricSpec(
@@ -37,10 +40,10 @@ SPECS = [
         definition=(
             "Board members at the snapshot with `has_smart_edi_objectives` = Y ÷ board members "
             "× 100 (blank counts as not evidenced). Group All; breakdowns `board=voting`, "
-            "`board=executive`. A census of the board: no confidence interval. Not suppressed "
-            "(board membership is public)."
+            "`board=executive`, `board=chair_chief_executive`. A census of the board: no "
+            "confidence interval. Not suppressed (board membership is public)."
         ),
-        source=_SOURCE,
+        source=f"{_PLAN}, high impact action 1; {_LETTER}",
         breakdowns=_SUBSETS[1:],
         counts=(),  # board membership is public: not suppressed (§4.8)
     ),
@@ -52,10 +55,12 @@ SPECS = [
         definition=(
             "Board members at the snapshot with `appraised_on_edi_objectives` = Y ÷ board "
             "members × 100 (blank counts as not evidenced). Group All; breakdowns "
-            "`board=voting`, `board=executive`. A census of the board: no confidence interval. "
-            "Not suppressed."
+            "`board=voting`, `board=executive` and `board=chair_chief_executive` (success "
+            "metric 1a names the chair's and chief executive's appraisals). A census of the "
+            "board: no confidence interval. Not suppressed."
         ),
-        source=_SOURCE,
+        source=(f"{_PLAN}, high impact action 1, success metric 1a (\"annual Chair/CEO appraisals "
+                f"on EDI objectives via Board Assurance Framework (BAF)\"); {_LETTER}"),
         breakdowns=_SUBSETS[1:],
         counts=(),  # board membership is public: not suppressed (§4.8)
     ),
@@ -83,6 +88,9 @@ def board_objectives(ctx) -> pd.DataFrame:
             board.loc[board["voting"].fillna(False).astype(bool)].assign(breakdown="board=voting"),
             board.loc[board["executive"].fillna(False).astype(bool)].assign(
                 breakdown="board=executive"
+            ),
+            board.loc[board["role"].isin(CHAIR_CEO_ROLES)].assign(
+                breakdown="board=chair_chief_executive"
             ),
         ],
         ignore_index=True,

@@ -1,17 +1,33 @@
 """Disciplinary and capability metrics: WRES 3, WDES 3 and case outcomes (CONTRACT.md §4.3, HIA6).
 
+Who is counted (WRES technical guidance, indicator 3: "relative likelihood of
+staff entering the formal disciplinary process"; WDES technical guidance,
+metric 3, the same for the formal capability process): **staff entering**
+the process, not cases. A member of staff who enters twice in one reporting
+year counts once in that year (:func:`entrant_records`); cases stay the unit
+of the outcome and time-to-close measures.
+
+Scope (CONTRACT.md §3: bank staff are out of WRES/WDES, on both sides of the
+ratio): a case counts only when its staff member is in scope, decided by
+:func:`case_in_scope` — the contract the person holds in the workforce
+snapshot that closes the reporting year in which the case started (the
+headcount their person-years come from); a person not in that snapshot (they
+left during the year) by their latest earlier snapshot; a person in no
+snapshot up to then is left out, as they add no person-years either.
+
 Rolling two-year basis (WRES technical guidance, indicator 3; WDES technical
 guidance, metric 3): for a reporting group g at snapshot t,
 
-    rate_g = cases_g(start_date in the 24 months to t)
+    rate_g = staff entering_g (per reporting year, in the 24 months to t)
              ÷ (in-scope headcount_g at t + in-scope headcount_g at t − 1 year) × 100,
 
 an annual rate per 100 staff. Where the trust has no workforce snapshot a
-year earlier, the rate is 12 months of cases ÷ the one headcount, and the
-row's ``note`` says so. A case's group is the characteristic held on the case
-row (as recorded when the case started, CONTRACT.md §2.3), a member of
-staff's group the one held at each snapshot. Unknown groups are shown as
-rates but excluded from both sides of every ratio (CONTRACT.md §3).
+year earlier, the rate is the reporting year's entrants ÷ the one headcount,
+and the row's ``note`` says so. An entrant's group is the characteristic held
+on their first case row of that year (as recorded when the case started,
+CONTRACT.md §2.3), a member of staff's group the one held at each snapshot.
+Unknown groups are shown as rates but excluded from both sides of every ratio
+(CONTRACT.md §3).
 
 Relative likelihoods of 0.80–1.25 are the "non-adverse range" (NHS England,
 *A fair experience for all*, 2019, after the four-fifths rule); that reading
@@ -28,7 +44,7 @@ import pandas as pd
 
 from edi_analysis import groups, stats
 from edi_analysis.metrics.registry import MetricSpec, family
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 #: Stratum label for pay band "Other", which belongs to no pay cluster (CONTRACT.md §3).
 NO_CLUSTER = "none"
@@ -39,7 +55,7 @@ NON_ADVERSE_SOURCE = "NHS England, A fair experience for all (2019): non-adverse
 HIA6_SOURCE = "NHS EDI Improvement Plan (2023), high impact action 6"
 
 ROLLING_NOTE = (
-    "12-month basis: no workforce snapshot on {prev} for this trust, so cases in the "
+    "12-month basis: no workforce snapshot on {prev} for this trust, so staff entering in the "
     "reporting year ÷ one headcount"
 )
 
@@ -73,21 +89,24 @@ _COMPARISONS = (
 )
 
 _RATE_DEF = (
-    "{what} cases with a start date in the 24 months to the snapshot ÷ (in-scope headcount at the "
+    "In-scope staff entering the formal {what} process (a person counts once in each reporting "
+    "year in which a case of theirs started; bank staff's cases, and cases of staff in no "
+    "snapshot, are left out) in the 24 months to the snapshot ÷ (in-scope headcount at the "
     "snapshot + in-scope headcount at the snapshot a year earlier) × 100, per group as held on the "
-    "case row and at each snapshot; 12 months of cases ÷ one headcount where the earlier snapshot "
-    "is absent (noted). numerator = cases, denominator = person-years. 95% Wilson interval."
+    "first case row of the year and at each snapshot; the reporting year's entrants ÷ one "
+    "headcount where the earlier snapshot is absent (noted). numerator = staff entering, "
+    "denominator = person-years. 95% Wilson interval."
 )
 _RL_DEF = (
     "Rate of {cmp} staff ÷ rate of {ref} staff, rates as in {rate_id} (Unknown excluded). "
-    "numerator/denominator = the {cmp} group's cases and person-years. 95% CI by the log (Katz) "
-    "method with person-years as the exposure; blank when a group has no cases."
+    "numerator/denominator = the {cmp} group's staff entering and person-years. 95% CI by the "
+    "log (Katz) method with person-years as the exposure; blank when a group has nobody entering."
 )
 
 SPECS = [
     MetricSpec(
         "wres.3.rate", "hia6", "Annual rate of entering the formal disciplinary process", "percent",
-        WRES3_SOURCE, _RATE_DEF.format(what="Disciplinary"),
+        WRES3_SOURCE, _RATE_DEF.format(what="disciplinary"),
     ),
     MetricSpec(
         "wres.3.relative_likelihood", "hia6",
@@ -98,7 +117,7 @@ SPECS = [
     MetricSpec(
         "wdes.3.rate", "hia6", "Annual rate of entering the formal capability process (performance)",
         "percent", WDES3_SOURCE,
-        _RATE_DEF.format(what="Capability (performance; ill-health capability excluded)"),
+        _RATE_DEF.format(what="capability (performance; ill-health capability excluded)"),
     ),
     MetricSpec(
         "wdes.3.relative_likelihood", "hia6",
@@ -109,7 +128,7 @@ SPECS = [
     MetricSpec(
         "sex.3.rate", "hia6", "Annual rate of entering the formal disciplinary process, by sex", "percent",
         f"{HIA6_SOURCE} (all protected characteristics); method of {WRES3_SOURCE}",
-        _RATE_DEF.format(what="Disciplinary"),
+        _RATE_DEF.format(what="disciplinary"),
     ),
     MetricSpec(
         "sex.3.relative_likelihood", "hia6",
@@ -124,14 +143,16 @@ SPECS = [
         f"{HIA6_SOURCE}; {WRES3_SOURCE}",
         "Disciplinary cases that started in the reporting year and were closed (closed date and "
         "outcome recorded) by the snapshot: cases with this outcome ÷ closed cases × 100, per "
-        "ethnicity group and for All. 95% Wilson interval.",
+        "ethnicity group and for All. Every formal case counts (cases, not staff entering; bank "
+        "staff's cases included: the measure reviews the process itself). 95% Wilson interval.",
         breakdowns=tuple(f"outcome={o}" for o in groups.OUTCOMES),
     ),
     MetricSpec(
         "er.days_to_close_median", "hia6", "Median days to close a disciplinary case", "days",
         f"{HIA6_SOURCE}",
         "Median of closed date − start date (calendar days) over disciplinary cases that started in "
-        "the reporting year and were closed by the snapshot, per ethnicity group and for All.",
+        "the reporting year and were closed by the snapshot, per ethnicity group and for All "
+        "(every formal case, bank staff's included, as er.outcome_share).",
         counts=(),  # a median of days
     ),
 ]
@@ -139,6 +160,133 @@ SPECS = [
 
 def _period_str(p: pd.Timestamp) -> str:
     return pd.Timestamp(p).strftime("%Y-%m-%d")
+
+
+def counted_cases(cases: pd.DataFrame, case_type: str) -> pd.DataFrame:
+    """The employee-relations rows of one case type (the cases WRES 3 / WDES 3 draw on).
+
+    :func:`entrant_records` keeps the in-scope ones and one per person per
+    reporting year; the outcome measures count every case. The disclosure
+    records (``edi_analysis.disclosure.records``) use the same selections.
+    """
+    return cases[cases["case_type"].eq(case_type).fillna(False).to_numpy(dtype=bool)]
+
+
+def closed_by(cases: pd.DataFrame, snapshot: pd.Timestamp) -> np.ndarray:
+    """Cases closed (closed date and outcome recorded) on or before ``snapshot``."""
+    return ((cases["closed_date"] <= snapshot).fillna(False).to_numpy(dtype=bool)
+            & cases["outcome"].notna().to_numpy())
+
+
+#: Why a case is not counted by WRES 3 / WDES 3 (see :func:`case_in_scope`).
+SCOPE_RULE = (
+    "a case counts when its staff member holds a permanent or fixed-term contract in the "
+    "workforce snapshot that closes the reporting year in which the case started (or, if they "
+    "left during that year, in their latest earlier snapshot); bank staff and staff in no "
+    "snapshot are left out"
+)
+
+
+def case_in_scope(workforce: pd.DataFrame, cases: pd.DataFrame) -> np.ndarray:
+    """Whether each case's staff member is in scope of WRES/WDES (bool array aligned with ``cases``).
+
+    CONTRACT.md §3 (bank staff excluded, WDES 2023 technical guidance,
+    "consistent with the WRES") applied to the numerator as to the
+    denominator. A contract can change between snapshots, so the rule names
+    one snapshot per case: the trust's first workforce snapshot on or after
+    the case's start date — the snapshot that closes the reporting year the
+    case belongs to, whose in-scope headcount the person-years come from.
+    The staff member is in scope when their row in that snapshot has a
+    permanent or fixed-term contract; when they have no row there (they left
+    during the year), their latest earlier row decides; with no row on or
+    before it (joined and left between snapshots, or an unknown id) the case
+    is out of scope: such a person contributes no person-years either.
+    ``workforce`` needs trust_code, staff_id, snapshot_date and ``in_scope``
+    (``groups.add_groups``); ``cases`` trust_code, staff_id, start_date.
+    """
+    n = len(cases)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    c = pd.DataFrame({
+        "trust_code": cases["trust_code"].astype("str").to_numpy(),
+        "staff_id": cases["staff_id"].astype("str").to_numpy(),
+        "start": pd.to_datetime(cases["start_date"]).astype("datetime64[ns]").to_numpy(),
+        "_pos": np.arange(n),
+    })
+    c = c[c["start"].notna().to_numpy()]
+    snaps = (workforce[["trust_code", "snapshot_date"]].drop_duplicates()
+             .astype({"trust_code": "str"}))
+    snaps = pd.DataFrame({"trust_code": snaps["trust_code"].to_numpy(),
+                          "closing": snaps["snapshot_date"].astype("datetime64[ns]").to_numpy()})
+    # The closing snapshot: first snapshot of the trust on or after the start date (a case
+    # after the trust's last snapshot is judged by the person's latest row).
+    closing = pd.merge_asof(c.sort_values("start"), snaps.sort_values("closing"),
+                            left_on="start", right_on="closing", by="trust_code",
+                            direction="forward")
+    closing["key"] = closing["closing"].fillna(closing["start"])
+    people = pd.DataFrame({
+        "trust_code": workforce["trust_code"].astype("str").to_numpy(),
+        "staff_id": workforce["staff_id"].astype("str").to_numpy(),
+        "key": workforce["snapshot_date"].astype("datetime64[ns]").to_numpy(),
+        "scope": workforce["in_scope"].fillna(False).to_numpy(dtype=bool),
+    })
+    held = pd.merge_asof(closing.sort_values("key"), people.sort_values("key"), on="key",
+                         by=["trust_code", "staff_id"], direction="backward")
+    out = np.zeros(n, dtype=bool)
+    out[held["_pos"].to_numpy()] = held["scope"].fillna(False).to_numpy(dtype=bool)
+    return out
+
+
+def entrant_records(
+    workforce: pd.DataFrame,
+    cases: pd.DataFrame,
+    periods: Sequence[pd.Timestamp],
+    *,
+    case_type: str,
+) -> pd.DataFrame:
+    """The staff entering the formal process that WRES 3 / WDES 3 count, per trust and period.
+
+    WRES technical guidance, indicator 3 ("staff entering the formal
+    disciplinary process"); WDES technical guidance, metric 3 (capability).
+    For each period p and each trust with a workforce snapshot at p: the
+    in-scope (:func:`case_in_scope`) cases of ``case_type`` that started in
+    the reporting year to p (``year`` "current") and, where the trust has a
+    snapshot a year earlier, in the reporting year before it (``year``
+    "previous"); one row per staff member per reporting year — their first
+    case of that year (earliest start date, then case_id), whose case-row
+    characteristics (ethnicity, disability, sex, staff group, pay band) the
+    entrant is grouped by. Returns those case rows with ``period``
+    (Timestamp), ``year`` and ``rolling`` (the trust has the earlier
+    snapshot) added. Identifiers are kept for linking only; no output shows them.
+    """
+    er = counted_cases(cases, case_type)
+    er = er[case_in_scope(workforce, er)]
+    snapshots = workforce[["trust_code", "snapshot_date"]].drop_duplicates()
+    parts = []
+    for p in periods:
+        p = pd.Timestamp(p)
+        prev = p - pd.DateOffset(years=1)
+        trusts = set(snapshots.loc[snapshots["snapshot_date"].eq(p), "trust_code"])
+        if not trusts:
+            continue
+        with_prev = set(snapshots.loc[snapshots["snapshot_date"].eq(prev), "trust_code"])
+        mine = er[er["trust_code"].isin(trusts).to_numpy()]
+        start = mine["start_date"]
+        current = ((start > prev) & (start <= p)).fillna(False).to_numpy(dtype=bool)
+        previous = ((start > p - pd.DateOffset(years=2)) & (start <= prev)).fillna(False).to_numpy(dtype=bool)
+        previous = previous & mine["trust_code"].isin(with_prev).to_numpy()
+        both = pd.concat([mine[current].assign(year="current"),
+                          mine[previous].assign(year="previous")], ignore_index=True)
+        both = both.assign(period=p, rolling=both["trust_code"].isin(with_prev).to_numpy())
+        parts.append(both)
+    if not parts:
+        out = er.iloc[0:0].assign(period=pd.Series(dtype="datetime64[ns]"),
+                                  year=pd.Series(dtype="str"), rolling=pd.Series(dtype=bool))
+        return out.reset_index(drop=True)
+    out = pd.concat(parts, ignore_index=True)
+    order = ["trust_code", "period", "year", "staff_id", "start_date", "case_id"]
+    out = out.sort_values([c for c in order if c in out], kind="stable")
+    return out.drop_duplicates(["trust_code", "period", "year", "staff_id"]).reset_index(drop=True)
 
 
 def rolling_counts(
@@ -149,19 +297,19 @@ def rolling_counts(
     case_type: str,
     by: Sequence[str],
 ) -> pd.DataFrame:
-    """Cases and person-year exposure per trust, period and ``by`` cell on the rolling basis.
+    """Staff entering and person-year exposure per trust, period and ``by`` cell on the rolling basis.
 
     WRES technical guidance, indicator 3 (two-year rolling): for each trust
-    with a workforce snapshot at the period, ``cases`` = cases of
-    ``case_type`` whose start_date is in the 24 months to the snapshot
-    (12 months where the trust has no snapshot a year earlier),
-    ``headcount`` and ``headcount_prev`` the in-scope headcounts at the
-    snapshot and a year earlier, ``exposure`` their sum (person-years).
-    ``by`` columns must exist on both tables (after ``groups.add_groups``);
-    a missing value (pay band Other has no pay cluster) becomes ``NO_CLUSTER``.
-    Returns one row per observed cell with columns trust_code, period
-    (Timestamp), *by, cases, headcount, headcount_prev, exposure, rolling,
-    prev_snapshot.
+    with a workforce snapshot at the period, ``cases`` = staff entering the
+    process (:func:`entrant_records`: in scope, once per person per
+    reporting year) in the 24 months to the snapshot (12 months where the
+    trust has no snapshot a year earlier), ``headcount`` and
+    ``headcount_prev`` the in-scope headcounts at the snapshot and a year
+    earlier, ``exposure`` their sum (person-years). ``by`` columns must exist
+    on both tables (after ``groups.add_groups``); a missing value (pay band
+    Other has no pay cluster) becomes ``NO_CLUSTER``. Returns one row per
+    observed cell with columns trust_code, period (Timestamp), *by, cases,
+    headcount, headcount_prev, exposure, rolling, prev_snapshot.
     """
     by = list(by)
     keys = ["trust_code", *by]
@@ -169,10 +317,10 @@ def rolling_counts(
                 "rolling", "prev_snapshot"]
     wf = workforce[["trust_code", "snapshot_date", "in_scope", *by]]
     wf = wf.assign(**{c: wf[c].fillna(NO_CLUSTER) for c in by})
-    er = cases[cases["case_type"].eq(case_type).fillna(False).to_numpy(dtype=bool)]
-    er = er[["trust_code", "start_date", *by]]
-    er = er.assign(**{c: er[c].fillna(NO_CLUSTER) for c in by})
+    ent = entrant_records(workforce, cases, periods, case_type=case_type)
+    ent = ent.assign(**{c: ent[c].fillna(NO_CLUSTER) for c in by})
     snapshots = wf[["trust_code", "snapshot_date"]].drop_duplicates()
+    in_scope = wf["in_scope"].fillna(False).to_numpy(dtype=bool)
     parts = []
     for p in periods:
         p = pd.Timestamp(p)
@@ -181,21 +329,11 @@ def rolling_counts(
         if trusts.empty:
             continue
         with_prev = set(snapshots.loc[snapshots["snapshot_date"].eq(prev), "trust_code"])
-        in_scope = wf["in_scope"].fillna(False).to_numpy(dtype=bool)
         now = wf[wf["snapshot_date"].eq(p).to_numpy() & in_scope]
         before = wf[wf["snapshot_date"].eq(prev).to_numpy() & in_scope]
         hc = now.groupby(keys, sort=False).size().rename("headcount")
         hcp = before.groupby(keys, sort=False).size().rename("headcount_prev")
-        rolling = trusts.isin(with_prev).to_numpy()
-        # Window start per trust: 24 months where the earlier snapshot exists, else 12.
-        start = pd.Series(
-            np.where(rolling, p - pd.DateOffset(years=2), prev).astype("datetime64[ns]"),
-            index=trusts.to_numpy(),
-        )
-        c = er[er["trust_code"].isin(trusts).to_numpy()]
-        c = c[(c["start_date"] <= p).to_numpy()
-              & (c["start_date"] > c["trust_code"].map(start)).to_numpy()]
-        cc = c.groupby(keys, sort=False).size().rename("cases")
+        cc = ent[ent["period"].eq(p).to_numpy()].groupby(keys, sort=False).size().rename("cases")
         df = pd.concat([cc, hc, hcp], axis=1).fillna(0.0).astype("float64").reset_index()
         df = df[df["trust_code"].isin(trusts).to_numpy()]
         df.insert(1, "period", p)
@@ -242,7 +380,7 @@ def _rate_rows(w: pd.DataFrame, metric_id: str, labels: Sequence[str], note) -> 
         out.append(make_rows(
             trust_code=w["trust_code"], period=w["period_str"], metric_id=metric_id, group=g,
             numerator=k, denominator=n, value=value, ci_lower=lo * 100, ci_upper=hi * 100,
-            note=note, basis="rate", min_cell=min_positive(k, n),
+            note=note, basis="rate",
         ))
     return out
 
@@ -260,7 +398,7 @@ def _rl_rows(w: pd.DataFrame, metric_id: str, cmp: str, ref: str, note) -> pd.Da
     return make_rows(
         trust_code=w["trust_code"], period=w["period_str"], metric_id=metric_id, group=cmp,
         reference_group=ref, numerator=a, denominator=n1, value=rl, ci_lower=lo, ci_upper=hi,
-        note=_join_notes(why, note), basis="rate", min_cell=min_positive(a, n1, c, n2),
+        note=_join_notes(why, note), basis="rate",
     )
 
 
@@ -296,8 +434,7 @@ def closed_cases(ctx, case_type: str = "disciplinary") -> pd.DataFrame:
             er["trust_code"].isin(trusts).to_numpy()
             & (er["start_date"] > p - pd.DateOffset(years=1)).to_numpy()
             & (er["start_date"] <= p).to_numpy()
-            & (er["closed_date"] <= p).fillna(False).to_numpy(dtype=bool)
-            & er["outcome"].notna().to_numpy()
+            & closed_by(er, p)
         )
         c = er[sel]
         parts.append(pd.DataFrame({
@@ -324,18 +461,10 @@ def outcome_rows(closed: pd.DataFrame) -> pd.DataFrame:
     long["n"] = long.groupby(["trust_code", "period", "ethnicity"])["k"].transform("sum")
     k, n = long["k"].to_numpy(dtype="float64"), long["n"].to_numpy(dtype="float64")
     lo, hi = stats.wilson_interval(k, n)
-    # Two partitions (CONTRACT.md §4.8): a group's outcomes add up to its closed cases
-    # (the denominator, shown), and White, BME and Unknown add up to All's count of
-    # each outcome. All's rows are cells of the first only.
-    grp = long["ethnicity"].astype("str")
-    across_outcomes = "er.outcome_share:outcome=*:" + grp
-    partition = across_outcomes.where(
-        grp.eq(groups.ALL), "er.outcome_share:outcome=" + long["outcome"] + "|" + across_outcomes)
     return make_rows(
         trust_code=long["trust_code"], period=long["period"], metric_id="er.outcome_share",
         breakdown="outcome=" + long["outcome"], group=long["ethnicity"], numerator=k, denominator=n,
         value=k / n * 100, ci_lower=lo * 100, ci_upper=hi * 100, basis="rate",
-        min_cell=min_positive(k, n), total_shown=True, partition=partition,
     )
 
 

@@ -16,6 +16,14 @@ staff (``full_pay_relevant`` = Y, para. 1(1)); bonus figures use all
 relevant employees (all rows, bank included). Unknown groups are excluded
 from both sides of every gap.
 
+Hourly rate of pay (Sch. 1 para 6, :func:`statutory_hourly_rate`): ordinary
+pay *plus bonus pay paid in the relevant pay period*, per hour — so a
+Clinical Excellence Award paid monthly raises a consultant's hourly rate in
+the mean and median gaps and the quartile bands, not only the bonus figures.
+Pay is taken after any salary-sacrifice reduction and before deductions at
+source such as income tax (para 1(2); Acas/GEO, *Managing gender pay
+reporting*: "gross pay after any reduction for a salary-sacrifice scheme").
+
 Every function here is vectorised over trusts and periods. The 95%
 intervals on mean and median gaps are percentile bootstraps (Efron &
 Tibshirani, 1993, ch. 13) resampling each group separately; see
@@ -36,12 +44,12 @@ import pandas as pd
 from edi_analysis import groups as g
 from edi_analysis import stats
 from edi_analysis.metrics.registry import MetricSpec, family
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 __all__ = [
     "GapSpec", "QUARTILES", "gap_rows", "bootstrap_mean_median", "stable_seed",
     "quartile_sizes", "quartile_allocation", "hourly_population", "workforce_for_periods",
-    "ethnicity5_vs_white_british",
+    "ethnicity5_vs_white_british", "statutory_hourly_rate",
 ]
 
 # --- registry -----------------------------------------------------------------
@@ -52,20 +60,26 @@ _GAP_DEF = (
     "numerator = compared group's figure (£), denominator = reference group's figure (£); "
     "95% CI: percentile bootstrap, each group resampled separately."
 )
+_HOURLY_DEF = (
+    "Hourly rate of pay (Sch. 1 para 6) = ordinary hourly pay + bonus pay paid in the relevant "
+    "pay period (optional column bonus_pay_period) ÷ the period's contracted hours (37.5 × fte × "
+    "days in the month holding the snapshot ÷ 7; Convention), after salary sacrifice and before "
+    "tax. "
+)
 
 _SPECS = [
     MetricSpec(
         "pay.gender.mean_gap", "hia3", "Gender pay gap: mean hourly pay", "percent",
         f"{_REGS}, Sch. 1 paras 2(1)(a), 8",
         "Mean hourly pay of male full-pay relevant staff minus that of female, as % of the male "
-        "mean. " + _GAP_DEF,
+        "mean. " + _HOURLY_DEF + _GAP_DEF,
         counts=(),  # £ figures, not counts
     ),
     MetricSpec(
         "pay.gender.median_gap", "hia3", "Gender pay gap: median hourly pay", "percent",
         f"{_REGS}, Sch. 1 paras 2(1)(b), 9",
         "Median hourly pay of male full-pay relevant staff minus that of female, as % of the male "
-        "median. " + _GAP_DEF,
+        "median. " + _HOURLY_DEF + _GAP_DEF,
         counts=(),  # £ figures, not counts
     ),
     MetricSpec(
@@ -91,7 +105,8 @@ _SPECS = [
     MetricSpec(
         "pay.gender.quartile_share", "hia3", "Women and men in each quartile pay band", "percent",
         f"{_REGS}, Sch. 1 paras 2(1)(f), 13",
-        "Full-pay relevant staff ranked by hourly pay, ascending, in four bands of N div 4; "
+        "Full-pay relevant staff ranked by hourly rate of pay (Sch. 1 para 6: ordinary pay plus "
+        "bonus pay paid in the relevant pay period, per hour), ascending, in four bands of N div 4; "
         "remainder (Convention) 1 → Lower, 2 → Lower and Upper middle, 3 → Lower, Lower middle "
         "and Upper middle. A pay rate spanning a band boundary gives each band that rate's "
         "female/male mix (para. 13(2)), so counts may be fractional. Numerator = women (or men) "
@@ -103,7 +118,7 @@ _SPECS = [
         "DBT, Ethnicity pay reporting: guidance for employers (2023); NHS practice (BME vs White)",
         "Overall: mean hourly pay of White minus BME full-pay relevant staff, as % of the White "
         "mean. Breakdown ethnicity5=<group>: each of Mixed, Asian, Black, Other and White other "
-        "than British (codes B, C; group 'White') vs White British (code A). " + _GAP_DEF,
+        "than British (codes B, C; group 'White') vs White British (code A). " + _HOURLY_DEF + _GAP_DEF,
         breakdowns=("ethnicity5",),
         counts=(),  # £ figures, not counts
     ),
@@ -118,7 +133,7 @@ _SPECS = [
         "pay.disability.mean_gap", "hia3", "Disability pay gap: mean hourly pay", "percent",
         "Method of SI 2017/353 Sch. 1 para 8 applied to disability (EDI Improvement Plan HIA3)",
         "Mean hourly pay of Non-disabled minus Disabled full-pay relevant staff, as % of the "
-        "Non-disabled mean; Unknown excluded. " + _GAP_DEF,
+        "Non-disabled mean; Unknown excluded. " + _HOURLY_DEF + _GAP_DEF,
         counts=(),  # £ figures, not counts
     ),
     MetricSpec(
@@ -158,14 +173,54 @@ def workforce_for_periods(ctx) -> pd.DataFrame | None:
     return wf
 
 
+#: Full-time contracted hours a week (NHS Terms and Conditions of Service Handbook, s. 27:
+#: 37.5 hours), used to spread bonus pay over a person's hours (fte × 37.5; Convention).
+FULL_TIME_WEEKLY_HOURS = 37.5
+
+#: Note on the statutory hourly figures when the extract lacks ``bonus_pay_period``.
+NO_PERIOD_BONUS_NOTE = (
+    "hourly rate is ordinary pay only: the extract has no bonus_pay_period column (bonus pay paid "
+    "in the relevant pay period, which SI 2017/353 Sch. 1 para 6 adds to the hourly rate)"
+)
+
+
+def statutory_hourly_rate(wf: pd.DataFrame) -> pd.Series:
+    """The hourly rate of pay of SI 2017/353 Sch. 1 para 6: ordinary pay plus period bonus, per hour.
+
+    Para 6 step 1 takes "all amounts of ordinary pay and bonus pay" paid in
+    the relevant pay period (the pay period holding the snapshot, para 5(2));
+    steps 4–5 turn the total into a weekly then an hourly figure. Payroll
+    supplies ordinary pay already as ``hourly_pay``; bonus pay paid in the
+    period (``bonus_pay_period``, optional; blank = none; a bonus paid for a
+    longer period pro-rated by payroll as step 2 requires) is added per hour
+    of the period: ÷ (fte × 37.5 × days in the pay period ÷ 7), the pay period
+    being the calendar month holding the snapshot (NHS staff are paid
+    monthly; Convention). Amounts are after any salary-sacrifice reduction
+    and before deductions at source (para 1(2)). Without the column the rate
+    is ordinary pay only (and the rows say so: :data:`NO_PERIOD_BONUS_NOTE`).
+    """
+    ordinary = wf["hourly_pay"].astype("float64")
+    if "bonus_pay_period" not in wf:
+        return ordinary
+    days = pd.to_datetime(wf["snapshot_date"]).dt.days_in_month.astype("float64")
+    hours = wf["fte"].astype("float64") * FULL_TIME_WEEKLY_HOURS * days / 7.0
+    bonus = wf["bonus_pay_period"].astype("float64").fillna(0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        extra = np.where(bonus > 0, bonus / hours, 0.0)
+    return ordinary + extra
+
+
 def hourly_population(wf: pd.DataFrame) -> pd.DataFrame:
     """Full-pay relevant staff with an hourly rate (SI 2017/353 Sch. 1 para 1(1)).
 
     ``full_pay_relevant`` not recorded counts as not full-pay relevant: the
-    regulations define the population positively.
+    regulations define the population positively. Adds ``statutory_hourly``
+    (:func:`statutory_hourly_rate`), the rate the statutory figures rank and
+    average.
     """
     fpr = wf["full_pay_relevant"].fillna(False).astype(bool)
-    return wf[fpr & wf["hourly_pay"].notna()]
+    out = wf[fpr & wf["hourly_pay"].notna()]
+    return out.assign(statutory_hourly=statutory_hourly_rate(out))
 
 
 def stable_seed(*parts) -> int:
@@ -382,17 +437,29 @@ def pay_gaps(ctx) -> pd.DataFrame:
     if wf is None:
         return empty_rows()
     hourly = hourly_population(wf)
+    rate = hourly["statutory_hourly"]
     paid = wf[wf["bonus_pay_12m"].fillna(0) > 0]
     # One population at a time (a generator), so only one national-size frame is alive.
     work = (
-        (lambda: _pop(hourly, hourly["sex_group"], hourly["hourly_pay"]), GENDER),
-        (lambda: _pop(paid, paid["sex_group"], paid["bonus_pay_12m"]), BONUS),
-        (lambda: _pop(hourly, hourly["ethnicity"], hourly["hourly_pay"]), ETHNICITY),
-        (lambda: _pop(hourly, ethnicity5_vs_white_british(hourly), hourly["hourly_pay"]), ETHNICITY5),
-        (lambda: _pop(hourly, hourly["disability_group"], hourly["hourly_pay"]), DISABILITY),
+        (lambda: _pop(hourly, hourly["sex_group"], rate), GENDER, True),
+        (lambda: _pop(paid, paid["sex_group"], paid["bonus_pay_12m"]), BONUS, False),
+        (lambda: _pop(hourly, hourly["ethnicity"], rate), ETHNICITY, True),
+        (lambda: _pop(hourly, ethnicity5_vs_white_british(hourly), rate), ETHNICITY5, True),
+        (lambda: _pop(hourly, hourly["disability_group"], rate), DISABILITY, True),
     )
-    parts = [gap_rows(make(), spec, seed=ctx.seed, n_resamples=ctx.n_bootstrap) for make, spec in work]
+    no_bonus_column = "bonus_pay_period" not in wf
+    parts = []
+    for make, spec, hourly_rate in work:
+        out = gap_rows(make(), spec, seed=ctx.seed, n_resamples=ctx.n_bootstrap)
+        if hourly_rate and no_bonus_column:
+            out = _add_note(out, NO_PERIOD_BONUS_NOTE)
+        parts.append(out)
     return pd.concat(parts, ignore_index=True)
+
+
+def _add_note(rows: pd.DataFrame, text: str) -> pd.DataFrame:
+    note = rows["note"].astype("str")
+    return rows.assign(note=np.where(note.eq(""), text, note + "; " + text)).astype({"note": "str"})
 
 
 # --- bonus proportions and quartile pay bands -----------------------------------
@@ -467,7 +534,24 @@ def quartile_allocation(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _share_rows(metric_id, trust, period, group, num, den, breakdown="", total_shown=False):
+def quartile_staff(wf: pd.DataFrame) -> pd.DataFrame:
+    """The input of :func:`quartile_allocation`: full-pay relevant staff of known sex (para 13),
+    ranked by the statutory hourly rate (Sch. 1 para 6: ordinary pay and the period's bonus).
+
+    The one selection of quartile staff: :func:`pay_distribution` and the disclosure
+    records (``edi_analysis.disclosure.records.quartile_records``) both call it.
+    """
+    h = hourly_population(wf)
+    h = h[h["sex_group"].isin([g.FEMALE, g.MALE])]
+    return pd.DataFrame({
+        "trust_code": h["trust_code"].to_numpy(), "period": h["period"].to_numpy(),
+        # the statutory hourly rate (Sch. 1 para 6) ranks the staff (para 13)
+        "hourly_pay": h["statutory_hourly"].to_numpy(dtype="float64"),
+        "female": (h["sex_group"] == g.FEMALE).to_numpy(),
+    })
+
+
+def _share_rows(metric_id, trust, period, group, num, den, breakdown=""):
     num = np.asarray(num, dtype="float64")
     den = np.asarray(den, dtype="float64")
     lo, hi = stats.wilson_interval(num, den)
@@ -476,7 +560,7 @@ def _share_rows(metric_id, trust, period, group, num, den, breakdown="", total_s
     return make_rows(
         trust_code=trust, period=period, metric_id=metric_id, breakdown=breakdown, group=group,
         numerator=num, denominator=den, value=value, ci_lower=lo * 100.0, ci_upper=hi * 100.0,
-        basis="rate", min_cell=min_positive(num, den), total_shown=total_shown,
+        basis="rate",
     )
 
 
@@ -499,19 +583,15 @@ def pay_distribution(ctx) -> pd.DataFrame:
                .agg(["sum", "count"]).reset_index())
         parts.append(_share_rows("pay.gender.bonus_share", agg["trust_code"], agg["period"],
                                  agg["sex_group"], agg["sum"], agg["count"]))
-    h = hourly_population(wf)
-    h = h[h["sex_group"].isin([g.FEMALE, g.MALE])]
-    q = quartile_allocation(pd.DataFrame({
-        "trust_code": h["trust_code"].to_numpy(), "period": h["period"].to_numpy(),
-        "hourly_pay": h["hourly_pay"].to_numpy(dtype="float64"),
-        "female": (h["sex_group"] == g.FEMALE).to_numpy(),
-    }))
+    q = quartile_allocation(quartile_staff(wf))
     q = q[q["size"] > 0]
     if not q.empty:
         bd = ("quartile=" + q["quartile"]).to_numpy()
         for label, col in ((g.FEMALE, "female"), (g.MALE, "male")):
-            parts.append(_share_rows("pay.gender.quartile_share", q["trust_code"], q["period"],
-                                     label, q[col], q["size"], breakdown=bd, total_shown=True))
+            share = _share_rows("pay.gender.quartile_share", q["trust_code"], q["period"],
+                                label, q[col], q["size"], breakdown=bd)
+            parts.append(_add_note(share, NO_PERIOD_BONUS_NOTE)
+                         if "bonus_pay_period" not in wf else share)
     return pd.concat(parts, ignore_index=True) if parts else empty_rows()
 
 
@@ -544,7 +624,5 @@ def flexible_working(ctx) -> pd.DataFrame:
     for name, col in _CHARACTERISTICS:
         agg = s.groupby(KEY + [col], sort=True)["flex"].agg(["sum", "count"]).reset_index()
         parts.append(_share_rows(_FLEX_SPEC.id, agg["trust_code"], agg["period"], agg[col],
-                                 agg["sum"], agg["count"], breakdown=f"characteristic={name}",
-                                 # the groups add up to the overall (All) row
-                                 total_shown=True))
+                                 agg["sum"], agg["count"], breakdown=f"characteristic={name}"))
     return pd.concat(parts, ignore_index=True)

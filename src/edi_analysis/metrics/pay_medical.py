@@ -9,7 +9,8 @@ as Clinical Excellence Awards, which widen the gap), and as an adjusted
 service and working pattern.
 
 Population: Medical and Dental staff group, full-pay relevant (SI 2017/353
-Sch. 1 para 1(1)), sex known. Total pay per hour (Convention, CONTRACT.md
+Sch. 1 para 1(1)), sex known; the like-for-like gap leaves out bank doctors
+and adjusts for specialty where the extract records it (:func:`adjusted_gap`). Total pay per hour (Convention, CONTRACT.md
 §4.5) = hourly pay + bonus_pay_12m ÷ (52.14 weeks × 37.5 hours × fte), i.e.
 the year's bonus spread over the person's contracted hours.
 
@@ -37,9 +38,9 @@ from edi_analysis.metrics.rows import empty_rows, make_rows
 WEEKS_PER_YEAR = 52.14
 HOURS_PER_WEEK = 37.5
 MEDICAL = "Medical and Dental"
-#: Fewest women and fewest men for the adjusted model to be fitted. Model
-#: outputs are not suppressed (CONTRACT.md §4.8), so the model is not run on
-#: groups smaller than the default disclosure threshold.
+#: Fewest women and fewest men for the adjusted model to be fitted: the model is not
+#: run on groups smaller than the default disclosure threshold (its row is suppressed
+#: with its staff count, CONTRACT.md §4.8, but a fit would describe the few people).
 MIN_MODEL_PER_SEX = 8
 
 _MTG = ("Dacre J, Woodhams C, et al. Mend the Gap: the independent review into gender pay gaps "
@@ -66,11 +67,19 @@ _SPECS = [
                _TOTAL + "Medians. " + _GAP, breakdowns=("pay_band",), counts=()),  # £ figures
     MetricSpec("pay.medical.adjusted_gender_gap", "hia3",
                "Doctors' like-for-like gender pay gap (adjusted)", "percent", _MTG,
-               "OLS of log hourly pay on female, pay band (dummies), years of service and fte, "
-               "Medical and Dental full-pay relevant staff; gap = (1 − exp(β_female)) × 100, 95% "
-               "CI from the t interval of β_female transformed the same way. Blank with a note "
-               f"when fewer than {MIN_MODEL_PER_SEX} women or men. Denominator = staff in the "
-               "model.",
+               "OLS of log hourly pay on female, pay band (dummies), specialty (dummies, where the "
+               "extract has the optional specialty column; blank = its own level), years of "
+               "service and fte, Medical and Dental full-pay relevant staff on permanent or "
+               "fixed-term contracts (bank doctors, paid by the session, are not like-for-like "
+               "and are left out; they stay in the basic and total gaps); gap = (1 − "
+               "exp(β_female)) × 100, 95% CI from the t interval of β_female transformed the same "
+               "way. Blank with a note when fewer than "
+               f"{MIN_MODEL_PER_SEX} women or men. Denominator = doctors in the model. The "
+               "adjustment cannot remove differences that run through grade and specialty "
+               "themselves (who becomes a consultant, or enters a higher-paid specialty), nor "
+               "unrecorded ones (programmed activities, on-call, Clinical Excellence Awards, "
+               "which are bonus pay and in the total-pay gaps): it is not a measure of unequal "
+               "pay for equal work.",
                counts=("denominator",)),  # staff in the model: published, so protected
 ]
 
@@ -102,28 +111,68 @@ def _with_grades(d: pd.DataFrame, value_col: str) -> pd.DataFrame:
     return pd.concat([base.assign(breakdown=""), graded], ignore_index=True)
 
 
+def years_of_service(d: pd.DataFrame) -> pd.Series:
+    """Years from start date to the snapshot (365.25-day years)."""
+    return (d["snapshot_date"] - d["start_date"]).dt.days / 365.25
+
+
+#: Level of the specialty dummies for a doctor whose specialty is blank.
+SPECIALTY_NOT_RECORDED = "not recorded"
+
+
+def bank_doctors(d: pd.DataFrame) -> pd.Series:
+    """Rows of :func:`medical_population` on bank contracts (out of scope, CONTRACT.md §3)."""
+    if "in_scope" not in d:
+        return pd.Series(False, index=d.index)
+    return ~d["in_scope"].fillna(False).astype(bool)
+
+
+def in_adjusted_model(d: pd.DataFrame) -> pd.Series:
+    """Rows of :func:`medical_population` (with ``years_service``) that the adjusted model uses.
+
+    The one selection of the like-for-like population: :func:`adjusted_gap` and the
+    disclosure records (``edi_analysis.disclosure.records``) both call it. Bank doctors
+    are left out (paid by the session on other rates: not like-for-like).
+    """
+    return (~bank_doctors(d) & (d["hourly_pay"] > 0) & d["fte"].notna()
+            & d["years_service"].notna()).astype(bool)
+
+
 def adjusted_gap(d: pd.DataFrame, alpha: float = 0.05) -> dict:
     """Like-for-like gender gap for one trust and period from an OLS of log hourly pay.
 
     Model (Mend the Gap's "like-for-like" comparison): log(hourly) =
-    β0 + β_f·female + Σ γ_b·[pay band = b] + δ·years of service + φ·fte + ε,
-    ordinary least squares. Gap = (1 − exp(β_f)) × 100 — the % by which a
-    woman's pay falls short of a like-for-like man's; its 95% CI transforms
-    the t interval of β_f (lower bound from the upper β bound). A term that
-    is constant or collinear in this trust (e.g. one grade only, everyone at
-    fte 1) is dropped, and the note says so. Returns value, ci_lower,
-    ci_upper, n (staff in the model; NaN when not fitted), note.
+    β0 + β_f·female + Σ γ_b·[pay band = b] + Σ σ_s·[specialty = s] +
+    δ·years of service + φ·fte + ε, ordinary least squares, over doctors on
+    permanent or fixed-term contracts: bank doctors are paid by the session
+    on other rates and are not like-for-like (Dacre & Woodhams 2020 compare
+    doctors in comparable substantive posts). The specialty term is used
+    when the extract has the optional ``specialty`` column (a blank
+    specialty is its own level). Gap = (1 − exp(β_f)) × 100 — the % by which
+    a woman's pay falls short of a like-for-like man's; its 95% CI
+    transforms the t interval of β_f (lower bound from the upper β bound). A
+    term that is constant or collinear in this trust (e.g. one grade only,
+    everyone at fte 1) is dropped, and the note says so. Returns value,
+    ci_lower, ci_upper, n (staff in the model; NaN when not fitted), note.
     """
-    d = d[(d["hourly_pay"] > 0) & d["fte"].notna() & d["years_service"].notna()]
+    notes = []
+    if bank_doctors(d).any():
+        notes.append("bank doctors left out of the like-for-like comparison")
+    has_specialty = "specialty" in d
+    if not has_specialty:
+        notes.append("not adjusted for specialty (the extract has no specialty column)")
+    d = d[in_adjusted_model(d)]
     n_f = int((d["sex_group"] == g.FEMALE).sum())
     n_m = int((d["sex_group"] == g.MALE).sum())
-    out = dict(value=np.nan, ci_lower=np.nan, ci_upper=np.nan, n=float(len(d)), note="")
+    out = dict(value=np.nan, ci_lower=np.nan, ci_upper=np.nan, n=float(len(d)),
+               note="; ".join(notes))
     if n_f < MIN_MODEL_PER_SEX or n_m < MIN_MODEL_PER_SEX:
-        # Model rows are not suppressed, so no count is published for a model not fitted:
-        # the staff numbers may be below the disclosure threshold.
+        # No count is published for a model not fitted: the staff numbers may be below the
+        # disclosure threshold.
         out["n"] = np.nan
-        out["note"] = (f"too few staff for the adjusted model (fewer than {MIN_MODEL_PER_SEX} "
-                       f"women or fewer than {MIN_MODEL_PER_SEX} men)")
+        out["note"] = "; ".join([f"too few staff for the adjusted model (fewer than "
+                                 f"{MIN_MODEL_PER_SEX} women or fewer than {MIN_MODEL_PER_SEX} men)",
+                                 *notes])
         return out
     y = np.log(d["hourly_pay"].to_numpy(dtype="float64"))
     cols = {"const": np.ones(len(d)),
@@ -131,6 +180,11 @@ def adjusted_gap(d: pd.DataFrame, alpha: float = 0.05) -> dict:
     present = [b for b in g.PAY_BANDS if (d["pay_band"] == b).any()]
     for b in present[1:]:  # first band present is the reference level
         cols[f"pay_band={b}"] = (d["pay_band"] == b).to_numpy(dtype="float64")
+    if has_specialty:
+        spec = d["specialty"].astype("str").where(d["specialty"].notna(), SPECIALTY_NOT_RECORDED)
+        levels = sorted(spec.unique())
+        for lv in levels[1:]:  # first specialty (alphabetical) is the reference level
+            cols[f"specialty={lv}"] = (spec == lv).to_numpy(dtype="float64")
     cols["years_service"] = d["years_service"].to_numpy(dtype="float64")
     cols["fte"] = d["fte"].to_numpy(dtype="float64")
     kept, dropped = [], []
@@ -146,8 +200,8 @@ def adjusted_gap(d: pd.DataFrame, alpha: float = 0.05) -> dict:
     n, p = x.shape
     df_resid = n - p
     if df_resid < 1:
-        out.update(n=np.nan,
-                   note="too few staff for the adjusted model (no residual degrees of freedom)")
+        out.update(n=np.nan, note="; ".join(
+            ["too few staff for the adjusted model (no residual degrees of freedom)", *notes]))
         return out
     beta, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = y - x @ beta
@@ -162,8 +216,9 @@ def adjusted_gap(d: pd.DataFrame, alpha: float = 0.05) -> dict:
         ci_upper=(1 - np.exp(b - tq * se)) * 100.0,
     )
     if dropped:
-        out["note"] = "terms dropped (constant or collinear in this trust): " + ", ".join(
-            k for k in dropped if k != "const")
+        notes.append("terms dropped (constant or collinear in this trust): " + ", ".join(
+            k for k in dropped if k != "const"))
+    out["note"] = "; ".join(notes)
     return out
 
 
@@ -183,7 +238,7 @@ def pay_medical(ctx) -> pd.DataFrame:
         gap_rows(_with_grades(d, col), spec, seed=ctx.seed, n_resamples=ctx.n_bootstrap)
         for col, spec in (("hourly_pay", BASIC), ("total_hourly", TOTAL))
     ]
-    d = d.assign(years_service=(d["snapshot_date"] - d["start_date"]).dt.days / 365.25)
+    d = d.assign(years_service=years_of_service(d))
     fits = []
     for (trust, period), sub in d.groupby(["trust_code", "period"], sort=True):
         fits.append({"trust_code": trust, "period": period, **adjusted_gap(sub)})

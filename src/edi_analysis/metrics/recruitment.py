@@ -1,5 +1,9 @@
 """Recruitment and progression metrics (CONTRACT.md §4.2): WRES 2, WDES 2, WRES 4, HIA2 2a/2e.
 
+EDI Improvement Plan success metric 2e is "diversity in shortlisted candidates": the make-up of
+the shortlist (``hia2.shortlisted_share``), not the rate at which applicants are shortlisted
+(``hia2.shortlisting_rate``, kept as the step between application and shortlist).
+
 Applications belong to the period whose reporting year (the 12 months
 ending on the snapshot date, CONTRACT.md §1, §2.2) contains ``applied_date``.
 A ``shortlisted`` or ``appointed`` flag left blank counts as not shortlisted /
@@ -11,8 +15,9 @@ Relative likelihoods: ``group`` is the group in the numerator,
 ``reference_group`` the one in the denominator (CONTRACT.md §8); the
 interval is the log (Katz) interval of ``stats.relative_likelihood``;
 ``numerator``/``denominator`` are left blank (the counts are in the per-group
-rate rows of the same trust and period) and ``min_cell`` carries every count
-the ratio is built from (a, n1, c, n2) so suppression follows §4.8.
+rate rows of the same trust and period); the four counts the ratio is built
+from (a, n1, c, n2) are its cells (``edi_analysis.disclosure.declarations``),
+so suppression follows §4.8.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from edi_analysis.metrics.representation import (
     WRES_GUIDANCE,
     in_scope_snapshot,
 )
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 _APPOINT_DEF = (
     "appointed ÷ shortlisted × 100 for applications made in the reporting year; "
@@ -83,9 +88,25 @@ SPECS = [
         definition=f"Group Male, reference Female. {_RL_DEF}",
     ),
     MetricSpec(
+        id="hia2.shortlisted_share", area="hia2", unit="percent",
+        label="Diversity of shortlisted candidates: share of the shortlist by ethnicity, disability "
+              "and sex",
+        source=f"{EDI_PLAN}, HIA2 success metric 2e (\"diversity in shortlisted candidates\")",
+        definition=(
+            "Shortlisted applications of the group ÷ all shortlisted applications × 100, for "
+            "applications made in the reporting year, with breakdown characteristic=ethnicity "
+            "(White, BME, Unknown), characteristic=disability (Disabled, Non-disabled, Unknown) "
+            "or characteristic=sex (Female, Male); Unknown stays in the denominator (the shares "
+            "describe the whole shortlist). numerator = shortlisted in the group, denominator = "
+            "all shortlisted. 95% Wilson interval."
+        ),
+        breakdowns=("characteristic",),
+    ),
+    MetricSpec(
         id="hia2.shortlisting_rate", area="hia2", unit="percent",
         label="Shortlisting rate by ethnicity, disability and sex",
-        source=f"{EDI_PLAN}, HIA2 success metric 2e",
+        source=(f"{EDI_PLAN}, HIA2 (fair and inclusive recruitment); the step before WRES "
+                "indicator 2 (success metric 2e is the shortlist's make-up: hia2.shortlisted_share)"),
         definition=(
             "shortlisted ÷ applications × 100 for applications made in the reporting year: "
             "overall (group All, no breakdown) and per group with breakdown "
@@ -131,6 +152,17 @@ _SHORTLISTING = (
 )
 
 
+def application_flags(rec: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(shortlisted, appointed) as booleans: a flag left blank counts as no (CONTRACT.md §2.2)."""
+    return (rec["shortlisted"].fillna(False).astype(bool),
+            rec["appointed"].fillna(False).astype(bool))
+
+
+def accessed_training(staff: pd.DataFrame) -> pd.Series:
+    """WRES 4: accessed non-mandatory training or CPD; not recorded counts as not accessed."""
+    return staff["accessed_nonmandatory_training"].fillna(False).astype(bool)
+
+
 def applications_by_period(ctx) -> pd.DataFrame:
     """Applications stacked once per period whose reporting year contains ``applied_date``.
 
@@ -142,10 +174,9 @@ def applications_by_period(ctx) -> pd.DataFrame:
     rec = ctx.table("recruitment")
     if rec is None or rec.empty:
         return pd.DataFrame()
-    rec = rec.assign(
-        shortlisted_n=rec["shortlisted"].fillna(False).astype(bool).astype("float64"),
-        appointed_n=rec["appointed"].fillna(False).astype(bool).astype("float64"),
-    )
+    shortlisted, appointed = application_flags(rec)
+    rec = rec.assign(shortlisted_n=shortlisted.astype("float64"),
+                     appointed_n=appointed.astype("float64"))
     # A loop over the (few) periods, not over trusts: each slice covers every trust.
     parts = [
         rec.loc[(rec["applied_date"] > p - pd.DateOffset(years=1)) & (rec["applied_date"] <= p)]
@@ -172,13 +203,8 @@ def _event_counts(df: pd.DataFrame, group_col: str, labels, event: str,
     return agg.reindex(idx, fill_value=0).astype("float64").reset_index()
 
 
-def rate_rows(metric_id: str, long: pd.DataFrame, *, breakdown="", empty_note: str,
-              total_shown: bool = False) -> pd.DataFrame:
-    """Per-group rate rows k ÷ n × 100 with Wilson 95% CI; ``note`` where n is 0.
-
-    ``total_shown``: the groups' counts add up to a total shown on another row
-    (secondary suppression, CONTRACT.md §4.8).
-    """
+def rate_rows(metric_id: str, long: pd.DataFrame, *, breakdown="", empty_note: str) -> pd.DataFrame:
+    """Per-group rate rows k ÷ n × 100 with Wilson 95% CI; ``note`` where n is 0."""
     k, n = long["k"].to_numpy(), long["n"].to_numpy()
     lo, hi = stats.wilson_interval(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -187,7 +213,7 @@ def rate_rows(metric_id: str, long: pd.DataFrame, *, breakdown="", empty_note: s
         trust_code=long["trust_code"], period=long["period"], metric_id=metric_id,
         breakdown=breakdown, group=long["group"], numerator=k, denominator=n, value=value,
         ci_lower=100 * lo, ci_upper=100 * hi, note=np.where(n > 0, "", empty_note),
-        basis="rate", min_cell=min_positive(k, n), total_shown=total_shown,
+        basis="rate",
     )
 
 
@@ -217,7 +243,7 @@ def relative_likelihood_rows(
     return make_rows(
         trust_code=keys["trust_code"], period=keys["period"], metric_id=metric_id,
         group=compared, reference_group=reference, value=rl, ci_lower=lo, ci_upper=hi,
-        note=note, basis="rate", min_cell=min_positive(a, n1, c, n2),
+        note=note, basis="rate",
     )
 
 
@@ -239,17 +265,31 @@ def _recruitment_rows(apps: pd.DataFrame) -> list[pd.DataFrame]:
         parts.append(rate_rows(
             "hia2.shortlisting_rate", long, breakdown=f"characteristic={characteristic}",
             empty_note="no applications",
-            # Each characteristic's groups (Unknown included) add up to the overall row.
-            total_shown=True,
         ))
+        parts.append(shortlisted_share_rows(long, overall, characteristic))
     return parts
 
 
+def shortlisted_share_rows(long: pd.DataFrame, overall: pd.DataFrame,
+                           characteristic: str) -> pd.DataFrame:
+    """``hia2.shortlisted_share`` (EDI plan success metric 2e): each group's share of the shortlist.
+
+    ``long`` holds per-group shortlisted counts ``k`` (from :func:`_event_counts`),
+    ``overall`` the trust's shortlisted count (group All) in ``k``: the denominator is
+    every shortlisted application of the trust and period, Unknown included (for sex,
+    whose rows are Female and Male, an application with sex not recorded too).
+    """
+    total = overall.set_index(_KEYS)["k"].rename("n")
+    share = long.drop(columns="n").merge(total, left_on=_KEYS, right_index=True, how="left")
+    share["n"] = share["n"].fillna(0.0).astype("float64")
+    return rate_rows("hia2.shortlisted_share", share, breakdown=f"characteristic={characteristic}",
+                     empty_note="no shortlisted applications")
+
+
 def _training_rows(staff: pd.DataFrame) -> list[pd.DataFrame]:
-    accessed = staff["accessed_nonmandatory_training"]
     staff = staff.assign(
-        accessed_n=accessed.fillna(False).astype(bool).astype("float64"),
-        unrecorded=accessed.isna().astype("float64"),
+        accessed_n=accessed_training(staff).astype("float64"),
+        unrecorded=staff["accessed_nonmandatory_training"].isna().astype("float64"),
     )
     long = _event_counts(staff, "ethnicity", groups.ETHNICITY_LABELS, "accessed_n", None)
     unrec = _event_counts(staff, "ethnicity", groups.ETHNICITY_LABELS, "unrecorded", None)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from edi_analysis import groups, stats
 from edi_analysis.metrics.registry import MetricSpec, family
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 WRES_GUIDANCE = "NHS England, Workforce Race Equality Standard: technical guidance (2023)"
 WDES_GUIDANCE = "NHS England, Workforce Disability Equality Standard: technical guidance (2023)"
@@ -95,28 +95,31 @@ SPECS = [
         label="BME board membership minus BME workforce share (WRES 9)",
         source=f"{WRES_GUIDANCE}, indicator 9",
         definition=(
-            "% BME among board members (voting, or executive) with recorded ethnicity − % BME "
-            "among in-scope staff with recorded ethnicity, in percentage points; numerator = "
-            "board members of the subset who are BME, denominator = its members with recorded "
-            "ethnicity. Board membership is a census: no interval; never suppressed unless a "
-            "workforce share it is built from is (CONTRACT.md §4.8)."
+            "% BME among all board members of the subset (voting, or executive) − % BME among "
+            "all in-scope staff, in percentage points; Unknown ethnicity stays in both "
+            "denominators, as WRES returns and trusts' published board tables count it (a "
+            "note gives the board's unrecorded count); numerator = BME members of the subset, "
+            "denominator = all its members (the board's own make-up, which is public). Board "
+            "membership is a census: no interval. Suppressed with the workforce counts it "
+            "subtracts (CONTRACT.md §4.8): the public board make-up would give them back."
         ),
         breakdowns=("board",),
-        counts=(),  # board: not suppressed (§4.8)
+        counts=(),  # the board's own counts are public; its workforce cells are declared (disclosure)
     ),
     MetricSpec(
         id="wdes.10.board_gap", area="hia2", unit="pp",
         label="Disabled board membership minus Disabled workforce share (WDES 10)",
         source=f"{WDES_GUIDANCE}, metric 10",
         definition=(
-            "% Disabled among board members (voting, or executive) with recorded disability "
-            "status − % Disabled among in-scope staff with recorded status, in percentage "
-            "points; numerator = Disabled members of the subset, denominator = its members with "
-            "recorded status. No interval; never suppressed unless a workforce share it is "
-            "built from is (CONTRACT.md §4.8)."
+            "% Disabled among all board members of the subset (voting, or executive) − % "
+            "Disabled among all in-scope staff, in percentage points; Unknown (not declared) "
+            "stays in both denominators, as in WRES 9 (a note gives the board's unrecorded "
+            "count); numerator = Disabled members of the subset, denominator = all its members "
+            "(public). No interval. Suppressed with the workforce counts it subtracts "
+            "(CONTRACT.md §4.8)."
         ),
         breakdowns=("board",),
-        counts=(),  # board: not suppressed (§4.8)
+        counts=(),  # the board's own counts are public; its workforce cells are declared (disclosure)
     ),
 ]
 
@@ -186,59 +189,12 @@ def _breakdown_cells(staff: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def share_partitions(metric_id: str, breakdown: pd.Series, group: pd.Series) -> pd.Series:
-    """Partition names of share rows (``rows.py``; CONTRACT.md §4.8 secondary suppression).
-
-    Each row's groups add up to its breakdown's headcount (``<metric>:<breakdown>``).
-    Across breakdowns, one group's counts add up too: clinical=Y and clinical=N
-    make the overall count, clinical=Y;pay_cluster=2 and clinical=N;pay_cluster=2
-    make pay_cluster=2, and the pay clusters make the overall count less staff on
-    pay band Other (exactly when there are none — treated as a partition, to be
-    safe). Each such set is named by the breakdown with that key's value as
-    ``*``, e.g. ``wres.1.share:clinical=*;pay_cluster=2:White``.
-    """
-    bd = breakdown.astype("str").to_numpy()
-    grp = group.astype("str").to_numpy()
-    names = []
-    for b, g in zip(bd, grp):
-        own = [f"{metric_id}:{b}"]
-        if b and not b.startswith("characteristic="):
-            pairs = b.split(";")
-            for i, pair in enumerate(pairs):
-                key = pair.split("=", 1)[0]
-                wild = ";".join(pairs[:i] + [f"{key}=*"] + pairs[i + 1:])
-                own.append(f"{metric_id}:{wild}:{g}")
-        names.append("|".join(own))
-    return pd.Series(names, index=breakdown.index, dtype="str")
-
-
-#: Senior leadership (Band 8c and above, VSM) is exactly pay cluster 4, so hia2.senior_share
-#: publishes the cluster 4 counts of wres.1.share / wdes.1.share again: each pair of equal
-#: cells is linked as a two-cell partition, so hiding one hides the other.
-_SENIOR_LINK = {
-    ("wres.1.share", "pay_cluster=4"): "senior=pay_cluster=4:ethnicity",
-    ("wdes.1.share", "pay_cluster=4"): "senior=pay_cluster=4:disability",
-    ("hia2.senior_share", "characteristic=ethnicity"): "senior=pay_cluster=4:ethnicity",
-    ("hia2.senior_share", "characteristic=disability"): "senior=pay_cluster=4:disability",
-}
-
-
 def share_rows(metric_id: str, wide: pd.DataFrame, labels, keys: list[str]) -> pd.DataFrame:
-    """Share rows from wide counts: each label's count ÷ ``total`` × 100, with Wilson 95% CI.
-
-    The groups partition the total, so ``total_shown`` is set (secondary
-    suppression, CONTRACT.md §4.8), with the cross-breakdown partitions of
-    :func:`share_partitions`. ``min_cell`` carries the group count and the total.
-    """
+    """Share rows from wide counts: each label's count ÷ ``total`` × 100, with Wilson 95% CI."""
     long = wide.melt(id_vars=keys + ["total"], value_vars=list(labels), var_name="group",
                      value_name="k")
     if "breakdown" not in long:
         long["breakdown"] = ""
-    partition = share_partitions(metric_id, long["breakdown"], long["group"])
-    for (mid, bd), link in _SENIOR_LINK.items():
-        if mid == metric_id:
-            at = long["breakdown"].eq(bd)
-            partition[at] = partition[at] + "|" + link + ":" + long.loc[at, "group"].astype("str")
     k, n = long["k"].to_numpy(), long["total"].to_numpy()
     lo, hi = stats.wilson_interval(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -247,7 +203,7 @@ def share_rows(metric_id: str, wide: pd.DataFrame, labels, keys: list[str]) -> p
         trust_code=long["trust_code"], period=long["period"], metric_id=metric_id,
         breakdown=long["breakdown"], group=long["group"],
         numerator=k, denominator=n, value=value, ci_lower=100 * lo, ci_upper=100 * hi,
-        basis="rate", min_cell=min_positive(k, n), total_shown=True, partition=partition,
+        basis="rate",
     )
 
 
@@ -258,9 +214,9 @@ def _representation_ratio(wide: pd.DataFrame) -> pd.DataFrame:
     m = clusters.merge(overall, on=_KEYS, suffixes=("", "_all"))
     if m.empty:
         return empty_rows()
-    labels = (groups.BME, groups.WHITE, groups.UNKNOWN)
-    bme, white, unk = (m[g].to_numpy() for g in labels)
-    bme_all, white_all, unk_all = (m[f"{g}_all"].to_numpy() for g in labels)
+    labels = (groups.BME, groups.WHITE)
+    bme, white = (m[g].to_numpy() for g in labels)
+    bme_all, white_all = (m[f"{g}_all"].to_numpy() for g in labels)
     ratio, lo, hi = stats.subset_share_ratio(bme, bme + white, bme_all, bme_all + white_all)
     note = np.select(
         [bme + white == 0, bme_all == 0, bme == 0],
@@ -275,16 +231,19 @@ def _representation_ratio(wide: pd.DataFrame) -> pd.DataFrame:
         trust_code=m["trust_code"], period=m["period"], metric_id="hia2.representation_ratio",
         breakdown=m["breakdown"], group=groups.BME, reference_group=groups.ALL,
         value=ratio, ci_lower=lo, ci_upper=hi, note=note, basis="rate",
-        # Every cell of both partitions: with the published WRES 1 shares, the
-        # ratio would otherwise let a reader recover a suppressed cell — also one
-        # hidden by secondary suppression (derived_from).
-        min_cell=min_positive(bme, white, unk, bme_all, white_all, unk_all),
-        derived_from="wres.1.share:" + m["breakdown"] + "|wres.1.share:",
     )
 
 
 def _board_gap(ctx, wide_eth: pd.DataFrame, wide_dis: pd.DataFrame) -> pd.DataFrame:
-    """WRES 9 / WDES 10 rows: board share minus workforce share, Unknown excluded from both."""
+    """WRES 9 / WDES 10 rows: board share minus workforce share, Unknown in both denominators.
+
+    WRES technical guidance, indicator 9 ("percentage difference between the
+    organisation's board voting membership and its overall workforce"); WDES
+    technical guidance, metric 10. Each share is of *all* members or staff:
+    a board member or member of staff whose ethnicity (disability status) is
+    not recorded counts in the denominator as Unknown, as the WRES/WDES
+    returns and trusts' published board tables do ("Unknown 40%").
+    """
     board = ctx.table("board")
     if board is None or board.empty:
         return empty_rows()
@@ -307,29 +266,33 @@ def _board_gap(ctx, wide_eth: pd.DataFrame, wide_dis: pd.DataFrame) -> pd.DataFr
     )
     keys = _KEYS + ["breakdown"]
     parts = []
-    for metric_id, col, compared, reference, wide, what, share_id in (
-        ("wres.9.board_gap", "ethnicity", groups.BME, groups.WHITE, wide_eth, "ethnicity",
-         "wres.1.share"),
-        ("wdes.10.board_gap", "disability_group", groups.DISABLED, groups.NON_DISABLED, wide_dis,
-         "disability status", "wdes.1.share"),
+    for metric_id, col, compared, wide, what in (
+        ("wres.9.board_gap", "ethnicity", groups.BME, wide_eth, "ethnicity"),
+        ("wdes.10.board_gap", "disability_group", groups.DISABLED, wide_dis,
+         "disability status"),
     ):
-        counts = group_counts(subsets, keys, col, (compared, reference))
+        counts = group_counts(subsets, keys, col, (compared, groups.UNKNOWN))
         b = frame.merge(counts, on=keys, how="left")
-        w = wide.loc[wide["breakdown"] == "", _KEYS + [compared, reference]]
+        w = wide.loc[wide["breakdown"] == "", _KEYS + [compared, "total"]]
         b = b.merge(w, on=_KEYS, how="left", suffixes=("", "_wf")).fillna(
-            {compared: 0.0, reference: 0.0}
+            {compared: 0.0, groups.UNKNOWN: 0.0, "total": 0.0}
         )
-        kb, nb = b[compared].to_numpy(), (b[compared] + b[reference]).to_numpy()
-        kw = b[f"{compared}_wf"].to_numpy()
-        nw = kw + b[f"{reference}_wf"].to_numpy()
+        kb, nb, unk = (b[c].to_numpy(dtype="float64") for c in (compared, "total", groups.UNKNOWN))
+        kw = b[f"{compared}_wf"].to_numpy(dtype="float64")
+        nw = b["total_wf"].to_numpy(dtype="float64")
         with np.errstate(divide="ignore", invalid="ignore"):
             gap = np.where((nb > 0) & (nw > 0), 100 * kb / nb - 100 * kw / nw, np.nan)
         kind = np.where(b["breakdown"] == "board=voting", "voting", "executive").astype(object)
+        # Board membership is public (CONTRACT.md §4.8), so the board's unrecorded count is shown.
+        unrecorded = pd.Series(
+            [f"{what} not recorded for {int(u)} of {int(n)} {k} board members (counted as Unknown)"
+             for u, n, k in zip(unk, nb, kind)], dtype=object).to_numpy()
         note = np.select(
-            [nb == 0, ~(nw > 0)],
+            [nb == 0, ~(nw > 0), unk > 0],
             [
-                "no " + kind + f" board members with recorded {what}",
-                f"no in-scope staff with recorded {what} at this snapshot",
+                "no " + kind + " board members",
+                "no in-scope staff at this snapshot",
+                unrecorded,
             ],
             default="",
         )
@@ -340,9 +303,6 @@ def _board_gap(ctx, wide_eth: pd.DataFrame, wide_dis: pd.DataFrame) -> pd.DataFr
             # characteristic recorded, so a reader sees "0 of 9" rather than only a gap
             numerator=kb, denominator=nb,
             value=gap, note=note, basis="board",
-            # Board membership is public, so the gap would give away the workforce share
-            # of a suppressed overall cell: the gap goes when any overall cell is hidden.
-            derived_from=f"{share_id}:",
         ))
     return pd.concat(parts, ignore_index=True)
 
@@ -352,8 +312,9 @@ def representation(ctx) -> pd.DataFrame:
     """WRES 1, WDES 1, senior leadership shares, Model Employer ratios, WRES 9 and WDES 10.
 
     Definitions in CONTRACT.md §4.1 and the registry entries above. Shares
-    keep Unknown in the denominator (they describe the whole headcount);
-    ratios and gaps exclude Unknown from both sides (CONTRACT.md §3).
+    and the board gaps (WRES 9, WDES 10) keep Unknown in the denominator (they
+    describe the whole headcount or board); the representation ratio excludes
+    Unknown from both sides (CONTRACT.md §3).
     """
     staff = in_scope_snapshot(ctx)
     if staff.empty:

@@ -20,8 +20,8 @@ Row scheme (Convention):
   Domestic) for the HIA5 measures.
 - The other characteristics under ``characteristic=ethnicity``,
   ``characteristic=disability``, ``characteristic=international_recruit``.
-  A characteristic appears once per metric, so each partition of the
-  respondents is shown once and secondary suppression can protect it.
+  A characteristic appears once per metric, so each split of the
+  respondents is shown once.
 - ``wdes.8`` is asked of Disabled staff only: its population is Disabled
   respondents; headline group ``Disabled``, breakdowns by ethnicity and
   recruit type within it.
@@ -76,6 +76,8 @@ class SurveyItem:
 
 
 WRES6 = "harassment_from_staff"
+#: The metric counting that answer first (an aggregated-results item of its own).
+WRES6_ID = "wres.6"
 
 ITEMS: tuple[SurveyItem, ...] = (
     SurveyItem(
@@ -225,25 +227,31 @@ ITEMS: tuple[SurveyItem, ...] = (
         f"{_PLAN}, high impact action 5, success metric 5a",
     ),
     SurveyItem(
-        "hia5.harassment_manager",
-        "harassment_manager",
+        "hia5.harassment_manager_team",
+        WRES6,
         "international_recruit",
         "hia5",
-        "Harassment, bullying or abuse from managers (international recruits)",
-        "% of respondents answering the question who experienced harassment, bullying or abuse "
-        "from managers in the last 12 months; the headline compares international recruits "
-        "with domestic staff.",
-        f"{_PLAN}, high impact action 5, success metric 5b; {_NSS} Q14b",
+        "Bullying or harassment from line managers or the team (international recruits)",
+        "% experiencing harassment, bullying or abuse from managers or other colleagues (the "
+        "plan's \"team/line manager\") in the last 12 months: Y when `harassment_manager` or "
+        "`harassment_colleague` is Y, N when both are N, otherwise not answered (excluded), as "
+        "WRES 6; the headline compares international recruits with domestic staff.",
+        f"{_PLAN}, high impact action 5, success metric 5b (\"NSS Q on bullying, harassment from "
+        f"team/line manager for IR staff\"); {_NSS} Q14b and Q14c combined",
     ),
     SurveyItem(
-        "hia6.harassment_manager",
-        "harassment_manager",
+        "hia6.harassment_manager_team",
+        WRES6,
         "ethnicity",
         "hia6",
-        "Harassment, bullying or abuse from managers",
-        "% of respondents answering the question who experienced harassment, bullying or abuse "
-        "from managers in the last 12 months, by protected characteristic.",
-        f"{_PLAN}, high impact action 6, success metric 6a; {_NSS} Q14b",
+        "Bullying or harassment from line managers or the team (all staff)",
+        "% of all staff (group All) and of each group experiencing harassment, bullying or abuse "
+        "from managers or other colleagues in the last 12 months: Y when `harassment_manager` or "
+        "`harassment_colleague` is Y, N when both are N, otherwise not answered (excluded) — "
+        "the same answer as WRES 6, shown as the plan's success metric.",
+        f"{_PLAN}, high impact action 6, success metric 6a (\"improvement in staff survey results "
+        f"on bullying / harassment from line managers/teams (ALL staff)\"); {_NSS} Q14b and Q14c "
+        "combined",
     ),
     SurveyItem(
         "hia6.discrimination_colleague",
@@ -254,7 +262,8 @@ ITEMS: tuple[SurveyItem, ...] = (
         "% of respondents answering the question who experienced discrimination from a "
         "manager, team leader or other colleagues in the last 12 months, by protected "
         "characteristic.",
-        f"{_PLAN}, high impact action 6, success metric 6b; {_NSS} Q16b",
+        f"{_PLAN}, high impact action 6, success metric 6b (\"improvement in staff survey results "
+        f"on discrimination from line managers/teams (ALL staff)\"); {_NSS} Q16b",
     ),
 )
 
@@ -410,7 +419,7 @@ def survey_metrics(ctx) -> pd.DataFrame:
     for (headline, population), items in schemes.items():
         values = [f"{c}_{item.id}" for item in items for c in ("y", "n")]
         t = part.tally(cells, KEYS, present, slots_for(headline, population), values)
-        frame = t[KEYS + ["breakdown", "group", "total_shown"]]
+        frame = t[KEYS + ["breakdown", "group"]]
         long += [
             frame.assign(metric_id=item.id, y=t[f"y_{item.id}"], n=t[f"n_{item.id}"])
             for item in items
@@ -442,7 +451,6 @@ def _share_rows(t: pd.DataFrame) -> pd.DataFrame:
         unit="percent",
         basis="survey",
         n_values=n,
-        total_shown=t["total_shown"],
         note=_notes(t),
     )
 
@@ -466,7 +474,6 @@ def _engagement(df: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
         ci_upper=t["hi"],
         basis="survey",
         n_values=n,
-        total_shown=t["total_shown"],
         note=_notes(t),
     )
 
@@ -480,8 +487,10 @@ def results_tally(ctx, exclude: set[str] = frozenset()) -> pd.DataFrame | None:
     metric, breakdown and group) from aggregated results, or None when there are none.
 
     Each metric takes the rows whose ``item`` is its id, else those whose ``item`` is the
-    answer it counts (not for ``wres.6``, two questions combined, nor ``wdes.8``, asked of
-    Disabled staff only: they need their own rows). A group with no row has no answers.
+    answer it counts: for the metrics counting WRES 6's combined answer (harassment from
+    managers or colleagues: ``hia5.harassment_manager_team``, ``hia6.harassment_manager_team``)
+    the ``wres.6`` rows; ``wres.6`` itself (two questions combined) and ``wdes.8`` (asked of
+    Disabled staff only) need their own rows. A group with no row has no answers.
     The result is what the respondent-level path tallies, so the rows built from it are
     the same (tests/test_survey_results.py).
     """
@@ -502,8 +511,8 @@ def results_tally(ctx, exclude: set[str] = frozenset()) -> pd.DataFrame | None:
     long = []
     for item in ITEMS:
         rows = res[res["item"] == item.id]
-        if rows.empty and item.answer != WRES6 and item.population is None:
-            rows = res[res["item"] == item.answer]
+        if rows.empty and item.population is None and item.id != WRES6_ID:
+            rows = res[res["item"] == (WRES6_ID if item.answer == WRES6 else item.answer)]
         counts = rows.assign(characteristic=rows["characteristic"].astype("str"))[
             KEYS + ["characteristic", "group", "positive", "responses"]]
         for slot in slots_for(item.headline, item.population):
@@ -514,7 +523,7 @@ def results_tally(ctx, exclude: set[str] = frozenset()) -> pd.DataFrame | None:
             long.append(pd.DataFrame({
                 "trust_code": g["trust_code"], "period": g["period"],
                 "breakdown": g["breakdown"], "group": g["group"],
-                "total_shown": g["total_shown"], "metric_id": item.id,
+                "metric_id": item.id,
                 "y": g["positive"].fillna(0).astype("float64"),
                 "n": g["responses"].fillna(0).astype("float64"),
             }))
@@ -531,6 +540,5 @@ def _engagement_unavailable(long: pd.DataFrame) -> pd.DataFrame:
         trust_code=t["trust_code"], period=t["period"], metric_id=ENGAGEMENT.id,
         breakdown=t["breakdown"], group=t["group"], denominator=n, value=np.nan,
         ci_lower=np.nan, ci_upper=np.nan, basis="survey", n_values=n,
-        total_shown=t["total_shown"],
         note="not available: the aggregated survey results hold no engagement scores",
     )

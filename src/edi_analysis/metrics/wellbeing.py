@@ -8,9 +8,8 @@ retention), which follow the in-scope staff of the snapshot a year earlier
 Row scheme (Convention), shared with the survey family: headline rows have
 an empty breakdown; groups of a reporting characteristic appear under
 ``characteristic=ethnicity|disability|sex|international_recruit`` (every
-group including Unknown, so they partition the headline total and the
-engine's secondary suppression protects them); age bands appear as
-breakdowns ``age_band=<band>`` with group ``All``.
+group including Unknown, so they add up to the headline total); age bands
+appear as breakdowns ``age_band=<band>`` with group ``All``.
 """
 
 from __future__ import annotations
@@ -20,10 +19,10 @@ import pandas as pd
 
 from edi_analysis import groups, stats
 from edi_analysis.metrics import _partitions as part
-from edi_analysis.metrics.recruitment import relative_likelihood_rows
+from edi_analysis.metrics.recruitment import accessed_training, relative_likelihood_rows
 from edi_analysis.metrics.registry import MetricSpec, family
 from edi_analysis.metrics.representation import in_scope_snapshot
-from edi_analysis.metrics.rows import empty_rows, make_rows, min_positive
+from edi_analysis.metrics.rows import empty_rows, make_rows
 
 KEYS = ["trust_code", "period"]
 
@@ -78,7 +77,7 @@ SPECS = [
             "Digital, NHS Sickness Absence Rates (FTE days lost ÷ FTE days available)"
         ),
         breakdowns=_CHAR_BREAKDOWNS,
-        counts=(),  # FTE days, protected on headcount (min_cell)
+        counts=(),  # FTE days; protected on its headcount (a declared cell)
     ),
     *[
         MetricSpec(
@@ -174,12 +173,6 @@ def ratio_interval(s_y, s_x, s_yy, s_xx, s_xy, n, z: float = stats.Z95):
     return r, lo, hi
 
 
-def _qualified(metric_id: str, t: pd.DataFrame) -> np.ndarray:
-    """A tally's relative partition names (``_partitions.Slot.partition``) as ``<metric_id>:<name>``."""
-    rel = t["partition"].to_numpy(dtype=object) if "partition" in t else np.full(len(t), "", object)
-    return np.where(rel != "", metric_id + ":" + rel.astype("str"), "")
-
-
 def _rate_rows(
     metric_id: str, t: pd.DataFrame, k: str, n: str, empty_note: str, note=None
 ) -> pd.DataFrame:
@@ -202,17 +195,25 @@ def _rate_rows(
         ci_upper=100 * hi,
         note=base_note,
         basis="rate",
-        min_cell=min_positive(kv, nv),
-        total_shown=t["total_shown"],
-        partition=_qualified(metric_id, t),
     )
+
+
+def sickness_recorded(staff: pd.DataFrame) -> pd.Series:
+    """Staff counted by the sickness absence rate: both day counts recorded, days available > 0."""
+    y, x = staff["sickness_days_12m"], staff["available_days_12m"]
+    return (y.notna() & x.notna() & (x > 0)).astype(bool)
+
+
+def new_starter(start_date: pd.Series, earlier: pd.Series) -> pd.Series:
+    """HIA5 retention cohort: started in the 12 months up to the earlier snapshot."""
+    return ((start_date > earlier - pd.DateOffset(years=1)) & (start_date <= earlier)).astype(bool)
 
 
 def _sickness(staff: pd.DataFrame) -> pd.DataFrame:
     """HIA4 sickness absence rate per group (NHS Digital definition: FTE days lost ÷ available)."""
     present = staff[KEYS].drop_duplicates()
     y, x = staff["sickness_days_12m"], staff["available_days_12m"]
-    recorded = y.notna() & x.notna() & (x > 0)
+    recorded = sickness_recorded(staff)
     d = staff.loc[recorded].assign(
         s_y=y[recorded],
         s_x=x[recorded],
@@ -244,11 +245,9 @@ def _sickness(staff: pd.DataFrame) -> pd.DataFrame:
         ci_lower=100 * lo,
         ci_upper=100 * hi,
         note=note,
+        # The disclosure unit is the person: a group of few people is protected however many
+        # days it holds (its headcount is the row's cell, edi_analysis.disclosure).
         basis="rate",
-        # The disclosure unit is the person: a group of few people is protected however
-        # many days it holds.
-        min_cell=min_positive(t["n"]),
-        total_shown=t["total_shown"],
     )
 
 
@@ -278,10 +277,7 @@ def _hwb(staff: pd.DataFrame) -> list[pd.DataFrame]:
 
 def _training_rl(staff: pd.DataFrame) -> pd.DataFrame:
     """HIA5: domestic ÷ international non-mandatory training rate (as WRES 4, CONTRACT.md §4.6)."""
-    s = staff.assign(
-        k=staff["accessed_nonmandatory_training"].fillna(False).astype(bool).astype("float64"),
-        n=1.0,
-    )
+    s = staff.assign(k=accessed_training(staff).astype("float64"), n=1.0)
     t = part.tally(
         s,
         KEYS,
@@ -364,9 +360,7 @@ def _leavers(staff: pd.DataFrame) -> pd.DataFrame:
 
 def _retention(staff: pd.DataFrame) -> pd.DataFrame:
     """HIA5 12-month retention of staff who started in the year before the earlier snapshot."""
-    started = (staff["start_date"] > staff["earlier"] - pd.DateOffset(years=1)) & (
-        staff["start_date"] <= staff["earlier"]
-    )
+    started = new_starter(staff["start_date"], staff["earlier"])
     present = staff[KEYS].drop_duplicates()
     cohort = staff.loc[started]
     s = cohort.assign(k=cohort["stayed"].astype("float64"), n=1.0)
