@@ -276,10 +276,13 @@ def test_counting_basis_follows_the_earlier_snapshot():
     assert counting_basis("wres.3.relative_likelihood", "2024-03-31", both) == TWO_YEAR
     assert counting_basis("wres.3.relative_likelihood", "2023-03-31", both) == TWELVE_MONTH
     assert counting_basis("wdes.3.rate", "2024-03-31", ["2024-03-31"]) == TWELVE_MONTH
-    assert counting_basis("hia6.adjusted_relative_likelihood", "2024-03-31", both) == TWO_YEAR
-    assert counting_basis("hia6.disability.cell_ratio", "2024-03-31", both) == TWO_YEAR
-    assert counting_basis("hia6.harassment_manager", "2024-03-31", both) == ""  # a survey item
+    assert counting_basis("hia6.adjusted_rate_ratio", "2024-03-31", both) == TWO_YEAR
+    assert counting_basis("hia6.disability.staff_group_rate_ratio", "2024-03-31", both) == TWO_YEAR
+    assert counting_basis("hia6.sex.disparity", "2024-03-31", both) == TWO_YEAR
+    assert counting_basis("hia6.harassment_manager_team", "2024-03-31", both) == ""  # survey
     assert counting_basis("wres.5", "2024-03-31", both) == ""
+
+
 # --- scope and staff entering (issue: bank staff's cases leaked into the numerators) ----------
 
 def _person(sid, trust, snap, eth="A", contract="permanent", dis="N", sex="F", band="Band 5"):

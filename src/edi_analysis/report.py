@@ -81,9 +81,9 @@ SECTIONS: tuple[Section, ...] = (
         "pay.ethnicity.median_gap", "pay.disability.mean_gap", "pay.disability.median_gap",
         "pay.medical.gender_mean_gap", "hia1.*", "hia2.representation_ratio",
         "hia2.shortlisting_rate", "hia4.sickness_absence_rate", "hia4.org_action_hwb",
-        "hia5.training_relative_likelihood", "hia5.belonging", "hia5.harassment_manager",
-        "hia6.harassment_manager", "hia6.adjusted_relative_likelihood", "hia6.inconsistency",
-        "hia6.disability.inconsistency", "pp.leaver_rate")),
+        "hia5.training_relative_likelihood", "hia5.belonging", "hia5.harassment_manager_team",
+        "hia6.harassment_manager_team", "hia6.adjusted_rate_ratio", "hia6.disparity",
+        "hia6.disability.disparity", "hia2.shortlisted_share", "pp.leaver_rate")),
     _S("hl-actions", "00_overview", "Action plan: owners, due dates and status",
        ("actions.status",)),
     # HIA1

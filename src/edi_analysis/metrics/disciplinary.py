@@ -61,8 +61,9 @@ ROLLING_NOTE = (
 
 #: Metrics counted on the rolling two-year basis (12 months where the earlier snapshot is absent):
 #: WRES 3, WDES 3, the same by sex, and the disciplinary-inconsistency model built on them.
-_ROLLING = re.compile(r"^(wres\.3|wdes\.3|sex\.3)\.|^hia6\.([a-z_]+\.)?(adjusted_relative_likelihood|"
-                      r"adjusted_odds_ratio|cell_ratio|inconsistency)$")
+_ROLLING = re.compile(r"^(wres\.3|wdes\.3|sex\.3)\.|^hia6\.([a-z_]+\.)?(crude_rate_ratio|"
+                      r"rate_ratio_staff_group|adjusted_rate_ratio|disparity|"
+                      r"staff_group_rate_ratio|staff_group_difference)$")
 TWO_YEAR, TWELVE_MONTH = "two-year rolling", "12-month"
 
 
