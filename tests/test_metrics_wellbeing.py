@@ -387,8 +387,8 @@ def test_board_shares_of_members_at_the_snapshot():
     assert set(rows.basis) == {"board"}
     # Success metric 1a names the chair's and chief executive's appraisals: m1 (chair) appraised,
     # m2 (chief executive) not → 1 of 2; both have SMART objectives → 2 of 2.
-    assert_rate(pick(rows, "hia1.appraised_share", "board=chair_chief_executive"), 1, 2)
-    assert_rate(pick(rows, "hia1.smart_objectives_share", "board=chair_chief_executive"), 2, 2)
+    assert_census_share(pick(rows, "hia1.appraised_share", "board=chair_chief_executive"), 1, 2)
+    assert_census_share(pick(rows, "hia1.smart_objectives_share", "board=chair_chief_executive"), 2, 2)
     # Board figures are never suppressed, however small (CONTRACT.md §4.8).
     out = compute(ctx, ["hia1.smart_objectives_share", "hia1.appraised_share"])
     assert len(out) == 8 and not out.suppressed.any()
