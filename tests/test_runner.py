@@ -37,7 +37,8 @@ def sample_dir(tmp_path_factory) -> Path:
 
 def _nb(path: Path, body: str) -> None:
     params = new_code_cell("trust = None\nperiod = None\ndata = None\npeers = None\n"
-                           "min_count = 8\nmin_survey_responses = 11\nseed = 0")
+                           "min_count = 8\nmin_survey_responses = 11\nseed = 0\ninputs = None\n"
+                           "mapping = None\nsettings = None\ntrust_names = None\nprepared = None")
     params.metadata["tags"] = ["parameters"]
     imports = new_code_cell("import json, sys")
     imports.metadata["tags"] = ["imports"]
@@ -241,8 +242,11 @@ def test_a_partial_rerun_keeps_the_other_notebooks_and_merges_the_manifest(tmp_p
     second, _ = _quiet_run(load_params(f, {"notebooks": ["01_ok"]}))
     assert [r.notebook for r in second.records] == ["01_ok.ipynb"]
     # the notebook it did not run is still there, byte for byte
-    assert sorted(p.name for p in folder.iterdir()) == [
+    # (and the peers file both runs' notebooks read: the same figures, so the same file)
+    names = sorted(p.name for p in folder.iterdir())
+    assert [n for n in names if not n.startswith(runner.PEERS_PREFIX)] == [
         "01_ok.ipynb", "02_fail.ipynb", "manifest.json", "metrics.csv"]
+    assert len([n for n in names if n.startswith(runner.PEERS_PREFIX)]) == 1
     assert (folder / "02_fail.ipynb").read_bytes() == failed_before
     m = json.loads((folder / "manifest.json").read_text())
     by_name = {n["notebook"]: n for n in m["notebooks"]}

@@ -332,8 +332,15 @@ def cmd_returns(args) -> int:
     return 0
 
 
+def cmd_rerun(args) -> int:
+    from edi_analysis import rerun
+
+    return rerun.rerun(args.notebook, args.output)
+
+
 COMMANDS = {
     "returns": cmd_returns,
+    "rerun": cmd_rerun,
     "sample-data": cmd_sample_data,
     "import": cmd_import,
     "validate": cmd_validate,

@@ -953,6 +953,66 @@ def published_notebook(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
+#: Manifest keys not published (the machine a notebook ran on).
+_UNPUBLISHED_MANIFEST_KEYS = ("host",)
+
+
+def published_manifest(folder: Path) -> dict:
+    """A report's ``manifest.json`` as the site publishes it beside the reviewer pages: every
+    absolute local path replaced by its file name (the runner records relative ones), the
+    machine names dropped."""
+    import os
+
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items() if k not in _UNPUBLISHED_MANIFEST_KEYS}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        if isinstance(v, str) and os.path.isabs(v):
+            return Path(v).name
+        return v
+
+    return clean(_manifest(folder))
+
+
+def write_published_manifest(folder: Path, dst_dir: Path) -> Path | None:
+    """Write :func:`published_manifest` of the report in ``folder`` to ``dst_dir/manifest.json``
+    (None when the report has no manifest)."""
+    m = published_manifest(folder)
+    if not m:
+        return None
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    path = dst_dir / "manifest.json"
+    path.write_text(json.dumps(m, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+#: The thresholds a report's pages state (recorded in each report's manifest).
+THRESHOLD_KEYS = ("min_count", "min_survey_responses")
+
+
+def threshold_groups(reports) -> dict[tuple[int, int], list]:
+    """Reports by the thresholds they were run with: ``{(min_count, min_survey_responses):
+    [report, ...]}``; more than one group is a site whose pages would disagree."""
+    out: dict[tuple[int, int], list] = {}
+    for r in reports:
+        out.setdefault((r.min_count, r.min_survey_responses), []).append(r)
+    return out
+
+
+def mixed_thresholds_message(groups: dict) -> str:
+    """Why a reports folder run with different thresholds is not published, and the fix."""
+    parts = []
+    for (mc, msr), reps in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        names = ", ".join(f"{r.trust_code} {r.period}" for r in reps[:5])
+        more = f" and {len(reps) - 5} more" if len(reps) > 5 else ""
+        parts.append(f"min_count {mc}, min_survey_responses {msr}: {names}{more}")
+    return ("the reports were run with different thresholds (" + "; ".join(parts) + "), so "
+            "their pages would state different suppression rules; run every report again with "
+            "the same thresholds (`edi-analysis run PARAMS.yaml` without --trust or --period), "
+            "or publish only the reports that share them (trusts and periods in the params)")
+
+
 def write_published_notebook(src: Path, dst: Path) -> None:
     """Write :func:`published_notebook` of ``src`` to ``dst``."""
     dst.parent.mkdir(parents=True, exist_ok=True)
