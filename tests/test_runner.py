@@ -256,7 +256,8 @@ def test_a_partial_rerun_keeps_the_other_notebooks_and_merges_the_manifest(tmp_p
     assert set(m["runs"]) == {m["run"], old["run"]}
     assert m["runs"][old["run"]]["started"] == old["started"]
     # every file is listed with its hash: the next run can tell the folder is the tool's
-    assert set(m["files"]) == {"01_ok.ipynb", "02_fail.ipynb", "metrics.csv"}
+    assert {f for f in m["files"] if not f.startswith(runner.PEERS_PREFIX)} == {
+        "01_ok.ipynb", "02_fail.ipynb", "metrics.csv"}
     assert m["files"]["02_fail.ipynb"] == hashlib.sha256(failed_before).hexdigest()
     # and a later partial re-run with other thresholds is refused: the folder would mix rules
     stricter = dataclasses.replace(load_params(f, {"notebooks": ["01_ok"]}), min_count=11)
@@ -288,9 +289,17 @@ def test_notebooks_and_manifest_hold_no_absolute_local_paths(failing_run):
         assert not Path(m["parameters"][key]).is_absolute(), key
         # relative to the report folder, they name the same places
         assert (folder / m["parameters"][key]).resolve() == Path(getattr(params, key)).resolve()
+    # the notebook records the absolute paths a re-run needs (the dataset, the kept peers
+    # file); the site's copy replaces them by their file names
+    recorded = nb["metadata"]["papermill"]["parameters"]
+    assert recorded["data"] == os.path.abspath(params.data)
+    assert Path(recorded["peers"]).parent == folder and recorded["prepared"] is None
+    from edi_analysis.publish.content import published_notebook
+
+    site_copy = published_notebook(folder / "01_ok.ipynb")
     # what the runner writes (the toy notebook itself prints sys.executable: not the runner's)
-    written = [json.dumps(nb["metadata"]), (folder / "manifest.json").read_text()]
-    written += ["".join(c["source"]) for c in nb["cells"]]
+    written = [json.dumps(site_copy["metadata"]), (folder / "manifest.json").read_text()]
+    written += ["".join(c["source"]) for c in site_copy["cells"]]
     for text in written:
         for root in (str(ROOT), str(Path.home()), str(params.data), str(params.reports_dir)):
             assert f'"{root}' not in text and f" {root}" not in text, (text[:80], root)

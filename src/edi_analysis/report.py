@@ -458,7 +458,9 @@ def parameters(namespace: dict) -> dict:
     if unknown:
         hints = []
         for name in unknown:
-            close = difflib.get_close_matches(name, PARAMETERS, n=1)
+            # "trust_code" → "trust": a parameter that is the name's first word, else the closest
+            close = ([p for p in PARAMETERS if p == name.split("_")[0]]
+                     or difflib.get_close_matches(name, PARAMETERS, n=1))
             hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise ParameterError(
             f"unknown parameter{'s' * (len(unknown) != 1)} {', '.join(hints)}: this notebook's "

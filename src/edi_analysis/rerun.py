@@ -8,9 +8,11 @@ environment (papermill's own engine, as ``papermill NOTEBOOK OUT.ipynb`` would),
 compares each code cell's outputs with the recorded ones: the metric rows (figure by
 figure: value, interval, counts, suppression), the charts, the tables and the text.
 
-Exit status: 0 every section identical; 1 any output differs (or the notebook now fails in
-a section); 2 a usage or input problem (no such notebook, not an executed report notebook,
-an input whose sha256 no longer matches, a parameter the notebook does not have).
+Exit status: 0 every figure the same; 1 any figure differs (metric rows, a chart, a table, a
+section's sentences, a section that now fails); 2 a usage or input problem (no such notebook,
+not an executed report notebook, an input whose sha256 no longer matches, a parameter the
+notebook does not have). A change only in the methodology's text (its provenance line: the
+project's commit, package versions) is reported without failing.
 """
 
 from __future__ import annotations

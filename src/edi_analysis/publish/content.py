@@ -929,11 +929,20 @@ _PATH_METADATA = ("input_path", "output_path")
 
 def published_notebook(path: Path) -> nbformat.NotebookNode:
     """An executed notebook as the site publishes it: no absolute local path in papermill's
-    ``input_path``/``output_path`` or in an injected parameter (each becomes its file name;
-    the runner writes relative ones already)."""
+    ``input_path``/``output_path`` or in an injected parameter (each becomes its file name),
+    and the metric-rows outputs as data only (their audit-trail views, for reviewers of the
+    kept notebook, are not shown on pages or embedded by Quarto)."""
     import os
 
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # metric rows: data for the publisher, as before their reviewer views
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if any(m in data for m in DATA_MIMES):
+                for mime in ("text/html", "text/markdown"):
+                    data.pop(mime, None)
+                if "text/plain" in data:
+                    data["text/plain"] = ""
     meta = nb.metadata.get("papermill")
     if isinstance(meta, dict):
         for key in _PATH_METADATA:
@@ -955,21 +964,24 @@ def published_notebook(path: Path) -> nbformat.NotebookNode:
 
 #: Manifest keys not published (the machine a notebook ran on).
 _UNPUBLISHED_MANIFEST_KEYS = ("host",)
+#: Parameters that hold local paths (the runner records them relative to the report folder,
+#: which can still climb through the local folders): published as their last part only.
+_PATH_PARAMETERS = ("params_file", "data", "notebooks_dir", "reports_dir", "site_dir", "mapping")
 
 
 def published_manifest(folder: Path) -> dict:
     """A report's ``manifest.json`` as the site publishes it beside the reviewer pages: every
-    absolute local path replaced by its file name (the runner records relative ones), the
+    local path (absolute, or a parameter's relative one) replaced by its last part, the
     machine names dropped."""
     import os
 
-    def clean(v):
+    def clean(v, key=None):
         if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items() if k not in _UNPUBLISHED_MANIFEST_KEYS}
+            return {k: clean(x, k) for k, x in v.items() if k not in _UNPUBLISHED_MANIFEST_KEYS}
         if isinstance(v, list):
             return [clean(x) for x in v]
-        if isinstance(v, str) and os.path.isabs(v):
-            return Path(v).name
+        if isinstance(v, str) and (os.path.isabs(v) or key in _PATH_PARAMETERS):
+            return Path(v).name or v
         return v
 
     return clean(_manifest(folder))
