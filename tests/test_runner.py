@@ -386,16 +386,18 @@ def test_reports_dir_that_is_a_file_or_unwritable_ends_in_one_line(tmp_path, toy
         f"edi-analysis run: error: {tmp_path / 'reports'}: is not a folder"
     (tmp_path / "reports").unlink()
 
-    real_mkdtemp = runner.folders.tempfile.mkdtemp
+    from edi_analysis import folders
+
+    real_mkdtemp = folders.tempfile.mkdtemp
 
     def denied(*a, **k):  # the reports folder is read-only
         raise PermissionError(13, "Permission denied", k.get("dir"))
 
-    monkeypatch.setattr(runner.folders.tempfile, "mkdtemp", denied)
+    monkeypatch.setattr(folders.tempfile, "mkdtemp", denied)
     assert main(["run", str(f), "--no-progress"]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == \
         f"edi-analysis run: error: {tmp_path / 'reports'}: Permission denied"
-    monkeypatch.setattr(runner.folders.tempfile, "mkdtemp", real_mkdtemp)
+    monkeypatch.setattr(folders.tempfile, "mkdtemp", real_mkdtemp)
 
 
 def test_a_read_only_reports_folder_ends_in_one_line(tmp_path, toy, failing_run, capsys,
