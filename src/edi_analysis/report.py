@@ -508,14 +508,16 @@ def audit_trail(ids: Sequence[str], rows: pd.DataFrame) -> tuple[str, str, str]:
     h = [f'<div class="edi-audit-trail"><p><strong>{esc(head)}</strong> '
          "(computed by the <code>edi_analysis</code> package; nothing is computed in this "
          "notebook)</p>",
-         '<table class="edi-table"><thead><tr><th scope="col">Metric id</th>'
+         f'<table class="edi-table"><caption>Metrics of this section: the function that '
+         'computed each and its definition</caption><thead><tr><th scope="col">Metric id</th>'
          '<th scope="col">Computed by</th><th scope="col">Definition</th>'
          '<th scope="col">Source</th></tr></thead><tbody>']
     h += [f"<tr><th scope=\"row\"><code>{esc(m)}</code></th><td><code>{esc(f)}</code></td>"
           f"<td>{esc(d)}</td><td>{esc(src)}</td></tr>" for m, f, d, src in defs]
     h.append("</tbody></table>")
     if recs:
-        h.append('<table class="edi-table"><thead><tr>'
+        h.append('<table class="edi-table"><caption>The rows shown, as metrics.csv holds them'
+                 '</caption><thead><tr>'
                  + "".join(f'<th scope="col">{esc(c)}</th>' for c in cols) + "</tr></thead><tbody>")
         h += ["<tr>" + "".join(f"<td>{esc(v)}</td>" for v in rec) + "</tr>" for rec in recs]
         h.append("</tbody></table>")
