@@ -400,7 +400,8 @@ def test_corrupt_slice_fails_its_notebooks_with_the_file_named(tmp_path, data, m
     bad, good = trusts[-1], trusts[-2]
     f = _params_file(tmp_path, data_dir, {
         "01_load.ipynb": "from edi_analysis import report\n"
-                         "r = report.load('01_hia1_board', trust, period, data, peers=peers)\n"
+                         "r = report.load('01_hia1_board', trust, period, data, peers=peers,\n"
+                         "                prepared=prepared)\n"
                          "print(len(r.tables['workforce']))",
     })
     write_slice = runner.write_slice

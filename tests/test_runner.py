@@ -37,7 +37,8 @@ def sample_dir(tmp_path_factory) -> Path:
 
 def _nb(path: Path, body: str) -> None:
     params = new_code_cell("trust = None\nperiod = None\ndata = None\npeers = None\n"
-                           "min_count = 8\nmin_survey_responses = 11\nseed = 0")
+                           "min_count = 8\nmin_survey_responses = 11\nseed = 0\ninputs = None\n"
+                           "mapping = None\nsettings = None\ntrust_names = None\nprepared = None")
     params.metadata["tags"] = ["parameters"]
     imports = new_code_cell("import json, sys")
     imports.metadata["tags"] = ["imports"]
@@ -241,8 +242,11 @@ def test_a_partial_rerun_keeps_the_other_notebooks_and_merges_the_manifest(tmp_p
     second, _ = _quiet_run(load_params(f, {"notebooks": ["01_ok"]}))
     assert [r.notebook for r in second.records] == ["01_ok.ipynb"]
     # the notebook it did not run is still there, byte for byte
-    assert sorted(p.name for p in folder.iterdir()) == [
+    # (and the peers file both runs' notebooks read: the same figures, so the same file)
+    names = sorted(p.name for p in folder.iterdir())
+    assert [n for n in names if not n.startswith(runner.PEERS_PREFIX)] == [
         "01_ok.ipynb", "02_fail.ipynb", "manifest.json", "metrics.csv"]
+    assert len([n for n in names if n.startswith(runner.PEERS_PREFIX)]) == 1
     assert (folder / "02_fail.ipynb").read_bytes() == failed_before
     m = json.loads((folder / "manifest.json").read_text())
     by_name = {n["notebook"]: n for n in m["notebooks"]}
@@ -252,7 +256,8 @@ def test_a_partial_rerun_keeps_the_other_notebooks_and_merges_the_manifest(tmp_p
     assert set(m["runs"]) == {m["run"], old["run"]}
     assert m["runs"][old["run"]]["started"] == old["started"]
     # every file is listed with its hash: the next run can tell the folder is the tool's
-    assert set(m["files"]) == {"01_ok.ipynb", "02_fail.ipynb", "metrics.csv"}
+    assert {f for f in m["files"] if not f.startswith(runner.PEERS_PREFIX)} == {
+        "01_ok.ipynb", "02_fail.ipynb", "metrics.csv"}
     assert m["files"]["02_fail.ipynb"] == hashlib.sha256(failed_before).hexdigest()
     # and a later partial re-run with other thresholds is refused: the folder would mix rules
     stricter = dataclasses.replace(load_params(f, {"notebooks": ["01_ok"]}), min_count=11)
@@ -284,9 +289,17 @@ def test_notebooks_and_manifest_hold_no_absolute_local_paths(failing_run):
         assert not Path(m["parameters"][key]).is_absolute(), key
         # relative to the report folder, they name the same places
         assert (folder / m["parameters"][key]).resolve() == Path(getattr(params, key)).resolve()
+    # the notebook records the absolute paths a re-run needs (the dataset, the kept peers
+    # file); the site's copy replaces them by their file names
+    recorded = nb["metadata"]["papermill"]["parameters"]
+    assert recorded["data"] == os.path.abspath(params.data)
+    assert Path(recorded["peers"]).parent == folder and recorded["prepared"] is None
+    from edi_analysis.publish.content import published_notebook
+
+    site_copy = published_notebook(folder / "01_ok.ipynb")
     # what the runner writes (the toy notebook itself prints sys.executable: not the runner's)
-    written = [json.dumps(nb["metadata"]), (folder / "manifest.json").read_text()]
-    written += ["".join(c["source"]) for c in nb["cells"]]
+    written = [json.dumps(site_copy["metadata"]), (folder / "manifest.json").read_text()]
+    written += ["".join(c["source"]) for c in site_copy["cells"]]
     for text in written:
         for root in (str(ROOT), str(Path.home()), str(params.data), str(params.reports_dir)):
             assert f'"{root}' not in text and f" {root}" not in text, (text[:80], root)
@@ -373,16 +386,18 @@ def test_reports_dir_that_is_a_file_or_unwritable_ends_in_one_line(tmp_path, toy
         f"edi-analysis run: error: {tmp_path / 'reports'}: is not a folder"
     (tmp_path / "reports").unlink()
 
-    real_mkdtemp = runner.folders.tempfile.mkdtemp
+    from edi_analysis import folders
+
+    real_mkdtemp = folders.tempfile.mkdtemp
 
     def denied(*a, **k):  # the reports folder is read-only
         raise PermissionError(13, "Permission denied", k.get("dir"))
 
-    monkeypatch.setattr(runner.folders.tempfile, "mkdtemp", denied)
+    monkeypatch.setattr(folders.tempfile, "mkdtemp", denied)
     assert main(["run", str(f), "--no-progress"]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == \
         f"edi-analysis run: error: {tmp_path / 'reports'}: Permission denied"
-    monkeypatch.setattr(runner.folders.tempfile, "mkdtemp", real_mkdtemp)
+    monkeypatch.setattr(folders.tempfile, "mkdtemp", real_mkdtemp)
 
 
 def test_a_read_only_reports_folder_ends_in_one_line(tmp_path, toy, failing_run, capsys,

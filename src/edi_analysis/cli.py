@@ -128,6 +128,14 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", choices=("auto", "quarto", "fallback"), default="auto",
                    help="auto: Quarto when on PATH, else the built-in route")
 
+    s = sub.add_parser("rerun", help="execute a kept report notebook again as recorded and say, "
+                                     "section by section, whether its outputs are the same "
+                                     "(exit 1 if any differs)")
+    s.add_argument("notebook", metavar="NOTEBOOK.ipynb",
+                   help="an executed notebook, e.g. reports/2024-03-31/ZZ001/03_hia3_pay.ipynb")
+    s.add_argument("-o", "--output", default=None, metavar="OUT.ipynb",
+                   help="also write the re-executed notebook there (a new file)")
+
     s = sub.add_parser("audit", help="check published files for input identifiers and "
                                      "unsuppressed small counts (exit 1 on any finding)")
     s.add_argument("paths", nargs="+", metavar="PATH",

@@ -1,6 +1,6 @@
 """Run the report notebooks on a Dask distributed cluster (``edi-analysis run --executor dask``).
 
-Each notebook is one task, ``edi_analysis.runner.execute_one`` — the function
+Each notebook is one task, ``edi_analysis.execution.execute_one`` — the function
 the local executor's worker processes call — so a task returns exactly the
 record the local executor gets, and the runner writes notebooks, manifests
 and the summary the same way. Results are taken in completion order
@@ -40,12 +40,12 @@ class WarmKernelPlugin(WorkerPlugin):
 def execute_all(tasks: list, scheduler: str, progress, on_done) -> None:
     """Submit every notebook to the cluster at ``scheduler``; call ``on_done(record)`` as each ends.
 
-    ``tasks`` and ``on_done`` are the runner's (see ``runner._execute_all``).
+    ``tasks`` and ``on_done`` are the runner's (see ``local_executor.execute_all``).
     On an interruption the queued tasks are cancelled; notebooks already
     running finish on their workers and their output is discarded with the
     run's staging folder.
     """
-    from edi_analysis.runner import execute_one, worker_died
+    from edi_analysis.execution import execute_one, worker_died
 
     run = uuid.uuid4().hex[:8]
     with Client(scheduler, set_as_default=False) as client:

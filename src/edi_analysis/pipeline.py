@@ -10,7 +10,6 @@ cannot be written raises :class:`edi_analysis.io.OutputError` (or another
 from __future__ import annotations
 
 import argparse
-import io as _stdio
 import sys
 import time
 from collections.abc import Iterable
@@ -18,64 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
-
-class UsageError(Exception):
-    """A problem with the command line or the params file (exit status 2)."""
+from edi_analysis.errors import UsageError  # re-exported: pipeline.UsageError
+from edi_analysis.metrics_output import (  # noqa: F401  (re-exported)
+    METRIC_NUMBER_COLUMNS, compute_metrics, metrics_csv_bytes)
+from edi_analysis.validation import report_validation, validate  # noqa: F401  (re-exported)
 
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
-
-
-def report_validation(report, *, stream=None, show_all: bool = False,
-                      errors_to: str | Path | None = None, limit: int = 20) -> None:
-    """Print the problems as ``file:line: column: message``, then a one-line verdict.
-
-    More than ``limit`` errors are summarised per file, column and problem (count,
-    first lines, a hint) before the first ``limit`` of them; ``show_all`` prints every
-    one; ``errors_to`` also writes every one to that file (atomically).
-    """
-    from edi_analysis.contract.report import summary_lines
-
-    stream = stream or sys.stderr
-    if errors_to is not None:
-        from edi_analysis.io import atomic_write_text
-
-        atomic_write_text(Path(errors_to), report.format() + "\n")
-    if show_all:
-        text = report.format()
-        if text:
-            print(text, file=stream)
-    else:
-        for line in summary_lines(report, limit):
-            print(line, file=stream)
-    if errors_to is not None:
-        print(f"every problem is in {errors_to}", file=stream)
-    n_err, n_warn = len(report.errors), len(report.warnings)
-    verdict = "invalid" if n_err else "valid"
-    print(f"{verdict}: {n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}",
-          file=stream)
-
-
-def validate(data_dir: str | Path, periods: Iterable[str] | None = None, params_file=None,
-             trusts: Iterable[str] | None = None, mapping=None, settings=None):
-    """Validate a dataset folder; returns the contract's ValidationReport.
-
-    ``trusts`` (default: all) are the trusts to be reported: each needs a
-    workforce snapshot for every period. ``mapping`` (a profile file or name) and
-    ``settings`` (the values it asks for) read a trust's own exports.
-    """
-    from edi_analysis.contract import validate_dataset
-    from edi_analysis.contract.mapping import MappingError
-
-    if not Path(data_dir).is_dir():
-        raise UsageError(f"{data_dir}: no such folder")
-    try:
-        return validate_dataset(Path(data_dir), periods=list(periods) if periods else None,
-                                params_file=params_file, trusts=trusts, mapping=mapping,
-                                settings=dict(settings) if settings else None)
-    except MappingError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _listing(args) -> dict:
@@ -104,37 +53,6 @@ def _parse_periods(periods: Iterable[str]) -> list[str]:
             raise UsageError(f"period {p!r} is not a date (expected YYYY-MM-DD)")
         out.append(str(p))
     return out
-
-
-#: The numeric columns of metrics.csv (``value`` also holds labels for unit ``flag``).
-METRIC_NUMBER_COLUMNS = ("numerator", "denominator", "value", "ci_lower", "ci_upper")
-
-
-def metrics_csv_bytes(rows: pd.DataFrame) -> bytes:
-    """metrics.csv as bytes: CONTRACT.md §5 columns, unrounded numbers, deterministic.
-
-    Raises :class:`edi_analysis.io.NonFiniteValueError` rather than write ``inf``
-    (or ``nan`` as text) into the file.
-    """
-    from edi_analysis.io import check_finite
-
-    check_finite(rows, METRIC_NUMBER_COLUMNS, "metrics.csv",
-                 label=("trust_code", "period", "metric_id", "breakdown", "group"))
-    out = rows.copy()
-    out["suppressed"] = out["suppressed"].map({True: "true", False: "false"})
-    buf = _stdio.StringIO()
-    # repr-precision floats (shortest round-trip) so values are unrounded and stable
-    out.to_csv(buf, index=False, lineterminator="\n", float_format=None)
-    return buf.getvalue().encode("utf-8")
-
-
-def compute_metrics(dataset, periods, trusts=None, *, min_count=8, min_survey_responses=11,
-                    seed=20240331, metric_ids=None) -> pd.DataFrame:
-    """Published metric rows for a validated dataset: the numbers of metrics.csv."""
-    from edi_analysis.metrics import MetricContext, compute
-
-    ctx = MetricContext.from_tables(dataset.tables, periods, trusts=trusts, seed=seed)
-    return compute(ctx, metric_ids, min_count=min_count, min_survey_responses=min_survey_responses)
 
 
 def cmd_sample_data(args) -> int:
@@ -414,8 +332,15 @@ def cmd_returns(args) -> int:
     return 0
 
 
+def cmd_rerun(args) -> int:
+    from edi_analysis import rerun
+
+    return rerun.rerun(args.notebook, args.output)
+
+
 COMMANDS = {
     "returns": cmd_returns,
+    "rerun": cmd_rerun,
     "sample-data": cmd_sample_data,
     "import": cmd_import,
     "validate": cmd_validate,

@@ -349,12 +349,44 @@ def load_prepared(data: str | Path, period: str, *, min_count: int, min_survey_r
     return {kind: read_rows(folder / entry[kind]) for kind in ("rows", "trend")}
 
 
-def load_tables(data: str | Path, trust: str | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+class InputChanged(ValueError):
+    """A dataset file that differs from the one the report was run on (its recorded sha256)."""
+
+
+def check_inputs(folder: Path, inputs: dict, found: dict | None = None) -> None:
+    """Refuse data that are not the run's: each file named in ``inputs`` (file name → sha256)
+    must be in ``folder`` with that hash; ``found`` (the validated dataset's own hashes, when
+    known) must name no other file. Raises :class:`InputChanged` naming the file."""
+    from edi_analysis.io import sha256_file
+
+    fix = ("restore the file the report was run on, or run the report again on the new data "
+           "(`edi-analysis run`)")
+    for name, want in sorted(inputs.items()):
+        path = folder / name
+        got = (found or {}).get(name)
+        if got is None and path.is_file():
+            got = sha256_file(path)
+        if got is None:
+            raise InputChanged(f"{path}: missing; the report was run on a file of this name "
+                               f"(sha256 {want}); {fix}")
+        if got != want:
+            raise InputChanged(f"{path}: changed since the report was run (sha256 recorded in "
+                               f"its manifest {want}, now {got}); {fix}")
+    extra = sorted(set(found or {}) - set(inputs))
+    if extra:
+        raise InputChanged(f"{folder / extra[0]}: not among the files the report was run on "
+                           f"({', '.join(sorted(inputs))}); {fix}")
+
+
+def load_tables(data: str | Path, trust: str | None = None, *, inputs: dict | None = None,
+                mapping: str | None = None,
+                settings: dict | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """Validated tables of one trust: from a prepared slice (Parquet, fast) or a dataset folder.
 
     A slice folder (written by the runner) holds ``slice.json`` and one
     Parquet file per table, already validated and typed. Any other folder is
-    validated here (CONTRACT.md §6) and restricted to ``trust``.
+    validated here (CONTRACT.md §6, read through ``mapping`` when given),
+    checked against ``inputs`` (:func:`check_inputs`) and restricted to ``trust``.
     Returns (tables, provenance).
     """
     folder = resolve_data(data)
@@ -365,16 +397,25 @@ def load_tables(data: str | Path, trust: str | None = None) -> tuple[dict[str, p
         prov_file = folder / PROVENANCE_FILE
         prov = json.loads(prov_file.read_text(encoding="utf-8")) if prov_file.exists() else {}
         return tables, prov
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such data folder (the `data` parameter)")
     from edi_analysis.contract import validate_dataset
 
-    rep = validate_dataset(folder)
+    if inputs:
+        check_inputs(folder, dict(inputs))  # before validating: name the changed file
+    rep = validate_dataset(folder, mapping=mapping, settings=dict(settings) if settings else None)
     if not rep.ok:
         raise ValueError(f"{folder}: the data are not valid; run `edi-analysis validate {folder}`")
+    if inputs:
+        check_inputs(folder, dict(inputs), dict(rep.dataset.sha256))
     tables = {k: v for k, v in rep.dataset.tables.items() if v is not None}
     if trust is not None:
         tables = {k: (v[v["trust_code"] == trust] if "trust_code" in v else v)
                   for k, v in tables.items()}
-    return tables, {"inputs": dict(rep.dataset.sha256), "data": str(folder)}
+    from edi_analysis.provenance import git_commit, package_versions
+
+    return tables, {"inputs": dict(sorted(rep.dataset.sha256.items())),
+                    "versions": package_versions(), "git_commit": git_commit()}
 
 
 def _records(rows: pd.DataFrame) -> list[dict]:
@@ -403,6 +444,119 @@ def _md(text: str) -> None:
 
 def _html(html_text: str, plain: str) -> None:
     _display({"text/html": html_text, "text/plain": plain})
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+#: The parameters every report notebook's ``parameters`` cell defines (tests/test_notebooks.py
+#: checks each template), in that cell's order. A name papermill injects that is not one of
+#: these fails the run (:func:`parameters`): papermill itself only warns.
+PARAMETERS = ("trust", "period", "data", "peers", "min_count", "min_survey_responses", "seed",
+              "inputs", "mapping", "settings", "trust_names", "prepared")
+#: Names IPython puts in a kernel's namespace (not parameters).
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+_LITERALS = (str, int, float, bool, type(None), list, dict, tuple)
+
+
+class ParameterError(ValueError):
+    """A notebook run with a parameter it does not have, or without a trust it needs."""
+
+
+def parameters(namespace: dict) -> dict:
+    """The notebook's parameters from its namespace (``globals()``), for :func:`load`.
+
+    Fails on any other literal-valued name defined there before this call: a name
+    injected by papermill that the parameters cell does not define (papermill only
+    warns "Passed unknown parameter", and the report would quietly use a default),
+    e.g. ``-p trust_code ZZ003`` instead of ``-p trust ZZ003``.
+    """
+    import difflib
+
+    unknown = sorted(k for k, v in namespace.items()
+                     if not k.startswith("_") and k not in PARAMETERS and k not in _IPYTHON_NAMES
+                     and isinstance(v, _LITERALS))
+    if unknown:
+        hints = []
+        for name in unknown:
+            # "trust_code" → "trust": a parameter that is the name's first word, else the closest
+            close = ([p for p in PARAMETERS if p == name.split("_")[0]]
+                     or difflib.get_close_matches(name, PARAMETERS, n=1))
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ParameterError(
+            f"unknown parameter{'s' * (len(unknown) != 1)} {', '.join(hints)}: this notebook's "
+            f"parameters are {', '.join(PARAMETERS)}")
+    return {k: namespace.get(k) for k in PARAMETERS}
+
+
+# --- audit trail ------------------------------------------------------------------------------
+
+def computed_by(metric_id: str) -> str:
+    """Qualified name of the package function that computes a metric (its family's function)."""
+    from edi_analysis.metrics import FAMILIES, REGISTRY, families_for
+
+    families_for([metric_id])  # loads every family module
+    func = FAMILIES[REGISTRY[metric_id].family].func
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+#: The columns of a section's rows a reviewer reads (metrics.csv's, CONTRACT.md §5).
+_TRAIL_COLUMNS = ("metric_id", "breakdown", "group", "numerator", "denominator", "value",
+                  "ci_lower", "ci_upper", "suppressed")
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def audit_trail(ids: Sequence[str], rows: pd.DataFrame) -> tuple[str, str, str]:
+    """A section's metric ids, the function that computed each, its registry definition and the
+    section's rows, as (HTML, Markdown, plain text): what a reviewer checks a figure against."""
+    import html
+
+    from edi_analysis.metrics import REGISTRY
+
+    esc = lambda t: html.escape(str(t), quote=True)  # noqa: E731
+    defs = [(m, computed_by(m), REGISTRY[m].definition, REGISTRY[m].source) for m in ids]
+    cols = [c for c in _TRAIL_COLUMNS if c in rows.columns]
+    recs = [[_cell(r[c]) for c in cols] for r in rows.to_dict(orient="records")]
+    n = len(recs)
+    head = f"Audit trail: {len(ids)} metric{'s' * (len(ids) != 1)}, {n} row{'s' * (n != 1)}"
+    h = [f'<div class="edi-audit-trail"><p><strong>{esc(head)}</strong> '
+         "(computed by the <code>edi_analysis</code> package; nothing is computed in this "
+         "notebook)</p>",
+         f'<table class="edi-table"><caption>Metrics of this section: the function that '
+         'computed each and its definition</caption><thead><tr><th scope="col">Metric id</th>'
+         '<th scope="col">Computed by</th><th scope="col">Definition</th>'
+         '<th scope="col">Source</th></tr></thead><tbody>']
+    h += [f"<tr><th scope=\"row\"><code>{esc(m)}</code></th><td><code>{esc(f)}</code></td>"
+          f"<td>{esc(d)}</td><td>{esc(src)}</td></tr>" for m, f, d, src in defs]
+    h.append("</tbody></table>")
+    if recs:
+        h.append('<table class="edi-table"><caption>The rows shown, as metrics.csv holds them'
+                 '</caption><thead><tr>'
+                 + "".join(f'<th scope="col">{esc(c)}</th>' for c in cols) + "</tr></thead><tbody>")
+        h += ["<tr>" + "".join(f"<td>{esc(v)}</td>" for v in rec) + "</tr>" for rec in recs]
+        h.append("</tbody></table>")
+    h.append("</div>")
+
+    def md_row(cells) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+    md = [f"**{head}** (computed by the `edi_analysis` package)", "",
+          md_row(["Metric id", "Computed by", "Definition", "Source"]), md_row(["---"] * 4)]
+    md += [md_row([f"`{m}`", f"`{f}`", d, src]) for m, f, d, src in defs]
+    if recs:
+        md += ["", md_row(cols), md_row(["---"] * len(cols))] + [md_row(r) for r in recs]
+    plain = [head] + [f"  {m}: {f}" for m, f, _, _ in defs]
+    if recs:
+        widths = [max(len(c), *(len(r[i]) for r in recs)) for i, c in enumerate(cols)]
+        plain.append("  " + "  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+        plain += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in recs]
+    return "".join(h), "\n".join(md), "\n".join(plain)
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -633,7 +787,7 @@ class Report:
         if rows.empty:
             _md(f"No figures for *{sec.title.lower()}* in this period: the data needed "
                 "are not in this trust's extract.")
-            self._emit(rows)
+            self._emit(rows, ids)
             return rows
         if label == "hl-actions":
             return self.action_plan()
@@ -660,7 +814,7 @@ class Report:
             _html(charts.table_html(mrows, self._caption(sp.label)), f"Table: {sp.label}")
         self._trend(ids[0])
         self._peers(ids[0])
-        self._emit(rows)
+        self._emit(rows, ids)
         return rows
 
     # -- HIA6: the disparity model ----------------------------------------------------------
@@ -808,9 +962,15 @@ class Report:
         self._emit(rows)
         return rows
 
-    def _emit(self, rows: pd.DataFrame) -> None:
-        # data for the publisher and the tests: the page shows no trace of it
-        _display({ROWS_MIME: _records(rows), "text/plain": ""})
+    def _emit(self, rows: pd.DataFrame, ids: Sequence[str] | None = None) -> None:
+        """The section's rows: JSON for the publisher and the tests (:data:`ROWS_MIME`), and for
+        a reviewer, in Jupyter and nbconvert, a table of the metric ids with the package
+        function that computed each and its registry definition, then the rows themselves
+        (:func:`audit_trail`). The site's pages drop this output (``publish.content.DATA_MIMES``)."""
+        ids = list(dict.fromkeys(ids if ids is not None else rows["metric_id"]))
+        html_text, md_text, plain = audit_trail(ids, rows)
+        _display({ROWS_MIME: _records(rows), "text/html": html_text, "text/markdown": md_text,
+                  "text/plain": plain})
 
     def _basis(self, mid: str, period: str) -> str:
         from edi_analysis.metrics.disciplinary import counting_basis
@@ -965,7 +1125,7 @@ class Report:
             if not mrows.empty:
                 _html(charts.table_html(mrows, self._caption(REGISTRY[mid].label)),
                       f"Table: {REGISTRY[mid].label}")
-        self._emit(rows)
+        self._emit(rows, ids)
         return rows
 
     def methodology(self) -> None:
@@ -1079,25 +1239,56 @@ def _plan_html(plan, caption: str) -> str:
 
 def load(notebook: str, trust: str | None, period: str, data: str | Path, *,
          min_count: int = 8, min_survey_responses: int = 11, seed: int = 20240331,
-         peers: str | Path | None = None) -> Report:
-    """Load the trust's tables and make its report (the first trust in the data if none given)."""
-    tables, prov = load_tables(data, trust)
+         peers: str | Path | None = None, inputs: dict | None = None, mapping: str | None = None,
+         settings: dict | None = None, trust_names: dict | None = None,
+         prepared: str | Path | None = None) -> Report:
+    """Load the trust's tables and make its report.
+
+    ``data``: the dataset folder (or a prepared slice). ``inputs`` (file name → sha256,
+    as the run's manifest records them): the report refuses data whose files differ
+    (:class:`InputChanged`). ``mapping``/``settings``: the params file's mapping profile
+    and its values, to read a trust's own exports. ``prepared``: the runner's temporary
+    slice of this trust (validated tables and the rows the runner computed for every
+    trust at once: the same rows, ``tests/test_prepared_rows.py``); used when it exists
+    and was made from ``inputs``, else the report reads ``data`` itself: an executed
+    notebook re-runs from the dataset after the slice is gone. ``trust``: required when
+    the data hold several trusts (:class:`ParameterError` lists them).
+    """
+    source = data
+    if prepared is not None and (resolve_data(prepared) / SLICE_MARKER).exists():
+        prov_file = resolve_data(prepared) / PROVENANCE_FILE
+        prov = json.loads(prov_file.read_text(encoding="utf-8")) if prov_file.exists() else {}
+        if inputs is None or dict(prov.get("inputs") or {}) == dict(inputs):
+            source = prepared
+    tables, prov = load_tables(source, trust, inputs=inputs, mapping=mapping, settings=settings)
     if trust is None:
         wf = tables["workforce"]
-        trust = sorted(wf["trust_code"].unique())[0]
-        tables = {k: (v[v["trust_code"] == trust] if "trust_code" in v else v)
-                  for k, v in tables.items()}
-    prepared = load_prepared(data, str(period), min_count=min_count,
-                             min_survey_responses=min_survey_responses, seed=seed)
-    if prepared is not None:  # a slice holds one trust: its rows are that trust's
-        trusts = set(prepared["rows"]["trust_code"]) | set(prepared["trend"]["trust_code"])
+        found = sorted(wf["trust_code"].unique())
+        if len(found) != 1:
+            listed = ", ".join(found) if found else "none"
+            raise ParameterError(
+                f"{resolve_data(source)} holds {len(found)} trusts ({listed}) and the notebook "
+                "was given no trust: set the `trust` parameter, e.g. "
+                f"`papermill NOTEBOOK OUT.ipynb -p trust {found[0] if found else 'ODS_CODE'}`")
+        trust = found[0]
+    known = sorted(tables["workforce"]["trust_code"].unique())
+    if trust not in known:
+        raise ParameterError(f"trust {trust!r} is not in {resolve_data(source)} (it holds "
+                             f"{', '.join(known) or 'no trust'})")
+    tables = {k: (v[v["trust_code"] == trust] if "trust_code" in v else v)
+              for k, v in tables.items()}
+    rows = load_prepared(source, str(period), min_count=min_count,
+                         min_survey_responses=min_survey_responses, seed=seed)
+    if rows is not None:  # a slice holds one trust: its rows are that trust's
+        trusts = set(rows["rows"]["trust_code"]) | set(rows["trend"]["trust_code"])
         if trusts - {trust}:
-            raise SliceError(f"{resolve_data(data)}: prepared rows of {sorted(trusts)} in the "
+            raise SliceError(f"{resolve_data(source)}: prepared rows of {sorted(trusts)} in the "
                              f"slice of {trust}")
+    names = {**slice_trust_names(source), **{str(k): str(v) for k, v in (trust_names or {}).items()}}
     return Report(trust=trust, period=str(period), data=data, notebook=notebook,
                   min_count=int(min_count), min_survey_responses=int(min_survey_responses),
                   seed=int(seed), peers=peers or None, tables=tables, provenance=prov,
-                  prepared=prepared, trust_names=slice_trust_names(data))
+                  prepared=rows, trust_names=names)
 
 
 def slice_trust_names(data: str | Path) -> dict[str, str]:

@@ -221,6 +221,11 @@ def publish(params, engine: str = "auto", *, quiet: bool = False,
                "publish them, or run them again")
         say(f"publish: error: {msg}")
         return PublishResult(2, chosen, site_dir, messages=(msg,))
+    mixed = content.threshold_groups(site.reports)
+    if len(mixed) > 1:
+        msg = content.mixed_thresholds_message(mixed)
+        say(f"publish: error: {msg}")
+        return PublishResult(2, chosen, site_dir, messages=(msg,))
     from edi_analysis.io import make_folders, remove_created_folders
 
     work, created = None, []
@@ -241,6 +246,8 @@ def publish(params, engine: str = "auto", *, quiet: bool = False,
 
             built = fallback.build(site, out, scratch=work / "scratch",
                                    jobs=jobs or os.cpu_count() or 1)
+        for r in site.reports:  # beside the reviewer pages: how each report was made
+            content.write_published_manifest(r.source_dir, out / r.path / "reviewer")
         stamp = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         extra = {"lower_thresholds": site.threshold_notice} if site.threshold_notice else {}
         write_site_manifest(out, stamp, chosen, extra)

@@ -931,11 +931,20 @@ _PATH_METADATA = ("input_path", "output_path")
 
 def published_notebook(path: Path) -> nbformat.NotebookNode:
     """An executed notebook as the site publishes it: no absolute local path in papermill's
-    ``input_path``/``output_path`` or in an injected parameter (each becomes its file name;
-    the runner writes relative ones already)."""
+    ``input_path``/``output_path`` or in an injected parameter (each becomes its file name),
+    and the metric-rows outputs as data only (their audit-trail views, for reviewers of the
+    kept notebook, are not shown on pages or embedded by Quarto)."""
     import os
 
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # metric rows: data for the publisher, as before their reviewer views
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if any(m in data for m in DATA_MIMES):
+                for mime in ("text/html", "text/markdown"):
+                    data.pop(mime, None)
+                if "text/plain" in data:
+                    data["text/plain"] = ""
     meta = nb.metadata.get("papermill")
     if isinstance(meta, dict):
         for key in _PATH_METADATA:
@@ -953,6 +962,69 @@ def published_notebook(path: Path) -> nbformat.NotebookNode:
                         cell.source = cell.source.replace(repr(v), repr(Path(v).name)) \
                             .replace(json.dumps(v), json.dumps(Path(v).name))
     return nb
+
+
+#: Manifest keys not published (the machine a notebook ran on).
+_UNPUBLISHED_MANIFEST_KEYS = ("host",)
+#: Parameters that hold local paths (the runner records them relative to the report folder,
+#: which can still climb through the local folders): published as their last part only.
+_PATH_PARAMETERS = ("params_file", "data", "notebooks_dir", "reports_dir", "site_dir", "mapping")
+
+
+def published_manifest(folder: Path) -> dict:
+    """A report's ``manifest.json`` as the site publishes it beside the reviewer pages: every
+    local path (absolute, or a parameter's relative one) replaced by its last part, the
+    machine names dropped."""
+    import os
+
+    def clean(v, key=None):
+        if isinstance(v, dict):
+            return {k: clean(x, k) for k, x in v.items() if k not in _UNPUBLISHED_MANIFEST_KEYS}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        if isinstance(v, str) and (os.path.isabs(v) or key in _PATH_PARAMETERS):
+            return Path(v).name or v
+        return v
+
+    return clean(_manifest(folder))
+
+
+def write_published_manifest(folder: Path, dst_dir: Path) -> Path | None:
+    """Write :func:`published_manifest` of the report in ``folder`` to ``dst_dir/manifest.json``
+    (None when the report has no manifest)."""
+    m = published_manifest(folder)
+    if not m:
+        return None
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    path = dst_dir / "manifest.json"
+    path.write_text(json.dumps(m, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+#: The thresholds a report's pages state (recorded in each report's manifest).
+THRESHOLD_KEYS = ("min_count", "min_survey_responses")
+
+
+def threshold_groups(reports) -> dict[tuple[int, int], list]:
+    """Reports by the thresholds they were run with: ``{(min_count, min_survey_responses):
+    [report, ...]}``; more than one group is a site whose pages would disagree."""
+    out: dict[tuple[int, int], list] = {}
+    for r in reports:
+        out.setdefault((r.min_count, r.min_survey_responses), []).append(r)
+    return out
+
+
+def mixed_thresholds_message(groups: dict) -> str:
+    """Why a reports folder run with different thresholds is not published, and the fix."""
+    parts = []
+    for (mc, msr), reps in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        names = ", ".join(f"{r.trust_code} {r.period}" for r in reps[:5])
+        more = f" and {len(reps) - 5} more" if len(reps) > 5 else ""
+        parts.append(f"min_count {mc}, min_survey_responses {msr}: {names}{more}")
+    return ("the reports were run with different thresholds (" + "; ".join(parts) + "), so "
+            "their pages would state different suppression rules; run every report again with "
+            "the same thresholds (`edi-analysis run PARAMS.yaml` without --trust or --period), "
+            "or publish only the reports that share them (trusts and periods in the params)")
 
 
 def write_published_notebook(src: Path, dst: Path) -> None:
