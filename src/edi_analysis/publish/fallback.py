@@ -469,6 +469,9 @@ class _Pages:
         #: ``bodies(report, notebook_page, reviewer)``: a notebook page's body rendered
         #: elsewhere (the Quarto route's); None: nbconvert's
         self.bodies = bodies
+        #: the id of a notebook's "Methodology" heading (nbconvert keeps the heading's case,
+        #: pandoc lowers it)
+        self.methodology_anchor = getattr(bodies, "methodology_anchor", "Methodology")
         self.version = _package_version()
         self.site, self.out = site, out
         self.pages: list[str] = []
@@ -484,6 +487,7 @@ class _Pages:
         depth = rel.count("/")
         html = self.env.get_template(template).render(
             site=self.site, root="../" * depth, current=rel, version=self.version,
+            methodology_anchor=self.methodology_anchor,
             description="", **ctx)
         _write(self.out / rel, html)
         self.pages.append(rel)

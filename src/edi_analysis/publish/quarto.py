@@ -227,6 +227,9 @@ class QuartoBodies:
     """Page bodies rendered by Quarto, read from the projects' folder (picklable, for the
     built-in route's parallel page writers)."""
 
+    #: pandoc's id of a notebook's "## Methodology" heading
+    methodology_anchor = "methodology"
+
     def __init__(self, root: Path):
         self.root = str(root)
 
