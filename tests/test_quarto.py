@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 
 import nbformat
 import pytest

@@ -30,7 +30,6 @@ command for the built-in route; publish then leaves the previous site as it was.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
