@@ -124,8 +124,8 @@ def _build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("publish", help="render the report site and PDF board packs")
     s.add_argument("params", metavar="PARAMS.yaml")
     s.add_argument("--jobs", type=_positive_int, default=None,
-                   help=f"parallel workers of the built-in route (default: cores, here "
-                        f"{os.cpu_count()})")
+                   help=f"parallel workers: the built-in route's, and Quarto projects "
+                        f"rendered side by side (default: cores, here {os.cpu_count()})")
     s.add_argument("--engine", choices=("auto", "quarto", "builtin", "fallback"), default="auto",
                    help="auto: Quarto when on PATH, else the built-in route; quarto; builtin "
                         "(fallback: the same)")

@@ -4,10 +4,12 @@
 ``edi-analysis run``) and writes ``params.site_dir``. Two routes, one content
 model (:mod:`edi_analysis.publish.content`):
 
-- ``quarto``: the project's ``_quarto.yml`` website, rendered by the Quarto CLI
-  (board packs with Quarto's ``typst`` format and ``{{< embed >}}``);
-- ``fallback``: nbconvert and Jinja2 pages, board packs with the ``typst``
-  package from PyPI. Used when ``quarto`` is not on PATH.
+- ``quarto``: the Quarto CLI (a tested version, :mod:`edi_analysis.publish.quarto`)
+  converts the executed notebooks, one small Quarto project per trust and
+  period; the page shell, the other pages and the board packs are the
+  built-in route's;
+- ``fallback`` (``--engine builtin``): nbconvert and Jinja2 pages, board packs
+  with the ``typst`` package from PyPI. Used when ``quarto`` is not on PATH.
 
 Both build into a private temporary folder beside ``site_dir``
 (``.<site>.build-…``, 0700, with its owner process recorded; a later publish
@@ -190,8 +192,8 @@ def publish(params, engine: str = "auto", *, quiet: bool = False,
             jobs: int | None = None, audit: bool = True) -> PublishResult:
     """Build the site and board packs for ``params`` (an ``edi_analysis.params.Params``).
 
-    ``jobs``: worker processes for the built-in route's reports (default: the
-    number of cores; Quarto schedules its own rendering). ``audit``: run the
+    ``jobs``: worker processes for the built-in route's reports, and the number of
+    reports' Quarto projects rendered at once (default: the number of cores). ``audit``: run the
     disclosure audit on the staged site before it replaces ``site_dir``
     (always, from the command line; off only for tests of the build itself).
 
