@@ -214,11 +214,15 @@ _PRIVATE_ATTR = re.compile(r'\s+data-(quarto-private-\d+|execution_count|tags)="
 def page_body(html: str) -> str:
     """The notebook's cells from Quarto's HTML page: the page shell is the site's (its one
     ``<h1>`` is the page title), so Quarto's title block goes, and so do the cells' notebook
-    metadata attributes (papermill's timings, tags)."""
+    metadata attributes (papermill's timings, tags); shown code gets the built-in route's
+    "Code" label."""
     m = _BODY.search(html)
     body = m.group(1) if m else html
     body = _TITLE_BLOCK.sub("", body, count=1)
     body = _PRIVATE_ATTR.sub("", body)
+    # each shown cell's code labelled as on the built-in route's reviewer view
+    body = body.replace('<div class="sourceCode"', '<p class="code-label">Code</p>\n'
+                        '<div class="sourceCode"')
     return body.strip()
 
 
