@@ -36,7 +36,7 @@ def _cell(source: str, outputs=()) -> nbformat.NotebookNode:
 TABLE = {"text/html": "<table><caption>Cap</caption><tr><td>1</td></tr></table>"}
 
 
-# --- labels (Quarto 1.7 floatreftarget bug) ---------------------------------------------------------
+# --- labels (Quarto 1.7 floatreftarget bug) -------------------------------------------------------
 
 def test_tbl_label_kept_only_on_a_cell_of_exactly_one_table():
     nb = nbformat.v4.new_notebook(cells=[
@@ -76,7 +76,7 @@ def test_sample_other_measures_cells_lose_their_tbl_prefix_when_staged(tmp_path)
     assert "execute" in (tmp_path / "p" / "_quarto.yml").read_text()
 
 
-# --- error messages ---------------------------------------------------------------------------------
+# --- error messages -------------------------------------------------------------------------------
 
 # Quarto 1.7.34's own output when its cross-reference filter fails on the sample (shortened)
 FLOATREF_FAILURE = """\
@@ -105,7 +105,8 @@ def test_error_summary_names_the_page_and_quotes_quartos_error_line():
 
 
 def test_error_summary_without_an_error_line_keeps_the_last_lines():
-    page, message = quarto.error_summary("[1/2] a.ipynb\n" + "\n".join(f"l{i}" for i in range(40)))
+    output = "[1/2] a.ipynb\n" + "\n".join(f"l{i}" for i in range(40))
+    page, message = quarto.error_summary(output)
     assert page == "a.ipynb" and message.splitlines() == [f"l{i}" for i in range(20, 40)]
 
 
@@ -194,7 +195,7 @@ def test_page_body_drops_quartos_title_block_and_notebook_metadata():
                                       '<div class="sourceCode" id="cb1"><pre>x</pre></div></div>')
 
 
-# --- the engine option -------------------------------------------------------------------------------
+# --- the engine option ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", ["build", "publish"])
 def test_engine_option_names_builtin(command):
@@ -209,7 +210,7 @@ def test_builtin_is_the_fallback_route(monkeypatch):
     assert choose_engine("auto") == "fallback"
 
 
-# --- links ------------------------------------------------------------------------------------------
+# --- links ----------------------------------------------------------------------------------------
 
 def test_link_checker_finds_a_missing_file_and_a_missing_anchor(tmp_path):
     (tmp_path / "a.html").write_text('<a href="b.html#x">b</a><a href="#here">h</a>'
@@ -286,7 +287,8 @@ class TestSampleThroughQuarto:
         html = (q / "reports/2024-03-31/ZZ001/reviewer/06_hia6_bullying_disciplinary.html"
                 ).read_text("utf-8")
         assert "sourceCode" in html and "r.section(" in _text(html)
-        assert html.count('<p class="code-label">Code</p>') == html.count('<div class="sourceCode"')
+        labels = html.count('<p class="code-label">Code</p>')
+        assert labels == html.count('<div class="sourceCode"')
 
     def test_pages_say_what_the_builtin_pages_say(self, both_sites):
         import difflib

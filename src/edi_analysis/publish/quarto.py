@@ -194,7 +194,8 @@ def error_summary(output: str) -> tuple[str | None, str]:
 
 
 def render_project(project: Path, *, quarto: str = "quarto") -> None:
-    """``quarto render`` of one report's project; :class:`QuartoError` naming the page on failure."""
+    """``quarto render`` of one report's project; on failure :class:`QuartoError` naming the
+    page."""
     from edi_analysis.procs import die_with_parent
 
     # Quarto ends with the publish that started it (a killed publish leaves nothing running)
