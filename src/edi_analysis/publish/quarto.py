@@ -209,6 +209,7 @@ def render_project(project: Path, *, quarto: str = "quarto") -> None:
 
 _BODY = re.compile(r"(?s)<body[^>]*>(.*)</body>")
 _TITLE_BLOCK = re.compile(r'(?s)<header id="title-block-header"[^>]*>.*?</header>')
+_CODE_DIV = re.compile(r'<div class="sourceCode[ "]')
 _PRIVATE_ATTR = re.compile(r'\s+data-(quarto-private-\d+|execution_count|tags)="[^"]*"')
 
 
@@ -222,8 +223,7 @@ def page_body(html: str) -> str:
     body = _TITLE_BLOCK.sub("", body, count=1)
     body = _PRIVATE_ATTR.sub("", body)
     # each shown cell's code labelled as on the built-in route's reviewer view
-    body = body.replace('<div class="sourceCode"', '<p class="code-label">Code</p>\n'
-                        '<div class="sourceCode"')
+    body = _CODE_DIV.sub(lambda m: '<p class="code-label">Code</p>\n' + m.group(0), body)
     return body.strip()
 
 
