@@ -109,3 +109,60 @@ def chromium_driver(user_data_dir: Path):
                 f"--user-data-dir={user_data_dir}"):
         opts.add_argument(arg)
     return webdriver.Chrome(options=opts, service=Service(executable_path=shutil.which("chromedriver")))
+
+
+@functools.cache
+def quarto_sample_site():
+    """(params, PublishResult) of the sample site built with Quarto (``quarto`` on PATH)."""
+    from edi_analysis.publish import publish
+
+    params = sample_params(sample_reports(), BUILD / "site-quarto")
+    result = publish(params, engine="quarto")
+    assert result.exit_code == 0, result.messages
+    return params, result
+
+
+def link_problems(site_dir: Path) -> list[str]:
+    """Every local link of the site's pages that leads nowhere: a missing file, or an anchor
+    (``page.html#id``, ``#id``) that is no element's ``id`` in the page it names."""
+    import re
+    from html.parser import HTMLParser
+    from urllib.parse import unquote
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.links = set(), []
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if a.get("id"):
+                self.ids.add(a["id"])
+            if tag == "a" and a.get("name"):
+                self.ids.add(a["name"])
+            for key in ("href", "src"):
+                if tag in ("a", "link", "img", "script") and a.get(key):
+                    self.links.append(a[key])
+
+    parsed: dict[Path, Page] = {}
+
+    def page(path: Path) -> Page:
+        if path not in parsed:
+            p = Page()
+            p.feed(path.read_text("utf-8"))
+            parsed[path] = p
+        return parsed[path]
+
+    problems = []
+    for path in sorted(site_dir.rglob("*.html")):
+        rel = path.relative_to(site_dir).as_posix()
+        for link in page(path).links:
+            if re.match(r"^[a-zA-Z][a-zA-Z+.-]*:", link):  # https:, mailto:, data:
+                continue
+            target, _, frag = link.partition("#")
+            dest = (path.parent / unquote(target)).resolve() if target else path
+            if not dest.is_file():
+                problems.append(f"{rel}: {link} (no such file)")
+            elif frag and dest.suffix == ".html" and unquote(frag) not in page(dest).ids:
+                problems.append(f"{rel}: {link} (no element with id {unquote(frag)!r})")
+    return problems

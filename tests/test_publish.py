@@ -22,7 +22,7 @@ import yaml
 
 from edi_analysis.publish import PublishResult, choose_engine, publish
 from edi_analysis.publish import content as C
-from edi_analysis.publish import fallback, quarto
+from edi_analysis.publish import fallback
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADLINE = ("Black and minority ethnic staff were **1.60 times** as likely as White staff to "
@@ -343,78 +343,7 @@ def test_engine_choice(monkeypatch):
 
 # --- the Quarto route -----------------------------------------------------------------------------
 
-def test_quarto_project_file_is_a_conventional_website():
-    cfg = yaml.safe_load((ROOT / "_quarto.yml").read_text("utf-8"))
-    assert cfg["project"]["type"] == "website"
-    assert cfg["execute"]["enabled"] is False  # never re-execute the notebooks
-    assert cfg["lang"] == "en-GB"
-    assert cfg["format"]["html"]["echo"] is False
-    assert {"reports/*/*/index.qmd", "reports/*/*/*.ipynb",
-            "reports/*/*/reviewer/*.ipynb"} <= set(cfg["project"]["render"])
-    hrefs = [item["href"] for item in cfg["website"]["navbar"]["left"]]
-    assert hrefs == ["index.qmd", "methodology.qmd", "accessibility.qmd"]
-    for page in cfg["project"]["render"][:3]:
-        assert (ROOT / page).is_file()
-
-
-def test_landing_page_uses_listings_not_a_sidebar_entry_per_report():
-    text = (ROOT / "index.qmd").read_text("utf-8")
-    front = yaml.safe_load(text.split("---")[1])
-    listings = {item["id"]: item for item in front["listing"]}
-    assert set(listings) == {"by-period", "by-trust"}
-    assert all(item["contents"] == "reports/*/*/index.qmd" for item in listings.values())
-    assert "::: {#by-period}" in text and "::: {#by-trust}" in text
-    assert "sidebar" not in yaml.safe_load((ROOT / "_quarto.yml").read_text())["website"]
-
-
-def test_quarto_sources_embed_the_same_headlines_the_fallback_shows(small, tmp_path):
-    params, _ = small
-    site = C.load_site(params)
-    packs = quarto.stage(site, tmp_path / "project")
-    report = site.reports[0]
-    rdir = tmp_path / "project" / report.path
-    page = (rdir / "index.qmd").read_text("utf-8")
-    front = yaml.safe_load(page.split("---")[1])
-    assert front["period"] == "2024-03-31" and front["period_label"] == "2023/24"
-    assert front["trust"] == "RXA" and "1.60 times" in front["description"]
-    assert "{{< embed 06_hia6_bullying_disciplinary.ipynb#hl-wres3 >}}" in page
-    meta = yaml.safe_load((rdir / "reviewer" / "_metadata.yml").read_text())
-    assert meta["echo"] is True
-    assert (rdir / "reviewer" / "00_overview.ipynb").is_file()
-    pack = packs[0].read_text("utf-8")
-    pack_front = yaml.safe_load(pack.split("---")[1])
-    assert "typst" in pack_front["format"] and pack_front["lang"] == "en-GB"
-    assert pack_front["execute"]["enabled"] is False
-    assert "{{< embed 06_hia6_bullying_disciplinary.ipynb#hl-wres3 >}}" in pack
-    assert 'fig-alt="Bar chart: 4.4% of BME staff' in pack
-    assert "# Method note" in pack
-    methodology = (tmp_path / "project" / "_generated" / "methodology.md").read_text("utf-8")
-    assert "## The metrics" in methodology
-    for rel in quarto.PROJECT_FILES:
-        assert (tmp_path / "project" / rel).is_file()
-
-
-def test_markdown_escaping_keeps_text_literal():
-    assert quarto.md_escape("a*b_[c]<d> #1 $5 @x") == r"a\*b\_\[c\]\<d\> \#1 \$5 \@x"
-
-
-@pytest.mark.quarto
-@pytest.mark.skipif(shutil.which("quarto") is None,
-                    reason="quarto not on PATH; the Quarto route is checked elsewhere against a "
-                           "real Quarto")
-def test_quarto_renders_the_site_and_board_packs(small, tmp_path):
-    params, _ = small
-    result = publish(SimpleNamespace(**{**vars(params), "site_dir": tmp_path / "q"}),
-                     engine="quarto", quiet=True)
-    assert result.exit_code == 0, result.messages
-    out = tmp_path / "q"
-    assert (out / "index.html").is_file() and (out / "methodology.html").is_file()
-    for report in C.load_site(params).reports:
-        assert (out / report.path / "index.html").is_file()
-        assert (out / report.path / "board-pack.pdf").stat().st_size > 1000
-        assert (out / report.path / "reviewer" / "00_overview.html").is_file()
-    landing = (out / "index.html").read_text("utf-8")
-    assert landing.count("reports/2024-03-31/RXA/index.html") >= 1
+# The Quarto route's tests are in tests/test_quarto.py.
 
 
 # --- end to end on the sample reports ---------------------------------------------------------------

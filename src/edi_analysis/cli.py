@@ -116,17 +116,19 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="a new kernel per notebook (papermill's default engine) instead of "
                             "one warm kernel per worker")
         if name == "build":
-            s.add_argument("--engine", choices=("auto", "quarto", "fallback"), default="auto",
+            s.add_argument("--engine", choices=("auto", "quarto", "builtin", "fallback"),
+                           default="auto",
                            help="publishing route: auto (Quarto when on PATH, else the built-in "
-                                "route), quarto or fallback (the built-in route)")
+                                "route), quarto or builtin (fallback: the same)")
 
     s = sub.add_parser("publish", help="render the report site and PDF board packs")
     s.add_argument("params", metavar="PARAMS.yaml")
     s.add_argument("--jobs", type=_positive_int, default=None,
-                   help=f"parallel workers of the built-in route (default: cores, here "
-                        f"{os.cpu_count()})")
-    s.add_argument("--engine", choices=("auto", "quarto", "fallback"), default="auto",
-                   help="auto: Quarto when on PATH, else the built-in route")
+                   help=f"parallel workers: the built-in route's, and Quarto projects "
+                        f"rendered side by side (default: cores, here {os.cpu_count()})")
+    s.add_argument("--engine", choices=("auto", "quarto", "builtin", "fallback"), default="auto",
+                   help="auto: Quarto when on PATH, else the built-in route; quarto; builtin "
+                        "(fallback: the same)")
 
     s = sub.add_parser("rerun", help="execute a kept report notebook again as recorded and say, "
                                      "section by section, whether its outputs are the same "

@@ -4,10 +4,12 @@
 ``edi-analysis run``) and writes ``params.site_dir``. Two routes, one content
 model (:mod:`edi_analysis.publish.content`):
 
-- ``quarto``: the project's ``_quarto.yml`` website, rendered by the Quarto CLI
-  (board packs with Quarto's ``typst`` format and ``{{< embed >}}``);
-- ``fallback``: nbconvert and Jinja2 pages, board packs with the ``typst``
-  package from PyPI. Used when ``quarto`` is not on PATH.
+- ``quarto``: the Quarto CLI (a tested version, :mod:`edi_analysis.publish.quarto`)
+  converts the executed notebooks, one small Quarto project per trust and
+  period; the page shell, the other pages and the board packs are the
+  built-in route's;
+- ``fallback`` (``--engine builtin``): nbconvert and Jinja2 pages, board packs
+  with the ``typst`` package from PyPI. Used when ``quarto`` is not on PATH.
 
 Both build into a private temporary folder beside ``site_dir``
 (``.<site>.build-…``, 0700, with its owner process recorded; a later publish
@@ -65,13 +67,18 @@ class PublishResult:
         return self.exit_code == 0
 
 
+#: ``--engine`` choices; ``fallback`` is the built-in route's earlier name.
+ENGINES = ("auto", "quarto", "builtin", "fallback")
+
+
 def choose_engine(engine: str = "auto") -> str:
-    """``quarto`` when asked for or (``auto``) when the Quarto CLI is on PATH, else ``fallback``."""
-    if engine not in ("auto", "quarto", "fallback"):
-        raise ValueError(f"unknown publishing engine {engine!r} (auto, quarto or fallback)")
+    """``quarto`` when asked for or (``auto``) when the Quarto CLI is on PATH, else ``fallback``
+    (the built-in route; ``builtin`` and ``fallback`` name it)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown publishing engine {engine!r} (auto, quarto or builtin)")
     if engine == "auto":
         return "quarto" if shutil.which("quarto") else "fallback"
-    return engine
+    return "fallback" if engine == "builtin" else engine
 
 
 def read_site_manifest(site_dir: Path) -> dict | None:
@@ -185,8 +192,8 @@ def publish(params, engine: str = "auto", *, quiet: bool = False,
             jobs: int | None = None, audit: bool = True) -> PublishResult:
     """Build the site and board packs for ``params`` (an ``edi_analysis.params.Params``).
 
-    ``jobs``: worker processes for the built-in route's reports (default: the
-    number of cores; Quarto schedules its own rendering). ``audit``: run the
+    ``jobs``: worker processes for the built-in route's reports, and the number of
+    reports' Quarto projects rendered at once (default: the number of cores). ``audit``: run the
     disclosure audit on the staged site before it replaces ``site_dir``
     (always, from the command line; off only for tests of the build itself).
 
@@ -203,9 +210,20 @@ def publish(params, engine: str = "auto", *, quiet: bool = False,
         for msg in refused:
             say(f"publish: error: {msg}")
         return PublishResult(2, chosen, site_dir, messages=tuple(refused))
-    if chosen == "quarto" and not shutil.which("quarto"):
-        say("publish: error: --engine quarto but `quarto` is not on PATH")
-        return PublishResult(1, chosen, site_dir, messages=("quarto not on PATH",))
+    if chosen == "quarto":  # before anything is built: Quarto on PATH and of a tested version
+        from edi_analysis.publish import quarto
+
+        where = getattr(params, "params_file", None)
+        try:
+            if not shutil.which("quarto"):
+                raise quarto.QuartoError(
+                    "--engine quarto but `quarto` is not on PATH; install Quarto "
+                    f"{quarto.SUPPORTED_VERSIONS[-1]} (docs/publishing.md) or publish with the "
+                    f"built-in route: {quarto.builtin_command(where)}")
+            quarto.check_version(quarto.quarto_version(shutil.which("quarto")), where)
+        except quarto.QuartoError as exc:
+            say(f"publish: error: {exc}")
+            return PublishResult(1, chosen, site_dir, messages=(str(exc),))
     t0 = time.perf_counter()
     site = content.load_site(params)
     if not site.reports:
@@ -240,7 +258,8 @@ def publish(params, engine: str = "auto", *, quiet: bool = False,
         if chosen == "quarto":
             from edi_analysis.publish import quarto
 
-            built = quarto.build(site, out, scratch=work / "scratch", params=params, say=say)
+            built = quarto.build(site, out, scratch=work / "scratch", params=params, say=say,
+                                 jobs=jobs or os.cpu_count() or 1)
         else:
             from edi_analysis.publish import fallback
 
@@ -287,9 +306,12 @@ def publish(params, engine: str = "auto", *, quiet: bool = False,
             say(f"publish: error: the disclosure audit could not run: {exc}")
             return PublishResult(1, chosen, site_dir, seconds=time.perf_counter() - t0,
                                  messages=(f"AuditError: {exc}",))
-        say(f"publish: error: {type(exc).__name__}: {exc}")
+        from edi_analysis.publish.quarto import QuartoError
+
+        text = str(exc) if isinstance(exc, QuartoError) else f"{type(exc).__name__}: {exc}"
+        say(f"publish: error: {text}")
         return PublishResult(1, chosen, site_dir, seconds=time.perf_counter() - t0,
-                             messages=(f"{type(exc).__name__}: {exc}",))
+                             messages=(text,))
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)

@@ -467,8 +467,14 @@ def _write(path: Path, text: str) -> None:
 class _Pages:
     """Renders site pages: the Jinja2 environment and nbconvert exporters, made once per process."""
 
-    def __init__(self, site: C.Site, out: Path):
+    def __init__(self, site: C.Site, out: Path, bodies=None):
         self.env = _env()
+        #: ``bodies(report, notebook_page, reviewer)``: a notebook page's body rendered
+        #: elsewhere (the Quarto route's); None: nbconvert's
+        self.bodies = bodies
+        #: the id of a notebook's "Methodology" heading (nbconvert keeps the heading's case,
+        #: pandoc lowers it)
+        self.methodology_anchor = getattr(bodies, "methodology_anchor", "Methodology")
         self.version = _package_version()
         self.site, self.out = site, out
         self.pages: list[str] = []
@@ -484,6 +490,7 @@ class _Pages:
         depth = rel.count("/")
         html = self.env.get_template(template).render(
             site=self.site, root="../" * depth, current=rel, version=self.version,
+            methodology_anchor=self.methodology_anchor,
             description="", **ctx)
         _write(self.out / rel, html)
         self.pages.append(rel)
@@ -510,7 +517,11 @@ def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
                page_title=f"{report.display_name}: EDI report {report.period_label}",
                crumbs=crumbs_base + [(None, report.display_name)], has_pdf=True,
                pdf_size=size, here_prefix="", current_page="index")
-    renderer = pages.renderer
+    def body(nb, nb_page, reviewer: bool):
+        html = (pages.bodies(report, nb_page, reviewer) if pages.bodies is not None
+                else pages.renderer.body(nb, nb_page.title, reviewer=reviewer))
+        return jinja2.utils.markupsafe.Markup(html)
+
     for nb_page in report.notebooks:
         # as published: no absolute local paths (the page and the downloadable copy alike)
         nb = C.published_notebook(report.source_dir / nb_page.filename)
@@ -518,15 +529,13 @@ def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
         crumbs = crumbs_base + [(f"{report.path}/index.html", report.display_name)]
         pages.page(f"{report.path}/{nb_page.stem}.html", "notebook.html.j2", report=report,
                    nb=nb_page, reviewer=False, here_prefix="", current_page=nb_page.stem,
-                   body=jinja2.utils.markupsafe.Markup(renderer.body(nb, nb_page.title,
-                                                                     reviewer=False)),
+                   body=body(nb, nb_page, False),
                    page_title=f"{nb_page.title} – {report.display_name} {report.period_label}",
                    crumbs=crumbs + [(None, nb_page.title)])
         pages.page(f"{report.path}/reviewer/{nb_page.stem}.html", "notebook.html.j2",
                    report=report, nb=nb_page, reviewer=True, here_prefix="../",
                    current_page=f"reviewer/{nb_page.stem}",
-                   body=jinja2.utils.markupsafe.Markup(renderer.body(nb, nb_page.title,
-                                                                     reviewer=True)),
+                   body=body(nb, nb_page, True),
                    page_title=f"{nb_page.title} (reviewer view) – {report.display_name} "
                               f"{report.period_label}",
                    crumbs=crumbs + [(None, f"{nb_page.title} (reviewer view)")])
@@ -537,12 +546,12 @@ def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
 _worker_pages: _Pages | None = None
 
 
-def _init_worker(site: C.Site, out: str, parent_pid: int | None = None) -> None:
+def _init_worker(site: C.Site, out: str, parent_pid: int | None = None, bodies=None) -> None:
     global _worker_pages
     from edi_analysis.procs import die_with_parent
 
     die_with_parent(parent_pid)  # a killed publish leaves no worker running
-    _worker_pages = _Pages(site, Path(out))
+    _worker_pages = _Pages(site, Path(out), bodies)
 
 
 def _build_report_in_worker(report: C.Report, scratch: str) -> tuple[list[str], str]:
@@ -552,13 +561,15 @@ def _build_report_in_worker(report: C.Report, scratch: str) -> tuple[list[str], 
     return pages.pages, size
 
 
-def build(site: C.Site, out: Path, *, scratch: Path, jobs: int = 1) -> BuiltSite:
+def build(site: C.Site, out: Path, *, scratch: Path, jobs: int = 1, bodies=None) -> BuiltSite:
     """Write the whole site (pages, assets, board packs) into the empty folder ``out``.
 
     ``jobs`` > 1 builds the trusts' reports in that many worker processes
     (each with its own exporters); the pages are the same bytes either way.
+    ``bodies``: where the notebook pages' bodies come from when not from nbconvert (the
+    Quarto route's :class:`edi_analysis.publish.quarto.QuartoBodies`; picklable).
     """
-    pages = _Pages(site, out)
+    pages = _Pages(site, out, bodies)
     pdfs: dict[str, str] = {}
     (out / "assets").mkdir(parents=True, exist_ok=True)
     css = (TEMPLATES / "static" / "site.css").read_text("utf-8")
@@ -577,7 +588,7 @@ def build(site: C.Site, out: Path, *, scratch: Path, jobs: int = 1) -> BuiltSite
         light = dataclasses.replace(site, reports=())
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
                                  initializer=_init_worker,
-                                 initargs=(light, str(out), os.getpid())) as pool:
+                                 initargs=(light, str(out), os.getpid(), bodies)) as pool:
             futures = [(r, pool.submit(_build_report_in_worker, r, str(scratch)))
                        for r in site.reports]
             for report, fut in futures:

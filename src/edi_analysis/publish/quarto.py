@@ -1,21 +1,31 @@
-"""The Quarto publishing route: the project's ``_quarto.yml`` website and typst board packs.
+"""The Quarto publishing route: Quarto converts the executed notebooks into the site's pages.
 
-Used when the Quarto CLI is on PATH. The project's top-level ``_quarto.yml``,
-``index.qmd``, ``methodology.qmd`` and ``accessibility.qmd`` are the sources;
-this module assembles them in a temporary folder with what they need from the
-content model (``content.py``, the same one the built-in route reads):
+Used when the Quarto CLI is on PATH (``--engine auto``) or asked for
+(``--engine quarto``); tested with the Quarto versions in
+:data:`SUPPORTED_VERSIONS`. The site is the built-in route's site, page by
+page: the same page shell (skip link, header, breadcrumbs, one ``<h1>``, the
+report's navigation, footer), the same landing, trust, methodology and
+accessibility pages and the same board packs (the project's typst template,
+compiled with the locked ``typst`` library as tagged PDF/UA-1). What Quarto
+does is the notebooks' conversion: each board-view and reviewer-view page's
+body is Quarto's HTML rendering of the executed notebook (never re-executed:
+``execute: enabled: false``).
 
-- ``reports/<period>/<trust>/``: the executed notebooks (board view: the
-  project sets ``echo: false``), ``metrics.csv``, a generated ``index.qmd``
-  (the trust's summary, front matter read by the landing page's listings, and
-  ``{{< embed >}}`` of each labelled headline cell), and ``reviewer/`` copies of
-  the notebooks whose ``_metadata.yml`` sets ``echo: true`` (reviewer view);
-- ``_generated/methodology.md`` (the metric registry as tables) and
-  ``_generated/accessibility.md``, included by the top-level pages.
+To stay inside what a released Quarto handles:
 
-Then ``quarto render`` builds the site (never executing a notebook:
-``execute: enabled: false``) and each ``board-pack.qmd`` is rendered on its own
-with ``--to typst`` to ``board-pack.pdf``.
+- one small Quarto project per trust and period (16 notebooks), so that
+  Quarto's filter parameters stay far below Linux's 128 KiB argument limit
+  whatever the number of trusts;
+- the projects live in a private folder of the system's temporary folder, with
+  no ``_quarto.yml`` above it (a project inside another is read as part of it);
+- the staged notebooks are the ones the board and reviewer read (hidden cells
+  and the publisher's data outputs removed, as on the built-in route), and a
+  ``tbl-``/``fig-`` label is kept only on a cell whose output is exactly one
+  table or one figure (Quarto 1.7's cross-reference filter fails on any other:
+  upstream issue 13956).
+
+A failed render names the page, quotes Quarto's own error line and gives the
+command for the built-in route; publish then leaves the previous site as it was.
 """
 
 from __future__ import annotations
@@ -23,249 +33,252 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
+import nbformat
 
 from edi_analysis.publish import content as C
-from edi_analysis.publish.fallback import TEMPLATES, BuiltSite, board_pack_blocks
+from edi_analysis.publish.fallback import TEMPLATES, BuiltSite, prepare_notebook
 
-#: The repository root, where ``_quarto.yml`` and the top-level pages live.
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-PROJECT_FILES = ("_quarto.yml", "index.qmd", "methodology.qmd", "accessibility.qmd")
+#: Quarto versions this route was tested with (``quarto --version``).
+SUPPORTED_VERSIONS = ("1.7.34",)
+#: The project file of each trust and period's Quarto project.
+PROJECT_FILE = TEMPLATES / "quarto" / "_quarto.yml"
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|$@~^])")
-
-
-def md_escape(text: str) -> str:
-    """Plain text made safe for Pandoc Markdown (every syntax character backslash-escaped)."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PROGRESS = re.compile(r"^\s*\[\s*\d+/\d+\]\s+(\S.*?)\s*$")
+_LABEL_LINE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$")
 
 
-def md_runs(runs) -> str:
-    out = []
-    for r in runs:
-        t = md_escape(r.text)
-        if r.code:
-            t = f"`{r.text}`"
-        elif r.strong and r.emph:
-            t = f"***{t}***"
-        elif r.strong:
-            t = f"**{t}**"
-        elif r.emph:
-            t = f"*{t}*"
-        out.append(t)
-    return "".join(out)
+class QuartoError(RuntimeError):
+    """Quarto is missing, of an untested version, or failed on a page."""
 
 
-def _front_matter(meta: dict) -> str:
-    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000) + "---\n"
+def builtin_command(params_path: str | None = None) -> str:
+    return f"edi-analysis publish {params_path or 'PARAMS.yaml'} --engine builtin"
 
 
-def _pipe_table(header: list[str], rows: list[list[str]], caption: str = "") -> str:
-    def cell(s: str) -> str:
-        return md_escape(str(s)).replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
-    if caption:
-        lines += ["", f": {md_escape(caption)}"]
-    return "\n".join(lines) + "\n"
-
-
-# --- generated sources ---------------------------------------------------------------------------
-
-def methodology_markdown(site: C.Site) -> str:
-    """The methodology page's body: the shared method text, then the registry by area."""
-    parts = [(TEMPLATES / "methodology.md").read_text("utf-8").rstrip() + "\n",
-             "## The metrics\n",
-             f"Every published figure is one of the {len(site.metrics)} metrics below, listed from "
-             "the project's metric registry: the same list computes the figures, so this page "
-             "cannot drift from them.\n"]
-    for area, rows in site.metrics_by_area():
-        parts.append(f"### {md_escape(C.AREA_NAMES[area])}\n")
-        parts.append(_pipe_table(["Metric", "Identifier", "Unit", "Definition", "Source"],
-                                 [[m.label, m.id, m.unit, m.definition, m.source] for m in rows],
-                                 f"Metrics for {C.AREA_NAMES[area]}"))
-    return "\n".join(parts)
+def quarto_version(exe: str = "quarto") -> str:
+    """``quarto --version`` (e.g. ``1.7.34``); raises :class:`QuartoError` when it cannot run."""
+    try:
+        proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise QuartoError(f"`{exe} --version` could not run: {exc}") from None
+    version = _ANSI.sub("", proc.stdout).strip().splitlines()[-1:] if proc.stdout else []
+    if proc.returncode != 0 or not version:
+        detail = _ANSI.sub("", proc.stderr or proc.stdout).strip()
+        raise QuartoError(f"`{exe} --version` failed (exit {proc.returncode}): {detail}")
+    return version[0].strip()
 
 
-def trust_page_qmd(report: C.Report) -> str:
-    """``reports/<period>/<trust>/index.qmd``: front matter for the listings, summary, embeds."""
-    first = report.summary[0][1].text if report.summary else ""
-    meta = {
-        "title": f"{report.display_name}: EDI report {report.period_label}",
-        "description": first,
-        "period": report.period,
-        "period_label": report.period_label,
-        "trust": report.display_name,
-        "date": report.generated_on,
-        "categories": [report.period_label, report.trust_code],
-    }
-    lines = [_front_matter(meta), "",
-             f"Reporting year ending {C.long_date(report.period)}.", "",
-             "## Downloads", "",
-             f"- [Board pack for {md_escape(report.trust_name)}, {report.period_label} (PDF)]"
-             "(board-pack.pdf)"]
-    if report.has_metrics_csv:
-        lines.append(f"- [All metrics for {md_escape(report.trust_name)}, {report.period_label} "
-                     "(CSV)](metrics.csv)")
-    lines += ["", "## Pages of this report", ""]
-    lines += [f"{i}. [{md_escape(nb.title)}]({nb.stem}.ipynb)" for i, nb in
-              enumerate(report.notebooks, 1)]
-    lines += ["", "## For reviewers (with code)", ""]
-    lines += [f"{i}. [{md_escape(nb.title)} (code shown)](reviewer/{nb.stem}.ipynb)" for i, nb in
-              enumerate(report.notebooks, 1)]
-    lines += ["", "## Executive summary", ""]
-    lines += [f"**{md_escape(area)}.** {md_runs(p.runs)}\n" for area, p in report.summary]
-    if report.rag_counts:
-        lines.append(_pipe_table(["Status", "Meaning", "Actions"],
-                                 [[lab.capitalize(), C.RAG_MEANING[lab], str(n)]
-                                  for lab, n in report.rag_counts],
-                                 "Plan actions by status (red, amber, green, grey)"))
-    lines += _missing_and_notice(report, "##")
-    for nb in report.notebooks:
-        if nb.area == "overview" or not nb.headlines:
+def check_version(version: str, params_path: str | None = None) -> None:
+    """Raise :class:`QuartoError` with what to do when ``version`` is not a tested one."""
+    if version not in SUPPORTED_VERSIONS:
+        raise QuartoError(
+            f"Quarto {version} is on PATH, but the Quarto route is tested with Quarto "
+            f"{', '.join(SUPPORTED_VERSIONS)} only. Install Quarto "
+            f"{SUPPORTED_VERSIONS[-1]} (see docs/publishing.md), or publish with the built-in "
+            f"route, which needs no Quarto: {builtin_command(params_path)}")
+
+
+# --- staging -------------------------------------------------------------------------------------
+
+def _output_kind(outputs) -> str | None:
+    """``table`` or ``figure`` when a cell's display outputs are exactly one of that, else None."""
+    shown = [o for o in outputs if o.get("output_type") in ("display_data", "execute_result")]
+    if len(shown) != 1:
+        return None
+    data = shown[0].get("data", {})
+    if any(m in data for m in ("image/png", "image/jpeg", "image/svg+xml")):
+        return "figure"
+    html = data.get("text/html")
+    html = "".join(html) if isinstance(html, list) else (html or "")
+    if html.count("<table") == 1 and "<figure" not in html:
+        stripped = re.sub(r"(?s)<table.*</table>", "", html)
+        if not re.sub(r"<[^>]+>", "", stripped).strip():
+            return "table"
+    if html.count("<img") == 1 and "<table" not in html:
+        return "figure"
+    return None
+
+
+def safe_labels(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Cross-reference labels Quarto 1.7 can handle: a ``tbl-`` (``fig-``) label stays only on a
+    cell whose output is exactly one table (figure); on any other cell it loses that prefix
+    (``tbl-hia6-other`` becomes ``hia6-other``), so Quarto treats the cell as a plain cell."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
             continue
-        lines += ["", f"## {md_escape(nb.title)}", ""]
-        for h in nb.headlines:
-            lines += [f"{{{{< embed {nb.filename}#{h.label} >}}}}", ""]
-    return "\n".join(lines) + "\n"
+        lines = cell.source.split("\n")
+        for i, line in enumerate(lines):
+            m = _LABEL_LINE.match(line)
+            if not line.startswith("#|"):
+                break
+            if m:
+                label = m.group(1)
+                prefix = label.split("-", 1)[0]
+                want = {"tbl": "table", "fig": "figure"}.get(prefix)
+                if want and _output_kind(cell.get("outputs", [])) != want:
+                    lines[i] = f"#| label: {label.split('-', 1)[1]}"
+                break
+        cell.source = "\n".join(lines)
+    return nb
 
 
-def _missing_and_notice(report: C.Report, level: str) -> list[str]:
-    """Sections not published (failed notebooks) and the lowered-thresholds notice, as Markdown."""
-    lines = []
-    notice = C.threshold_notice(report)
-    if notice:
-        lines += ["", f"**Notice:** {md_escape(notice)}", ""]
-    if report.missing:
-        lines += ["", f"{level} Sections not published", ""]
-        lines += [f"**{md_escape(m.title)}.** {md_escape(m.reason)}\n" for m in report.missing]
-    return lines
-
-
-def board_pack_qmd(report: C.Report, figure_paths: dict[C.Figure, str]) -> str:
-    """``board-pack.qmd``: the board paper rendered with Quarto's ``typst`` format.
-
-    Statements and tables come through ``{{< embed >}}`` of the labelled cells.
-    Raw HTML (how the notebooks show charts, to keep their alt text through
-    nbconvert) has no typst form, so each chart is also given as a Markdown
-    figure from the same cell's output, with its alt text and caption.
-    """
-    meta = {
-        "title": report.board_pack_title,
-        "subtitle": report.display_name,
-        "date": report.generated_on,
-        "date-format": "D MMMM YYYY",
-        "lang": "en-GB",
-        "abstract": C.BOARD_PACK_PURPOSE,
-        "format": {"typst": {"papersize": "a4", "toc": True, "toc-depth": 1,
-                             "section-numbering": "1.1", "fontsize": "10pt"}},
-        "execute": {"enabled": False},
-    }
-    lines = [_front_matter(meta), "",
-             f"**Reporting period:** {report.period_label} (year ending "
-             f"{C.long_date(report.period)}). **Prepared by:** edi-analysis "
-             f"{report.package_version}.", "",
-             "# Executive summary", ""]
-    lines += [f"**{md_escape(area)}.** {md_runs(p.runs)}\n" for area, p in report.summary]
-    if report.rag_counts:
-        lines.append(_pipe_table(["Status", "Meaning", "Actions"],
-                                 [[lab.capitalize(), C.RAG_MEANING[lab], str(n)]
-                                  for lab, n in report.rag_counts], "Plan actions by status"))
-    lines += _missing_and_notice(report, "#")
-    for nb in report.notebooks:
-        if nb.area == "overview" or not nb.headlines:
-            continue
-        lines += ["", f"# {md_escape(nb.title)}", ""]
-        for h in nb.headlines:
-            if h.title:
-                lines += [f"## {md_escape(h.title)}", ""]
-            lines += [f"{{{{< embed {nb.filename}#{h.label} >}}}}", ""]
-            for b in board_pack_blocks(h):
-                if isinstance(b, C.Figure):
-                    alt = b.alt.replace('"', "'")
-                    lines += [f'![{md_escape(b.caption or b.alt)}]({figure_paths[b]})'
-                              f'{{fig-alt="{alt}" width="100%"}}', ""]
-    lines += ["", "# Method note", ""]
-    lines += [md_escape(s) + "\n" for s in report.method_note()]
-    return "\n".join(lines) + "\n"
-
-
-REVIEWER_METADATA = {
-    "echo": True,
-    "subtitle": "Reviewer view: the executed notebook with its code",
-}
-
-
-def stage(site: C.Site, project: Path, root: Path = PROJECT_ROOT) -> list[Path]:
-    """Assemble the Quarto project in ``project``; returns the board pack sources."""
+def stage_report(report: C.Report, project: Path) -> list[Path]:
+    """One trust and period as a Quarto project: ``board/`` and ``reviewer/`` copies of its
+    notebooks as those readers see them. Returns the staged notebooks."""
     project.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        shutil.copyfile(root / name, project / name)
-    gen = project / "_generated"
-    gen.mkdir(exist_ok=True)
-    (gen / "methodology.md").write_text(methodology_markdown(site), "utf-8")
-    shutil.copyfile(TEMPLATES / "accessibility.md", gen / "accessibility.md")
-    packs = []
-    for report in site.reports:
-        rdir = project / report.path
-        (rdir / "reviewer").mkdir(parents=True, exist_ok=True)
-        for nb in report.notebooks:  # as published: no absolute local paths
-            C.write_published_notebook(report.source_dir / nb.filename, rdir / nb.filename)
-            C.write_published_notebook(report.source_dir / nb.filename,
-                                       rdir / "reviewer" / nb.filename)
-        (rdir / "reviewer" / "_metadata.yml").write_text(
-            yaml.safe_dump(REVIEWER_METADATA, sort_keys=False), "utf-8")
-        if report.has_metrics_csv:
-            shutil.copyfile(report.source_dir / "metrics.csv", rdir / "metrics.csv")
-        (rdir / "index.qmd").write_text(trust_page_qmd(report), "utf-8")
-        # board packs render outside the website project (a standalone typst document)
-        pdir = project.parent / "board-packs" / report.period / report.trust_code
-        pdir.mkdir(parents=True, exist_ok=True)
-        figure_paths: dict[C.Figure, str] = {}
-        for h in report.headlines:
-            for b in board_pack_blocks(h):
-                if isinstance(b, C.Figure) and b not in figure_paths:
-                    name = f"figure-{len(figure_paths) + 1:02d}.{b.extension}"
-                    (pdir / name).write_bytes(b.data)
-                    figure_paths[b] = name
-        for nb in report.notebooks:
-            C.write_published_notebook(report.source_dir / nb.filename, pdir / nb.filename)
-        (pdir / "board-pack.qmd").write_text(board_pack_qmd(report, figure_paths), "utf-8")
-        packs.append(pdir / "board-pack.qmd")
-    return packs
+    shutil.copyfile(PROJECT_FILE, project / "_quarto.yml")
+    staged = []
+    for nb_page in report.notebooks:
+        nb = C.published_notebook(report.source_dir / nb_page.filename)
+        for view, reviewer in (("board", False), ("reviewer", True)):
+            page = safe_labels(prepare_notebook(nb, nb_page.title, reviewer=reviewer))
+            target = project / view / nb_page.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(nbformat.writes(page), encoding="utf-8")
+            staged.append(target)
+    (project / "reviewer" / "_metadata.yml").write_text("echo: true\n", "utf-8")
+    return staged
 
 
-def _quarto(args: list[str], cwd: Path) -> None:
+def _quarto_project_ancestor(folder: Path) -> Path | None:
+    for d in (folder, *folder.parents):
+        for name in ("_quarto.yml", "_quarto.yaml"):
+            if (d / name).exists():
+                return d / name
+    return None
+
+
+def scratch_folder() -> Path:
+    """A private folder for the Quarto projects, outside any Quarto project."""
+    base = Path(tempfile.gettempdir()).resolve()
+    found = _quarto_project_ancestor(base)
+    if found is not None:
+        raise QuartoError(f"the temporary folder {base} is inside the Quarto project {found}, "
+                          "which Quarto would read as the parent of every report's project; set "
+                          "TMPDIR to a folder outside it")
+    return Path(tempfile.mkdtemp(prefix="edi-analysis-quarto-", dir=base))
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+def error_summary(output: str) -> tuple[str | None, str]:
+    """The page Quarto was rendering when it failed, and its own error message.
+
+    Quarto prints ``[ 3/16] board/03_hia3_pay.ipynb`` before each page and
+    ``ERROR: …`` (or pandoc's and Lua's ``Error …``) when one fails; the stack
+    trace after it is Quarto's, not the page's, and is left out.
+    """
+    lines = [_ANSI.sub("", x).rstrip() for x in output.splitlines()]
+    page, err_at = None, None
+    for i, line in enumerate(lines):
+        m = _PROGRESS.match(line)
+        if m and err_at is None:
+            page = m.group(1)
+        if err_at is None and re.search(r"(^|\s)(ERROR|Error|error)\b[: ]", line):
+            err_at = i
+    if err_at is None:
+        tail = [x for x in lines if x.strip()][-20:]
+        return page, "\n".join(tail)
+    message = []
+    for line in lines[err_at:]:
+        if line.strip().startswith("Stack trace") or (message and not line.strip()):
+            break
+        message.append(line)
+    return page, "\n".join(message[:30])
+
+
+def render_project(project: Path, *, quarto: str = "quarto") -> None:
+    """``quarto render`` of one report's project; on failure :class:`QuartoError` naming the
+    page."""
     from edi_analysis.procs import die_with_parent
 
     # Quarto ends with the publish that started it (a killed publish leaves nothing running)
-    proc = subprocess.run(["quarto", *args], cwd=cwd, capture_output=True, text=True,
-                          preexec_fn=die_with_parent)
+    proc = subprocess.run([quarto, "render", "--no-execute"], cwd=project, capture_output=True,
+                          text=True, preexec_fn=die_with_parent)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
-        raise RuntimeError(f"quarto {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
+        page, message = error_summary((proc.stdout or "") + "\n" + (proc.stderr or ""))
+        raise QuartoError(f"quarto render failed (exit {proc.returncode}) on "
+                          f"{page or 'a page of the project'}:\n{message}")
 
 
-def build(site: C.Site, out: Path, *, scratch: Path, params=None,
+_BODY = re.compile(r"(?s)<body[^>]*>(.*)</body>")
+_TITLE_BLOCK = re.compile(r'(?s)<header id="title-block-header"[^>]*>.*?</header>')
+_CODE_DIV = re.compile(r'<div class="sourceCode[ "]')
+_PRIVATE_ATTR = re.compile(r'\s+data-(quarto-private-\d+|execution_count|tags)="[^"]*"')
+
+
+def page_body(html: str) -> str:
+    """The notebook's cells from Quarto's HTML page: the page shell is the site's (its one
+    ``<h1>`` is the page title), so Quarto's title block goes, and so do the cells' notebook
+    metadata attributes (papermill's timings, tags); shown code gets the built-in route's
+    "Code" label."""
+    m = _BODY.search(html)
+    body = m.group(1) if m else html
+    body = _TITLE_BLOCK.sub("", body, count=1)
+    body = _PRIVATE_ATTR.sub("", body)
+    # each shown cell's code labelled as on the built-in route's reviewer view
+    body = _CODE_DIV.sub(lambda m: '<p class="code-label">Code</p>\n' + m.group(0), body)
+    return body.strip()
+
+
+class QuartoBodies:
+    """Page bodies rendered by Quarto, read from the projects' folder (picklable, for the
+    built-in route's parallel page writers)."""
+
+    #: pandoc's id of a notebook's "## Methodology" heading
+    methodology_anchor = "methodology"
+
+    def __init__(self, root: Path):
+        self.root = str(root)
+
+    def __call__(self, report: C.Report, nb_page: C.NotebookPage, reviewer: bool) -> str:
+        path = (Path(self.root) / report.period / report.trust_code
+                / ("reviewer" if reviewer else "board") / f"{nb_page.stem}.html")
+        return page_body(path.read_text("utf-8"))
+
+
+def build(site: C.Site, out: Path, *, scratch: Path, params=None, jobs: int = 1,
           say: Callable[[str], None] = print) -> BuiltSite:
-    """Render the website and every board pack with Quarto into the empty folder ``out``."""
-    project = scratch / "project"
-    packs = stage(site, project)
-    say(f"quarto: rendering the website ({len(site.reports)} reports)")
-    _quarto(["render", "--no-execute"], cwd=project)
-    shutil.copytree(project / "_site", out, dirs_exist_ok=True)
-    pdfs = []
-    for qmd, report in zip(packs, site.reports):
-        say(f"quarto: board pack {report.trust_code} {report.period_label}")
-        _quarto(["render", qmd.name, "--to", "typst"], cwd=qmd.parent)
-        target = out / report.path / "board-pack.pdf"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(qmd.with_suffix(".pdf"), target)
-        pdfs.append(f"{report.path}/board-pack.pdf")
-    pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
-    return BuiltSite(tuple(pages), tuple(sorted(pdfs)))
+    """Render every report's notebooks with Quarto, then write the site into ``out``."""
+    from edi_analysis.publish import fallback
+
+    params_path = getattr(params, "params_file", None) if params is not None else None
+    exe = shutil.which("quarto")
+    if exe is None:
+        raise QuartoError("`quarto` is not on PATH; publish with the built-in route: "
+                          + builtin_command(params_path))
+    version = quarto_version(exe)
+    check_version(version, params_path)
+    projects_root = scratch_folder()
+    try:
+        projects = []
+        for report in site.reports:
+            project = projects_root / report.period / report.trust_code
+            stage_report(report, project)
+            projects.append((report, project))
+        say(f"quarto {version}: rendering {len(projects)} reports "
+            f"({sum(len(r.notebooks) for r in site.reports) * 2} notebook pages)")
+
+        def one(item):
+            report, project = item
+            try:
+                render_project(project, quarto=exe)
+            except QuartoError as exc:
+                raise QuartoError(
+                    f"{report.trust_code} {report.period} "
+                    f"({report.path}): {exc}\nThe previous site is unchanged. To publish "
+                    f"without Quarto: {builtin_command(params_path)}") from None
+
+        with ThreadPoolExecutor(max(1, min(jobs, len(projects)))) as pool:
+            for _ in pool.map(one, projects):
+                pass
+        return fallback.build(site, out, scratch=scratch, jobs=jobs,
+                              bodies=QuartoBodies(projects_root))
+    finally:
+        shutil.rmtree(projects_root, ignore_errors=True)
