@@ -347,3 +347,30 @@ def test_chart_layout_is_fixed_and_keeps_all_text_inside_the_image(kind):
     width, height = fig.get_size_inches() * fig.dpi
     png = charts._png(fig)
     assert _png_size(png) == (round(width), round(height))  # not cropped: drawn once as laid out
+
+
+def test_png_is_indexed_colour_and_keeps_the_group_colours_exactly():
+    # The drawn figure has a few hundred colours (antialiased edges): stored as a 256-colour
+    # PNG, every pixel within PALETTE_TOLERANCE of what was drawn, so the solid group colours
+    # (and their contrast on white) are exactly as drawn, in under half the bytes of RGB.
+    import io
+
+    from PIL import Image
+
+    fig = charts.bar_figure(_rows([70.0, 25.0, 5.0]), "Share", "percent")
+    fig.canvas.draw()
+    drawn = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    png = charts._png(fig)
+    img = Image.open(io.BytesIO(png))
+    assert img.mode == "P"
+    stored = np.asarray(img.convert("RGB")).astype(int)
+    assert stored.shape == drawn.shape
+    assert np.abs(stored - drawn).max() <= charts.PALETTE_TOLERANCE
+    colours = {tuple(c) for c in stored.reshape(-1, 3)}
+    for hexcol in (charts.group_colour("White"), charts.group_colour("BME"),
+                   charts.group_colour("Unknown"), charts.BACKGROUND):
+        rgb = tuple(int(hexcol[i:i + 2], 16) for i in (1, 3, 5))
+        assert rgb in colours, hexcol
+    rgb_buf = io.BytesIO()
+    Image.fromarray(drawn.astype(np.uint8)).save(rgb_buf, format="PNG")
+    assert len(png) < 0.6 * len(rgb_buf.getvalue())
