@@ -405,3 +405,19 @@ def test_suppression_never_leaks_a_small_count(parts):
     # Secondary: no partition with a shown total has exactly one suppressed cell.
     per_partition = out.groupby("breakdown")["suppressed"].sum()
     assert not (per_partition == 1).any()
+
+
+def test_z95_is_scipys_and_importing_stats_does_not_import_scipy():
+    import subprocess
+    import sys
+
+    from scipy import stats as sps
+
+    from edi_analysis import stats as S
+
+    assert S.Z95 == float(sps.norm.ppf(0.975))
+    code = ("import sys, edi_analysis.stats as s; "
+            "print('scipy' in sys.modules); s.wilson_interval([1], [4]); "
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]  # imported when a quantile is first needed
