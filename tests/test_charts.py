@@ -332,3 +332,71 @@ def test_a_one_trust_run_still_shows_the_england_figure():
     assert charts.peers_chart(rows, "RXA", "RL", "ratio") is None  # nothing to compare with
     ch = charts.peers_chart(rows, "RXA", "RL", "ratio", national=1.14)
     assert ch is not None and "The England figure is 1.14." in ch.alt
+
+
+def _layout_cases():
+    long = "Relative likelihood of white staff being appointed from shortlisting compared to BME staff"
+    yield "bar", charts.bar_figure(_rows([70.0, 25.0, 5.0]), long, "percent")
+    yield "ratio", charts.bar_figure(_rows([1.6], groups=("BME",), unit="ratio",
+                                           denominators=(300,)), long, "ratio",
+                                     non_adverse_band=True)
+    a = _rows([30.0, 35.0], groups=("White", "BME"), denominators=(400, 120))
+    yield "trend", charts.trend_figure(pd.concat([a, a.assign(period="2025-03-31")]), long,
+                                       "percent")[0]
+    peers = _peer_rows((("RXA", 1.6), ("RYB", 0.9), ("RZC", 1.2)))
+    yield "peers", charts.peers_figure(
+        peers, "RZC", long, "ratio", national=1.14,
+        names={"RZC": "Zed Hospitals and Community Services NHS Foundation Trust"})
+
+
+@pytest.mark.parametrize("kind", ["bar", "ratio", "trend", "peers"])
+def test_chart_layout_is_fixed_and_keeps_all_text_inside_the_image(kind):
+    # The margins are fitted once from the text's extents: no layout engine runs when the
+    # figure is drawn and the PNG is the figure itself (no tight bounding box crop), so every
+    # tick label, axis label, key, title and the England label must lie inside the figure.
+    fig = dict(_layout_cases())[kind]
+    assert fig.get_layout_engine() is None
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_text")) if t.get_visible()
+             and t.get_text().strip()]
+    assert texts
+    for t in texts:
+        e = t.get_window_extent(renderer)
+        assert (e.x0 >= box.x0 - 0.5 and e.x1 <= box.x1 + 0.5 and e.y0 >= box.y0 - 0.5
+                and e.y1 <= box.y1 + 0.5), (kind, t.get_text(), e, box)
+    for legend in fig.axes[0].get_children():
+        if type(legend).__name__ == "Legend":
+            e = legend.get_window_extent(renderer)
+            assert e.x1 <= box.x1 + 0.5 and e.y1 <= box.y1 + 0.5, (kind, e, box)
+    width, height = fig.get_size_inches() * fig.dpi
+    png = charts._png(fig)
+    assert _png_size(png) == (round(width), round(height))  # not cropped: drawn once as laid out
+
+
+def test_png_is_indexed_colour_and_keeps_the_group_colours_exactly():
+    # The drawn figure has a few hundred colours (antialiased edges): stored as a 256-colour
+    # PNG, every pixel within PALETTE_TOLERANCE of what was drawn, so the solid group colours
+    # (and their contrast on white) are exactly as drawn, in under half the bytes of RGB.
+    import io
+
+    from PIL import Image
+
+    fig = charts.bar_figure(_rows([70.0, 25.0, 5.0]), "Share", "percent")
+    fig.canvas.draw()
+    drawn = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    png = charts._png(fig)
+    img = Image.open(io.BytesIO(png))
+    assert img.mode == "P"
+    stored = np.asarray(img.convert("RGB")).astype(int)
+    assert stored.shape == drawn.shape
+    assert np.abs(stored - drawn).max() <= charts.PALETTE_TOLERANCE
+    colours = {tuple(c) for c in stored.reshape(-1, 3)}
+    for hexcol in (charts.group_colour("White"), charts.group_colour("BME"),
+                   charts.group_colour("Unknown"), charts.BACKGROUND):
+        rgb = tuple(int(hexcol[i:i + 2], 16) for i in (1, 3, 5))
+        assert rgb in colours, hexcol
+    rgb_buf = io.BytesIO()
+    Image.fromarray(drawn.astype(np.uint8)).save(rgb_buf, format="PNG")
+    assert len(png) < 0.6 * len(rgb_buf.getvalue())

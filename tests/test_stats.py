@@ -214,3 +214,19 @@ def test_grouped_mean_t_matches_per_group_scipy():
     assert (out.loc["a", "lo"], out.loc["a", "hi"]) == pytest.approx(ref)
     assert out.loc["b", "n"] == 2 and out.loc["b", "mean"] == 10.5
     assert out.loc["c", "n"] == 1 and np.isnan(out.loc["c", "lo"])
+
+
+def test_z95_is_scipys_and_importing_stats_does_not_import_scipy():
+    import subprocess
+    import sys
+
+    from scipy import stats as sps
+
+    from edi_analysis import stats as S
+
+    assert S.Z95 == float(sps.norm.ppf(0.975))
+    code = ("import sys, edi_analysis.stats as s; "
+            "print('scipy' in sys.modules); s.wilson_interval([1], [4]); "
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]  # imported when a quantile is first needed

@@ -25,6 +25,10 @@
   ``<img alt=…>`` holding a base64 PNG so the alt text survives nbconvert's
   HTML export (the default template drops ``Image(alt=…)``).
 - PNGs are deterministic: fixed size and dpi, no software/date metadata.
+- **One layout pass**: each chart's margins are fitted once from the extents of its own
+  text (tick labels, axis labels, key, title) and the figure is rendered once at that size;
+  no ``tight_layout`` and no tight bounding box on saving (each was a further layout or
+  render of the whole figure). The figure is 7 inches wide unless its text needs more.
 - Tables are real HTML tables with a caption and ``scope`` on headers, in a
   region that scrolls on its own when wider than the page. Numbers are
   rounded for display only, by ``narrative.fmt_value``.
@@ -134,13 +138,107 @@ def _mpl():
     return plt, sns
 
 
+#: Space between the chart's outermost text and the image's edge, in pixels.
+EDGE_PX = 8
+
+
+def _extent(artist, renderer):
+    return artist.get_window_extent(renderer)
+
+
+#: The narrowest plot area, in pixels (long trust names make the figure wider instead).
+MIN_PLOT_PX = 280
+
+
+def _fit(fig, ax, *, above: Sequence = (), above_gap_px: float = 0.0) -> None:
+    """Fixed margins from the extents of the chart's own text, measured once (no layout pass
+    over the whole figure, no tight bounding box on saving): the widest y tick label and the
+    y label on the left; x tick labels and the (wrapped) x label below; ``above`` (a legend
+    above the plot, a title, the England label) on top, stacked, with ``above_gap_px`` between
+    the plot and the first of them. The figure is :data:`WIDTH_IN` wide unless its text needs
+    more (a long trust name, an x label wider than the plot): then it is as wide as the text,
+    as a tight bounding box would have made it."""
+    import matplotlib as mpl
+
+    renderer = fig.canvas.get_renderer()
+    dpi = fig.dpi
+    pt = dpi / 72.0
+
+    def gap(axis: str) -> float:
+        return (mpl.rcParams[f"{axis}tick.major.pad"] + mpl.rcParams[f"{axis}tick.major.size"]) * pt
+
+    height_px = fig.get_figheight() * dpi
+    ylabels = [t for t in ax.get_yticklabels() if t.get_text()]
+    left = EDGE_PX + (max(_extent(t, renderer).width for t in ylabels) + gap("y") if ylabels else 0)
+    if ax.get_ylabel():
+        left += _extent(ax.yaxis.label, renderer).width + ax.yaxis.labelpad * pt
+    xlabels = [t for t in ax.get_xticklabels() if t.get_text()]
+    xext = [_extent(t, renderer) for t in xlabels]
+    bottom = EDGE_PX + (max(e.height for e in xext) + gap("x") if xext else 0)
+    xlabel_w = 0.0
+    if ax.get_xlabel():
+        ext = _extent(ax.xaxis.label, renderer)
+        bottom += ext.height + ax.xaxis.labelpad * pt
+        xlabel_w = ext.width
+    # the last x tick label is centred on the plot's right edge: half of it overhangs
+    right = EDGE_PX + (xext[-1].width / 2 if xext else 0)
+    exts = [_extent(a, renderer) for a in above]
+    top = EDGE_PX + sum(e.height for e in exts) + (above_gap_px if above else 0)
+    # The x label is centred under the plot and may overhang it on both sides; the key and
+    # the title start at its left edge. The plot is as wide as the standard width allows
+    # with all of that inside the image (at least MIN_PLOT_PX: then the image is wider).
+    def margins(plot: float) -> tuple[float, float]:
+        overhang = EDGE_PX + (xlabel_w - plot) / 2
+        return (max(left, overhang),
+                max(right, overhang, *(e.width - plot + EDGE_PX for e in exts)))
+
+    def total(plot: float) -> float:
+        lm, rm = margins(plot)
+        return lm + plot + rm
+
+    lo_p, hi_p = float(MIN_PLOT_PX), WIDTH_IN * dpi
+    if total(lo_p) < WIDTH_IN * dpi:  # total() never decreases as the plot widens: bisect
+        for _ in range(30):
+            mid = (lo_p + hi_p) / 2
+            lo_p, hi_p = (mid, hi_p) if total(mid) <= WIDTH_IN * dpi else (lo_p, mid)
+    left, right = margins(lo_p)
+    width_px = float(max(round(left + lo_p + right), round(WIDTH_IN * dpi)))  # whole pixels
+    fig.set_size_inches(width_px / dpi, height_px / dpi)
+    fig.subplots_adjust(left=left / width_px, right=1 - right / width_px,
+                        bottom=min(bottom / height_px, 0.6), top=1 - min(top / height_px, 0.6))
+
+
+#: An indexed-colour PNG is used when no pixel's colour moves by more than this (of 255)
+#: in any channel; otherwise the chart is stored as an RGB PNG.
+PALETTE_TOLERANCE = 2
+
+
 def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    # metadata Software=None: no matplotlib version string, so the bytes depend on the data only
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    """The figure as a PNG, rendered once at its own size (the margins were fitted by
+    :func:`_fit`). A chart in the palette colours has a few hundred distinct colours (the
+    antialiased edges included), so it is stored as an indexed-colour PNG of 256 colours
+    (maximum-coverage quantisation, no dithering): every pixel within
+    :data:`PALETTE_TOLERANCE` of 255 of its colour in each channel, so the solid colours,
+    and their contrast, are as drawn, in less than half the bytes. A chart the palette cannot
+    hold that closely is stored as an ordinary RGB PNG. No metadata (no software name, no
+    date), so the bytes depend on the data only."""
+    import numpy as np
+    from PIL import Image
+
+    fig.canvas.draw()
+    pixels = np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+    rgb = Image.fromarray(pixels)
+    out = rgb
+    indexed = rgb.quantize(colors=256, method=Image.Quantize.MAXCOVERAGE,
+                           dither=Image.Dither.NONE)
+    back = np.asarray(indexed.convert("RGB"))
+    if int(np.abs(back.astype(np.int16) - pixels).max()) <= PALETTE_TOLERANCE:
+        out = indexed
+    buf = io.BytesIO()
+    out.save(buf, format="PNG", dpi=(DPI, DPI))
     return buf.getvalue()
 
 
@@ -254,12 +352,13 @@ def _whiskers(ax, x, y, xerr=None, yerr=None, zorder=4, outline: bool = True):
     return cont
 
 
-def _legend_above(ax) -> None:
-    """The key above the plot (outside the axes), so it never covers data."""
+def _legend_above(ax):
+    """The key above the plot (outside the axes), so it never covers data; None without one."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=3,
-                  fontsize=8, frameon=False, borderaxespad=0.0)
+        return ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=3,
+                         fontsize=8, frameon=False, borderaxespad=0.0)
+    return None
 
 
 def bar_figure(rows: pd.DataFrame, label: str, unit: str, *, reference: float | None = None,
@@ -271,7 +370,7 @@ def bar_figure(rows: pd.DataFrame, label: str, unit: str, *, reference: float | 
         return None
     plt, sns = _mpl()
     height = 1.2 + 0.55 * len(data)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, height))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=DPI)
     y = list(range(len(data)))
     colours = [group_colour(g) for g in data["group"].fillna("")]
     values = data["value"].to_numpy(dtype=float)
@@ -301,9 +400,9 @@ def bar_figure(rows: pd.DataFrame, label: str, unit: str, *, reference: float | 
     ax.invert_yaxis()
     ax.set_ylabel("")
     ax.set_xlabel(_wrap(label if unit != "percent" else f"{label} (%)"))
-    if has_ci.any() or non_adverse_band:
-        _legend_above(ax)
-    fig.tight_layout()
+    key = _legend_above(ax) if has_ci.any() or non_adverse_band else None
+    _fit(fig, ax, above=[key] if key is not None else [],
+         above_gap_px=0.01 * ax.get_position().height * fig.get_figheight() * fig.dpi)
     return fig
 
 
@@ -330,7 +429,7 @@ def trend_figure(rows: pd.DataFrame, label: str, unit: str):
         data = data.assign(basis="")
     data["basis"] = data["basis"].fillna("").astype(str)
     plt, sns = _mpl()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.2))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.2), dpi=DPI)
     periods = sorted(data["period"].unique())
     xpos = {p: i for i, p in enumerate(periods)}
     changes = set()
@@ -369,14 +468,15 @@ def trend_figure(rows: pd.DataFrame, label: str, unit: str):
         ax.axhline(1.0, color=REFERENCE_LINE, linewidth=1, linestyle="--")
     ax.set_xticks(range(len(periods)), periods)
     # The metric's label is long: it goes above the plot, wrapped; the axis names the unit.
-    ax.set_title(_wrap(label), fontsize=10, loc="left", pad=28)
+    title = ax.set_title(_wrap(label), fontsize=10, loc="left", pad=28)
     ax.set_ylabel(UNIT_AXIS.get(unit, ""))
     ax.set_xlabel("Period (snapshot date)")
     handles, labels = ax.get_legend_handles_labels()
     seen = dict(zip(labels, handles))  # one key entry per label
     ax.legend(list(seen.values()), list(seen), loc="lower left", bbox_to_anchor=(0.0, 1.0),
               ncol=4, fontsize=8, frameon=False, borderaxespad=0.0)
-    fig.tight_layout()
+    # the title sits 28 points above the plot, the key in that gap
+    _fit(fig, ax, above=[title], above_gap_px=28 * fig.dpi / 72)
     return fig, sorted(changes)
 
 
@@ -416,7 +516,7 @@ def peers_figure(rows: pd.DataFrame, trust: str, label: str, unit: str, *,
     """The figure of :func:`peers_chart` for up to :data:`PEERS_LISTED` trusts."""
     data = _plot_rows(rows).sort_values(["value", "trust_code"])
     plt, sns = _mpl()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.4 + 0.32 * len(data)))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.4 + 0.32 * len(data)), dpi=DPI)
     y = list(range(len(data)))
     mine = (data["trust_code"] == trust).to_numpy()
     values = data["value"].to_numpy(dtype=float)
@@ -432,12 +532,13 @@ def peers_figure(rows: pd.DataFrame, trust: str, label: str, unit: str, *,
     ok = ~(np.isnan(lo) | np.isnan(hi))
     if ok.any():  # plain lines (no caps): the quickest interval to draw, black on white
         ax.hlines(ya[ok], lo[ok], hi[ok], colors=WHISKER, linewidth=1.5, zorder=2)
+    above = []
     if national is not None:
         # named on the chart itself (a key would cost a legend's layout on every chart)
         ax.axvline(national, color=NATIONAL_LINE, linewidth=1.5, linestyle="--", zorder=2,
                    label=f"England: {fmt_value(national, unit)}")
-        ax.text(national, -0.55, f" England {fmt_value(national, unit)}", color=NATIONAL_LINE,
-                fontsize=8, va="bottom", ha="left")
+        above.append(ax.text(national, -0.55, f" England {fmt_value(national, unit)}",
+                             color=NATIONAL_LINE, fontsize=8, va="bottom", ha="left"))
     if unit == "ratio":
         ax.axvline(1.0, color=REFERENCE_LINE, linewidth=1, linestyle=":", zorder=1)
     ax.set_yticks(y, [f"{_trust_label(t, names)} (this trust)" if t == trust
@@ -445,7 +546,7 @@ def peers_figure(rows: pd.DataFrame, trust: str, label: str, unit: str, *,
     ax.set_ylim(len(data) - 0.5, -0.5)
     ax.set_xlabel(_wrap((label if unit != "percent" else f"{label} (%)")
                         + ": each trust's figure and 95% confidence interval"))
-    fig.tight_layout()
+    _fit(fig, ax, above=above)
     return fig
 
 
@@ -485,7 +586,7 @@ def _peers_strip(data: pd.DataFrame, trust: str, label: str, unit: str, caption:
     import numpy as np
 
     plt, sns = _mpl()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.0))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.0), dpi=DPI)
     values = data["value"].to_numpy(dtype=float)
     mine = (data["trust_code"] == trust).to_numpy()
     ax.scatter(values[~mine], np.zeros((~mine).sum()), color=PEER_DOT, s=40, alpha=0.8,
@@ -506,7 +607,8 @@ def _peers_strip(data: pd.DataFrame, trust: str, label: str, unit: str, caption:
     ax.set_xlabel(_wrap(label if unit != "percent" else f"{label} (%)"))
     # one row under the dots (they are all at y = 0), so the key never hides a trust
     ax.legend(loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout()
+    # the name of this trust is annotated above its dot, inside the plot
+    _fit(fig, ax)
     n = len(data)
     alt = (f"Chart of {label} for the {n} trusts in this run with a figure: from "
            f"{fmt_value(values.min(), unit)} to {fmt_value(values.max(), unit)}, median "

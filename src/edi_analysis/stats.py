@@ -10,9 +10,23 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _sps
 
-Z95 = float(_sps.norm.ppf(0.975))  # 1.959963984540054
+#: The 97.5th percentile of the standard normal, scipy.stats.norm.ppf(0.975) (a test checks
+#: it), written out so that importing this module does not import scipy.
+Z95 = 1.959963984540054
+
+
+class _LazyScipyStats:
+    """``scipy.stats``, imported the first time a function here needs a quantile: scipy
+    takes seconds to import, and commands that never compute an interval should not pay it."""
+
+    def __getattr__(self, name: str):
+        from scipy import stats
+
+        return getattr(stats, name)
+
+
+_sps = _LazyScipyStats()
 
 
 def _arr(x) -> np.ndarray:

@@ -32,6 +32,7 @@ import jinja2
 import nbformat
 
 from edi_analysis.publish import content as C
+from edi_analysis.publish.images import FOLDER as IMAGES, ImageStore
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NAV = (("index.html", "Reports"), ("methodology.html", "Methodology"),
@@ -517,25 +518,30 @@ def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
                page_title=f"{report.display_name}: EDI report {report.period_label}",
                crumbs=crumbs_base + [(None, report.display_name)], has_pdf=True,
                pdf_size=size, here_prefix="", current_page="index")
-    def body(nb, nb_page, reviewer: bool):
-        html = (pages.bodies(report, nb_page, reviewer) if pages.bodies is not None
+    def body(nb, nb_page, reviewer: bool) -> str:
+        # the page body from Quarto (the Quarto route) or nbconvert (the built-in route)
+        return (pages.bodies(report, nb_page, reviewer) if pages.bodies is not None
                 else pages.renderer.body(nb, nb_page.title, reviewer=reviewer))
-        return jinja2.utils.markupsafe.Markup(html)
 
+    # each chart stored once, in <report>/images/, and referenced by both views and the
+    # downloadable notebook (publish/images.py)
+    store = ImageStore(rdir / IMAGES)
     for nb_page in report.notebooks:
         # as published: no absolute local paths (the page and the downloadable copy alike)
         nb = C.published_notebook(report.source_dir / nb_page.filename)
-        _write(rdir / nb_page.filename, nbformat.writes(nb))
+        board_body = store.html(body(nb, nb_page, False))
+        reviewer_body = store.html(body(nb, nb_page, True), "../")
+        _write(rdir / nb_page.filename, nbformat.writes(store.notebook(nb)))
         crumbs = crumbs_base + [(f"{report.path}/index.html", report.display_name)]
         pages.page(f"{report.path}/{nb_page.stem}.html", "notebook.html.j2", report=report,
                    nb=nb_page, reviewer=False, here_prefix="", current_page=nb_page.stem,
-                   body=body(nb, nb_page, False),
+                   body=jinja2.utils.markupsafe.Markup(board_body),
                    page_title=f"{nb_page.title} – {report.display_name} {report.period_label}",
                    crumbs=crumbs + [(None, nb_page.title)])
         pages.page(f"{report.path}/reviewer/{nb_page.stem}.html", "notebook.html.j2",
                    report=report, nb=nb_page, reviewer=True, here_prefix="../",
                    current_page=f"reviewer/{nb_page.stem}",
-                   body=body(nb, nb_page, True),
+                   body=jinja2.utils.markupsafe.Markup(reviewer_body),
                    page_title=f"{nb_page.title} (reviewer view) – {report.display_name} "
                               f"{report.period_label}",
                    crumbs=crumbs + [(None, f"{nb_page.title} (reviewer view)")])
