@@ -19,7 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "build" / "test-publish"
+# one folder per pytest-xdist worker: two workers building the sample at once would otherwise
+# remove each other's reports
+BUILD = ROOT / "build" / ("test-publish" + (f"-{os.environ['PYTEST_XDIST_WORKER']}"
+                                            if os.environ.get("PYTEST_XDIST_WORKER") else ""))
 ARTEFACTS = ROOT / "build" / "test-artefacts"
 SAMPLE_PARAMS = ROOT / "params" / "sample.yaml"
 AXE_VERSION = "4.11.4"

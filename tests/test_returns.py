@@ -284,7 +284,8 @@ def test_published_view_shows_published_figures_rounded_and_hides_what_the_repor
     # each hidden cell says why, in the suppression's own words (primary and secondary)
     assert first[5] == ("BME: based on fewer than 8 people; Unknown: hidden so that another "
                         "small figure cannot be worked out")
-    assert wres.hidden == 2 and "not for publication" in wres.footnote
+    assert wres.hidden == 2 and "NHS Staff Survey" in wres.footnote
+    assert "not for publication" in returns.NOT_SHOWN  # said once on the page, not per table
     by_measure = {r[1]: r for r in wres.rows}
     assert by_measure["Share of the workforce by ethnicity (WRES 1), non-clinical staff, "
                       "cluster 3"][2] == "62.9% (44 of 70)"

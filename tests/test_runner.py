@@ -244,8 +244,9 @@ def test_a_partial_rerun_keeps_the_other_notebooks_and_merges_the_manifest(tmp_p
     # the notebook it did not run is still there, byte for byte
     # (and the peers file both runs' notebooks read: the same figures, so the same file)
     names = sorted(p.name for p in folder.iterdir())
+    # (metrics-trend.csv: the 2023 snapshot's rows the trend charts show beside 2024's)
     assert [n for n in names if not n.startswith(runner.PEERS_PREFIX)] == [
-        "01_ok.ipynb", "02_fail.ipynb", "manifest.json", "metrics.csv"]
+        "01_ok.ipynb", "02_fail.ipynb", "manifest.json", "metrics-trend.csv", "metrics.csv"]
     assert len([n for n in names if n.startswith(runner.PEERS_PREFIX)]) == 1
     assert (folder / "02_fail.ipynb").read_bytes() == failed_before
     m = json.loads((folder / "manifest.json").read_text())
@@ -257,7 +258,7 @@ def test_a_partial_rerun_keeps_the_other_notebooks_and_merges_the_manifest(tmp_p
     assert m["runs"][old["run"]]["started"] == old["started"]
     # every file is listed with its hash: the next run can tell the folder is the tool's
     assert {f for f in m["files"] if not f.startswith(runner.PEERS_PREFIX)} == {
-        "01_ok.ipynb", "02_fail.ipynb", "metrics.csv"}
+        "01_ok.ipynb", "02_fail.ipynb", "metrics-trend.csv", "metrics.csv"}
     assert m["files"]["02_fail.ipynb"] == hashlib.sha256(failed_before).hexdigest()
     # and a later partial re-run with other thresholds is refused: the folder would mix rules
     stricter = dataclasses.replace(load_params(f, {"notebooks": ["01_ok"]}), min_count=11)
@@ -480,5 +481,5 @@ def test_trend_rows_are_written_beside_metrics_csv_from_the_same_decision(failin
                                        metric_ids=report.all_trend_ids())
     assert (folder / runner.TREND_CSV).read_bytes() == pipeline.metrics_csv_bytes(earlier)
     # The audit reads it with metrics.csv, across both.
-    rep = audit.audit([folder], params.data)
+    rep = audit.audit([folder / "metrics.csv", folder / runner.TREND_CSV], params.data)
     assert rep.metrics_tables == 2 and rep.ok, [f.format() for f in rep.findings[:3]]

@@ -428,7 +428,8 @@ class ReturnTable:
 
     @property
     def footnote(self) -> str:
-        return " ".join(x for x in (self.extra_note, NOT_SHOWN if self.hidden else "") if x)
+        """Said under the table (what is said once for all the returns is :data:`NOT_SHOWN`)."""
+        return self.extra_note
 
 
 def published_tables(rows: pd.DataFrame, *, min_count: int = 8,

@@ -287,12 +287,99 @@ def application_records(ctx, periods: Mapping[str, Sequence[pd.Timestamp]]) -> p
 
 
 def respondent_records(ctx) -> pd.DataFrame:
-    """Survey respondents with each answer as "Y" (counted answer), "N" (other answer) or ""."""
+    """Survey respondents with each answer as "Y" (counted answer), "N" (other answer) or "".
+
+    Trusts whose survey comes as results by group (``staff_survey_results``, used where
+    ``staff_survey`` has no rows for the trust) get the records those results describe
+    (:func:`results_records`), so their figures have the same cells and decisions."""
     from edi_analysis.metrics.survey import WRES6, answered_yes
 
     sv = ctx.table("staff_survey")
+    have = set(sv["trust_code"].unique()) if sv is not None and not sv.empty else set()
+    extra = results_records(ctx, exclude=have)
     if sv is None or sv.empty:
+        return extra
+    if not extra.empty:
+        return pd.concat([_respondent_records(ctx, sv), extra], ignore_index=True)
+    return _respondent_records(ctx, sv)
+
+
+#: A results characteristic -> the respondent record's column.
+_RESULT_CLASS = {"ethnicity": "ethnicity", "disability": "disability",
+                 "international_recruit": "recruit_type"}
+
+
+def results_records(ctx, exclude=frozenset()) -> pd.DataFrame:
+    """Records that give exactly the counts of aggregated survey results (one trust, survey
+    year and answer at a time): ``positive`` records answering Y and ``responses - positive``
+    answering N, each labelled, characteristic by characteristic, with its group in blocks
+    of the group's own counts (the rest, if the groups do not add up to all staff, with no
+    group). Every count the results give (all staff, and each group of each characteristic)
+    is then a count of these records, as it is of respondents' records; how the
+    characteristics combine is not known and no cell depends on it. Each answer's records
+    are its own: the results do not say which respondents answered several questions.
+
+    An answer is read from the rows whose ``item`` is the answer's column, else from the
+    rows of the metric id that counts it (``wres.6`` for the combined harassment from staff,
+    ``wdes.8`` for reasonable adjustments): the rows :func:`metrics.survey.results_tally`
+    reads."""
+    from edi_analysis.metrics.survey import ITEMS
+
+    res = ctx.table("staff_survey_results")
+    if res is None or res.empty:
         return pd.DataFrame()
+    res = res[~res["trust_code"].isin(set(exclude))]
+    if ctx.trust_codes:
+        res = res[res["trust_code"].isin(ctx.trust_codes)]
+    if res.empty:
+        return pd.DataFrame()
+    answers = (*SURVEY_ANSWERS, *HARASSMENT_FROM_STAFF)
+    parts = []
+    for col in answers:
+        candidates = [col] + [it.id for it in ITEMS if it.answer == col]
+        rows = next((res[res["item"] == c] for c in candidates if (res["item"] == c).any()),
+                    None)
+        if rows is None:
+            continue
+        for (trust, year), sub in rows.groupby(["trust_code", "survey_year"], sort=True):
+            parts.append(_result_block(sub, str(trust), str(int(year)), col, answers))
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True)
+
+
+def _result_block(sub: pd.DataFrame, trust: str, year: str, col: str, answers) -> pd.DataFrame:
+    resp = sub["responses"].astype("int64").to_numpy()
+    pos = sub["positive"].astype("int64").to_numpy()
+    chars = sub["characteristic"].astype(str).to_numpy()
+    grp = sub["group"].astype(str).to_numpy()
+    alls = chars == "all"
+    # all staff's answers: the results' own row, else the largest characteristic's total
+    sums = {c: (resp[chars == c].sum(), pos[chars == c].sum()) for c in _RESULT_CLASS}
+    total_y = int(pos[alls].sum()) if alls.any() else int(max(v[1] for v in sums.values()))
+    total = int(resp[alls].sum()) if alls.any() else int(max(v[0] for v in sums.values()))
+    total_n = total - total_y
+    out = {"trust_code": np.full(total, trust, dtype=object),
+           "survey_year": np.full(total, year, dtype=object),
+           "scored": np.full(total, "", dtype=object)}
+    for a in answers:
+        out[a] = np.full(total, "", dtype=object)
+    out[col] = np.array(["Y"] * total_y + ["N"] * total_n, dtype=object)
+    for char, column in _RESULT_CLASS.items():
+        labels = np.full(total, "", dtype=object)
+        k = chars == char
+        y_at, n_at = 0, total_y
+        for g, r, p in zip(grp[k], resp[k], pos[k]):
+            labels[y_at:y_at + int(p)] = g
+            labels[n_at:n_at + int(r - p)] = g
+            y_at, n_at = y_at + int(p), n_at + int(r - p)
+        out[column] = labels
+    return pd.DataFrame(out)
+
+
+def _respondent_records(ctx, sv: pd.DataFrame) -> pd.DataFrame:
+    from edi_analysis.metrics.survey import WRES6, answered_yes
+
     out = pd.DataFrame({
         "trust_code": sv["trust_code"].to_numpy(dtype=object),
         "survey_year": sv["survey_year"].astype("int64").astype(str).to_numpy(dtype=object),

@@ -68,11 +68,12 @@ def _env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     from edi_analysis.board import RATING_LABELS, RATING_ORDER, RATING_SHAPES
+    from edi_analysis.returns import NOT_SHOWN
 
     env.globals.update(period_label=C.period_label, long_date=C.long_date,
                        rag_meaning=C.RAG_MEANING, area_names=C.AREA_NAMES, nav=NAV,
                        rating_keys=[(k, RATING_LABELS[k], RATING_SHAPES[k])
-                                    for k in RATING_ORDER])
+                                    for k in RATING_ORDER], not_shown=NOT_SHOWN)
     return env
 
 
@@ -356,6 +357,7 @@ def _summary_json(report: C.Report) -> list[dict]:
 def board_pack_content(report: C.Report, figure_paths: dict[C.Figure, str]) -> dict:
     """The board pack of one report as plain data for the Typst template."""
     from edi_analysis.narrative import GLOSSARY
+    from edi_analysis.returns import NOT_SHOWN
     from edi_analysis.params import BOARD_PAPER_DEFAULTS
 
     version = report.package_version or _package_version()
@@ -417,6 +419,7 @@ def board_pack_content(report: C.Report, figure_paths: dict[C.Figure, str]) -> d
         "rule": list(bp.rule) if bp else [],
         "glossary": [text for _, text in GLOSSARY.values()],
         "method": list(report.method_note()),
+        "returns_hidden": NOT_SHOWN if any(t.hidden for t in report.returns) else "",
         "returns": [{"key": t.key, "title": t.title, "source": t.source, "header": list(t.header),
                      "rows": [list(r) for r in t.rows], "footnote": t.footnote}
                     for t in report.returns],
