@@ -319,3 +319,30 @@ def test_imports_run_one_way():
         res = subprocess.run([sys.executable, "-c", f"import edi_analysis.{mod}"],
                              capture_output=True, text=True, env=env, timeout=120)
         assert res.returncode == 0, (mod, res.stderr[-2000:])
+
+
+def test_audit_of_a_params_file_accepts_the_kept_notebooks_recorded_paths(kept, tmp_path):
+    """The kept notebooks record the dataset's absolute path so they re-run as recorded; they
+    are not published, so `edi-analysis audit PARAMS` (as publish) counts a local path only in
+    the site. Any other finding still counts in the reports (an identifier planted below)."""
+    import io
+
+    from edi_analysis import pipeline
+
+    params, _, data, folder = kept
+    nb = next(folder.glob("*.ipynb"))
+    assert str(Path(params.data).resolve()) in nb.read_text("utf-8")  # the recorded path
+    out = io.StringIO()
+    assert pipeline.run_audit(params, stream=out) == 0, out.getvalue()
+    assert "audit clean" in out.getvalue()
+    # a local path in the site is a finding
+    site = Path(params.site_dir)
+    site.mkdir(parents=True, exist_ok=True)
+    leak = site / "leak.json"
+    leak.write_text(f'{{"data": "{Path(params.data).resolve()}"}}', encoding="utf-8")
+    try:
+        out = io.StringIO()
+        assert pipeline.run_audit(params, stream=out) == 1
+        assert "leak.json" in out.getvalue() and "local path" in out.getvalue()
+    finally:
+        leak.unlink()
