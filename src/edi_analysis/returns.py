@@ -135,13 +135,7 @@ def gender_pay_gap(raw: pd.DataFrame, published: pd.DataFrame | None = None,
             row[name] = round_half_up(_number(lookup.get(key)), 1)
             if (trust, period, *key) in hidden and row[name] is not None:
                 notes.append(name)
-        for male, female in _QUARTILE_PAIRS:
-            # Complementary shares can both round up (22.45 / 77.55): the service wants
-            # pairs that sum to 100, so the male figure is 100 minus the female one.
-            if row[male] is not None and row[female] is not None and \
-                    round(row[male] + row[female], 1) != 100.0 and \
-                    abs(row[male] + row[female] - 100.0) <= 0.1 + 1e-9:
-                row[male] = round(100.0 - row[female], 1)
+        _pair_quartiles(row)
         row["note"] = (HIDDEN_GPG.format(min_count=min_count) + f" ({', '.join(notes)})"
                        if notes else "")
         rows.append(row)
@@ -150,6 +144,17 @@ def gender_pay_gap(raw: pd.DataFrame, published: pd.DataFrame | None = None,
     if problems:
         raise ReturnIntegrityError(problems)
     return out
+
+
+def _pair_quartiles(values: dict) -> None:
+    """Complementary shares can both round up (22.45 / 77.55): the service wants pairs that
+    sum to 100, so the male figure becomes 100 minus the female one (in place; a pair with
+    a figure missing is left as it is)."""
+    for male, female in _QUARTILE_PAIRS:
+        m, f = values.get(male), values.get(female)
+        if m is not None and f is not None and round(m + f, 1) != 100.0 and \
+                abs(m + f - 100.0) <= 0.1 + 1e-9:
+            values[male] = round(100.0 - f, 1)
 
 
 def check_gender_pay_gap(frame: pd.DataFrame) -> list[str]:
@@ -476,11 +481,7 @@ def _gpg_table(pub: pd.DataFrame, people: str) -> ReturnTable:
         if r.suppressed:
             hidden[name] = _reason(r.note, people)
         values[name] = round_half_up(_number(r.value), 1)
-    for male, female in _QUARTILE_PAIRS:  # the same pairing rule as the return file
-        m, f = values.get(male), values.get(female)
-        if m is not None and f is not None and round(m + f, 1) != 100.0 and \
-                abs(m + f - 100.0) <= 0.1 + 1e-9:
-            values[male] = round(100.0 - f, 1)
+    _pair_quartiles(values)  # the same pairing rule as the return file
     out = []
     for name in GPG_FIELDS:
         if name not in values and name not in hidden:
