@@ -400,3 +400,27 @@ def test_png_is_indexed_colour_and_keeps_the_group_colours_exactly():
     rgb_buf = io.BytesIO()
     Image.fromarray(drawn.astype(np.uint8)).save(rgb_buf, format="PNG")
     assert len(png) < 0.6 * len(rgb_buf.getvalue())
+
+
+def test_funnel_chart_with_no_case_anywhere_draws_nothing_and_zero_ratios_are_counted():
+    """A pooled ratio of 0 (no trust had a case) has no funnel and no place on a log scale:
+    None, not a matplotlib error (a 20-trust run's 2023 disability funnel raised one)."""
+    from edi_analysis.metrics.disciplinary_model import funnel_limits, funnel_points
+
+    rows = pd.DataFrame({
+        "trust_code": ["T1", "T2", "T3", "T4"], "metric_id": "hia6.adjusted_rate_ratio",
+        "breakdown": "", "numerator": [0.0, 0.0, 0.0, 0.0],
+        "denominator": [1.47, 1.76, 1.41, 0.55], "value": [0.0, 0.0, 0.0, 0.0],
+        "suppressed": False})
+    pts = funnel_points(rows)
+    assert pts["target"].iloc[0] == 0.0  # 0 observed ÷ 5.19 expected
+    lim = funnel_limits(np.geomspace(0.3, 3.5, 20), 0.0)
+    assert charts.funnel_chart(pts, lim, "T1", "Adjusted rate ratio", target=0.0) is None
+    # One trust with no case among three with cases: drawn without it, and the alt text says so.
+    rows["numerator"] = [0.0, 10.0, 5.0, 6.0]
+    rows["denominator"] = [5.0, 10.0, 5.0, 5.0]
+    pts = funnel_points(rows)
+    target = 21 / 25  # (0 + 10 + 5 + 6) ÷ (5 + 10 + 5 + 5)
+    ch = charts.funnel_chart(pts, funnel_limits(np.geomspace(2, 20, 20), target), "T2",
+                             "Adjusted rate ratio", target=target)
+    assert "1 of them had no case (a ratio of 0), which a log scale cannot show" in ch.alt

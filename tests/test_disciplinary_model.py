@@ -681,3 +681,41 @@ def test_report_shows_the_funnel_only_when_the_run_has_several_trusts(tmp_path, 
         else:
             assert text == "" and not imgs
         assert report.ROWS_MIME in shown[-1]  # rows still emitted for the check
+
+
+def test_funnel_section_says_so_when_no_trust_had_a_case_in_the_group(tmp_path, monkeypatch):
+    """A run where no trust with a figure had a case for one group (a 20-trust run's 2023
+    disability figures): that group's funnel is replaced by a sentence, the other groups'
+    funnels are still drawn, and nothing raises (the log-scaled plot of a pooled ratio of 0
+    failed the notebook)."""
+    from pathlib import Path
+
+    from edi_analysis import report, runner
+    from edi_analysis.contract import validate_dataset
+    from edi_analysis.metrics import compute
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    shown = []
+    monkeypatch.setattr(report, "_display", lambda bundle, raw=True: shown.append(bundle))
+    r = report.load("06_hia6_bullying_disciplinary", "ZZ002", "2024-03-31", sample)
+    every = {k: v for k, v in validate_dataset(sample).dataset.tables.items() if v is not None}
+    ids = ["hia6.adjusted_rate_ratio", "hia6.disability.adjusted_rate_ratio"]
+    rows = compute(MetricContext.from_tables(every, ["2024-03-31"],
+                                             trusts=["ZZ001", "ZZ002", "ZZ003", "ZZ004"]), ids)
+    peers = runner._peers_rows(rows)
+    dis = (peers["metric_id"] == "hia6.disability.adjusted_rate_ratio") & (peers["breakdown"] == "")
+    peers.loc[dis, ["numerator", "value"]] = 0.0
+    peers.loc[dis, "denominator"] = [1.5, 1.8, 1.4, 0.6]
+    peers.loc[dis, "suppressed"] = False
+    f = tmp_path / "peers.parquet"
+    peers.to_parquet(f, index=False)
+    rep = report.Report(trust="ZZ002", period="2024-03-31", data=sample,
+                        notebook="06_hia6_bullying_disciplinary", peers=f, tables=r.tables)
+    rep.section("hl-hia6-funnel")
+    text = "\n".join(b.get("text/markdown", "") for b in shown if report.ROWS_MIME not in b)
+    imgs = [b for b in shown if "text/html" in b and "<img" in b["text/html"]]
+    assert text.startswith("## Compared with the other trusts in this run: funnel plot")
+    assert ("**Disabled compared with Non-disabled staff.** None of the 4 trusts in this run "
+            "with a published figure had a case in this group, so the pooled ratio is 0 and "
+            "there is no funnel to draw.") in text
+    assert "ZZ002's ratio, 1.29, is inside the 95% limits" in text and len(imgs) == 1

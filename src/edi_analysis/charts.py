@@ -631,9 +631,14 @@ def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, trust: str, label: 
     (``disciplinary_model.funnel_limits``) on a grid of expected counts around ``target``
     (Spiegelhalter, *Statistics in Medicine* 24, 2005). Both axes on a log scale, so ratios
     of 2 and 0.5 sit equally far from 1. This trust is highlighted and named; the alt text
-    says where it lies. None when fewer than two trusts have a figure.
+    says where it lies. None when fewer than two trusts have a figure, or when no trust's ratio
+    is above 0 (no trust had a case: a pooled ratio of 0 has no funnel, and a ratio of 0 has
+    no place on a log scale). A trust whose ratio is 0 among others above it is not drawn;
+    the alt text says how many.
     """
     if points.empty or points["trust_code"].nunique() < 2:
+        return None
+    if not target > 0 or not (points["ratio"].to_numpy(dtype=float) > 0).any():
         return None
     import numpy as np
 
@@ -669,6 +674,10 @@ def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, trust: str, label: 
     alt = (f"Chart of {label} for the {n} trusts in this run with a figure, against the number "
            f"expected (a funnel plot); the run's pooled ratio is {fmt_value(target, 'ratio')}. "
            f"{out95} of {n} trusts lie outside the 95% limits and {out998} outside the 99.8% limits.")
+    zero = int((r <= 0).sum())
+    if zero:
+        alt += (f" {zero} of them had no case (a ratio of 0), which a log scale cannot show: "
+                "they are not drawn.")
     if mine.any():
         row = points[mine].iloc[0]
         where = ("inside both sets of limits" if row["position_95"] == "within" else

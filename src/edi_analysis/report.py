@@ -915,20 +915,12 @@ class Report:
             self._emit(shown)
             return shown
         parts = []
-        for char in CHARACTERISTICS.values():
-            mid = char.metric("adjusted_rate_ratio")
-            pts = funnel_points(peers, mid)
-            if len(pts) < self.FUNNEL_MIN_TRUSTS:
-                continue
-            target = float(pts["target"].iloc[0])
-            grid = np.geomspace(max(pts["expected"].min() / 2, 0.1), pts["expected"].max() * 2, 200)
-            lim = funnel_limits(grid, target)
-            label = f"Adjusted rate ratio, {char.compared} vs {char.reference}"
-            ch = charts.funnel_chart(pts, lim, self.trust, label, target=target,
-                                     caption=f"Trusts in this run, {self.period}")
-            if ch is None:
-                continue
-            if not parts:
+        headed = False
+
+        def heading() -> None:
+            nonlocal headed
+            if not headed:
+                headed = True
                 _md(f"## {sec.title}\n\nEach dot is a trust: its ratio after adjusting for "
                     "staff group and pay band, against how many of its staff would have "
                     "entered the process at the reference group's rates. The funnel shows how "
@@ -937,6 +929,30 @@ class Report:
                     "outside the funnel differs from the other trusts by more than chance. "
                     "Inside the funnel is not the same as fair: the pooled ratio itself may be "
                     "above 1.")
+
+        for char in CHARACTERISTICS.values():
+            mid = char.metric("adjusted_rate_ratio")
+            pts = funnel_points(peers, mid)
+            if len(pts) < self.FUNNEL_MIN_TRUSTS:
+                continue
+            target = float(pts["target"].iloc[0])
+            if not target > 0:
+                # no case of the group in any trust with a figure: nothing to place on a funnel
+                heading()
+                _md(f"**{char.compared} compared with {char.reference} staff.** None of the "
+                    f"{len(pts)} trusts in this run with a published figure had a case in this "
+                    "group, so the pooled ratio is 0 and there is no funnel to draw.")
+                parts.append(self.rows[(self.rows["metric_id"] == mid)
+                                       & (self.rows["breakdown"] == "")])
+                continue
+            grid = np.geomspace(max(pts["expected"].min() / 2, 0.1), pts["expected"].max() * 2, 200)
+            lim = funnel_limits(grid, target)
+            label = f"Adjusted rate ratio, {char.compared} vs {char.reference}"
+            ch = charts.funnel_chart(pts, lim, self.trust, label, target=target,
+                                     caption=f"Trusts in this run, {self.period}")
+            if ch is None:
+                continue
+            heading()
             mine = pts[pts["trust_code"] == self.trust]
             text = f"**{char.compared} compared with {char.reference} staff.** "
             if mine.empty:
@@ -953,6 +969,9 @@ class Report:
                             + (f" and {r['position_99.8']} the 99.8% limits" if r["position_99.8"] != "within"
                                else ", though inside the 99.8% limits")
                             + ": it stands out from the other trusts by more than chance."))
+                if not r["ratio"] > 0:
+                    text += (f" {self.trust} had no case, and a ratio of 0 cannot be drawn on the "
+                             "plot's log scale, so it is not on the plot.")
             _md(text)
             _html(ch.html(), ch.alt)
             # this trust's own row (the other trusts' figures are on the chart, from the run's
