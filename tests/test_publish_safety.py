@@ -172,8 +172,11 @@ def test_a_failed_audit_leaves_the_previous_site_byte_identical(tmp_path, capsys
     # the findings name the report and where the file would have been published
     files = {f.file for f in result.audit.findings}
     assert str(reports / "2024-03-31" / "RXA" / "06_hia6_bullying_disciplinary.ipynb") in files
-    assert str(tmp_path / "site" / "reports" / "2024-03-31" / "RXA" /
-               "06_hia6_bullying_disciplinary.ipynb") in files
+    # the site's copy is in the report's notebooks.zip; the location names the member
+    archive = str(tmp_path / "site" / "reports" / "2024-03-31" / "RXA" / "notebooks.zip")
+    assert archive in files
+    assert any(f.file == archive and f.location.startswith("06_hia6_bullying_disciplinary.ipynb ")
+               for f in result.audit.findings)
     assert ".build-" not in err and "NOT SAFE TO PUBLISH" in err
     assert _hashes(tmp_path / "site") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reports", "site"]
