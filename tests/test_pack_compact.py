@@ -95,6 +95,10 @@ def test_charts_become_indexed_with_the_same_pixels_and_the_tags_stay(typst_pdf,
     # the structure tree is in compressed object streams; it is all still there
     raw = out.read_bytes()
     assert b"/ObjStm" in raw and b"/StructElem" not in raw
+    with pikepdf.open(source) as a, pikepdf.open(out) as b:  # XMP and document info as written
+        assert a.Root.Metadata.read_bytes() == b.Root.Metadata.read_bytes()
+        assert b"pdfuaid:part>1<" in b.Root.Metadata.read_bytes()
+        assert dict(a.docinfo) == dict(b.docinfo)
     before, after = pypdf.PdfReader(source), pypdf.PdfReader(out)
     assert after.metadata.title == before.metadata.title == "Compact pack test"
     root = after.trailer["/Root"]

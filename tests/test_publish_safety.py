@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -307,7 +308,10 @@ def test_published_notebooks_carry_no_absolute_local_paths(tmp_path):
     result = publish(params_for(tmp_path, reports), engine="fallback", quiet=True)
     assert result.ok, result.messages
     rdir = tmp_path / "site" / "reports" / "2024-03-31" / "RXA"
-    published = (rdir / name).read_text()
+    with zipfile.ZipFile(rdir / "notebooks.zip") as zf:  # the site's downloadable copy
+        published = zf.read(name).decode("utf-8")
+        readme = zf.read("README.txt").decode("utf-8")
+    assert str(ROOT) not in readme and str(SAMPLE) not in readme
     reviewer = (rdir / "reviewer" / "00_overview.html").read_text()
     for text in (published, reviewer):
         assert str(ROOT) not in text and str(SAMPLE) not in text

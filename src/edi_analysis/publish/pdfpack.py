@@ -84,7 +84,8 @@ def compact_pdf(path: Path) -> dict[str, int]:
                     and obj.objgen not in done:
                 done.add(obj.objgen)
                 changed += _indexed(obj)
+        # fix_metadata_version off: the XMP packet stays byte for byte as Typst wrote it
         pdf.save(tmp, object_stream_mode=pikepdf.ObjectStreamMode.generate,
-                 compress_streams=True, deterministic_id=True)
+                 compress_streams=True, deterministic_id=True, fix_metadata_version=False)
     tmp.replace(path)
     return {"before": before, "after": path.stat().st_size, "images": changed}
