@@ -585,7 +585,8 @@ def archive_readme(report: C.Report, names: list[str]) -> str:
         "report's folder on the site, where every chart is stored once; the archive does not",
         f"hold the images again. Open the notebooks beside a copy of that {IMAGES}/ folder to see",
         "the charts; each chart's text alternative is in the notebook in any case.",
-        "Each notebook re-runs with papermill, given the data it names (docs/running.md).",
+        "Each notebook re-runs with papermill, given the data it names (docs/running.md in",
+        "the edi-analysis repository).",
         "",
     ]
     return "\n".join(lines)
