@@ -3,7 +3,8 @@
     uv run python benchmarks/site_size.py SITE_DIR [SITE_DIR ...]
 
 For each site folder prints the total and, by kind (board-view pages, reviewer pages, the
-other pages, downloadable notebooks, image files, board packs, everything else), the bytes
+other pages, downloadable notebooks (``.ipynb`` files or the reports' ``notebooks.zip``),
+image files, board packs, everything else), the bytes
 and the share of them that is base64 image text inline in a page or notebook (what
 ``publish/images.py`` stores once as files instead). Give two folders (e.g. a site built
 before a change and after it) to compare them. Not a test.
@@ -29,7 +30,7 @@ def kind(rel: Path) -> str:
         if len(parts) >= 4 and parts[0] == "reports" and rel.name != "index.html":
             return "board-view pages"
         return "other pages"
-    if suffix == ".ipynb":
+    if suffix in (".ipynb", ".zip"):  # notebooks.zip: the report's notebooks in one archive
         return "notebooks"
     if suffix in (".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp"):
         return "image files"
@@ -45,7 +46,13 @@ def measure(site: Path) -> dict[str, tuple[int, int, int]]:
             continue
         k = kind(path.relative_to(site))
         data = path.read_bytes()
-        inline = sum(len(m.group(0)) for m in _INLINE.finditer(data)) if k != "image files" \
+        text = data
+        if path.suffix.lower() == ".zip":  # inline images in an archive's members count too
+            import zipfile
+
+            with zipfile.ZipFile(path) as zf:
+                text = b"".join(zf.read(n) for n in zf.namelist())
+        inline = sum(len(m.group(0)) for m in _INLINE.finditer(text)) if k != "image files" \
             and k != "board packs" else 0
         out[k][0] += len(data)
         out[k][1] += inline

@@ -169,3 +169,18 @@ def link_problems(site_dir: Path) -> list[str]:
             elif frag and dest.suffix == ".html" and unquote(frag) not in page(dest).ids:
                 problems.append(f"{rel}: {link} (no element with id {unquote(frag)!r})")
     return problems
+
+
+def site_notebooks(site_dir: Path):
+    """``(report folder, file name, notebook)`` for each downloadable notebook of the site: the
+    members of each report's ``notebooks.zip``, in order."""
+    import zipfile
+
+    import nbformat
+
+    for archive in sorted(Path(site_dir).rglob("notebooks.zip")):
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                if name.endswith(".ipynb"):
+                    yield archive.parent, name, nbformat.reads(zf.read(name).decode("utf-8"),
+                                                               as_version=4)

@@ -567,3 +567,42 @@ def test_a_ratio_built_from_a_small_count_is_found_though_it_shows_no_count(tmp_
     report = A.audit([path], SAMPLE)
     assert [(f.location, f.what) for f in report.findings] == [("row 2", "small count")]
     assert "is built from" in report.findings[0].message
+
+
+# --- archives: the site's notebooks.zip --------------------------------------------------------
+
+def _archive(path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_notebooks_in_an_archive_are_read_as_notebooks(site):
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("table()")
+    code.outputs = [nbformat.v4.new_output(
+        "execute_result", data={"text/html": f"<td>{STAFF_ID}</td>", "text/plain": "table"},
+        execution_count=1)]
+    nb.cells = [code]
+    clean = nbformat.v4.new_notebook()
+    path = _archive(site / "reports" / "notebooks.zip", {
+        "README.txt": b"Executed notebooks\n", "a.ipynb": nbformat.writes(clean).encode(),
+        "b.ipynb": nbformat.writes(nb).encode()})
+    report = run([site])
+    assert [(f.file, f.location, f.what) for f in report.findings] == [
+        (str(path), "b.ipynb cell 1 output 1 text/html line 1", "identifier")]
+    assert report.files_scanned == 6 and report.files_skipped == 0
+
+
+def test_an_archive_member_the_audit_cannot_read_is_a_finding(site):
+    path = _archive(site / "reports" / "notebooks.zip", {
+        "chart.png": CHART, "inner.zip": b"PK", "notes.txt": f"case {STAFF_ID}\n".encode()})
+    found = [(f.file, f.location, f.what) for f in run([site]).findings]
+    assert found == [(str(path), "chart.png", "unreadable"), (str(path), "inner.zip", "unreadable"),
+                     (str(path), "notes.txt line 1", "identifier")]
+    (site / "reports" / "notebooks.zip").write_bytes(b"not a zip")
+    found = [(f.file, f.what) for f in run([site]).findings]
+    assert found == [(str(path), "unreadable")]

@@ -226,7 +226,7 @@ def test_fallback_builds_every_page_and_board_pack(small):
             d = site / "reports" / period / trust
             for rel in ("index.html", "00_overview.html", "reviewer/00_overview.html",
                         "06_hia6_bullying_disciplinary.html", "board-pack.pdf", "metrics.csv",
-                        "00_overview.ipynb"):
+                        "notebooks.zip"):
                 assert (d / rel).is_file(), d / rel
     assert len(result.pages) == 3 + 4 * (1 + 2 * 2)  # 3 site pages; per report summary + 2×2 views
     assert len(result.pdfs) == 4
@@ -259,8 +259,11 @@ def test_pages_are_semantic_and_code_is_only_in_the_reviewer_view(small):
 def test_board_pack_pdf_is_tagged_titled_and_reads_as_a_board_paper(small):
     params, _ = small
     pdf = Path(params.site_dir) / "reports" / "2024-03-31" / "RXA" / "board-pack.pdf"
-    raw = pdf.read_bytes()
-    assert b"/StructTreeRoot" in raw and b"/MarkInfo" in raw  # tagged PDF
+    import pypdf
+
+    root = pypdf.PdfReader(pdf).trailer["/Root"]  # in an object stream: read, not grepped
+    assert "/StructTreeRoot" in root and root["/MarkInfo"]["/Marked"]  # tagged PDF
+    assert root["/Lang"] and root["/ViewerPreferences"]["/DisplayDocTitle"]
     if shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils not installed (apt-get install -y poppler-utils)")
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
@@ -280,6 +283,57 @@ def test_board_pack_pdf_is_tagged_titled_and_reads_as_a_board_paper(small):
     assert "Author Equality, diversity and inclusion lead" in flat
     assert "Produced with edi-analysis 0.1.0, commit abcdef123456" in flat
     assert "0123456789abcdef" not in flat  # hashes abbreviated
+
+
+def test_board_pack_keeps_charts_indexed_and_the_structure_tree_in_object_streams(small):
+    import numpy as np
+    import pikepdf
+
+    params, _ = small
+    pdf_path = Path(params.site_dir) / "reports" / "2024-03-31" / "RXA" / "board-pack.pdf"
+    raw = pdf_path.read_bytes()
+    assert b"/ObjStm" in raw and b"/StructElem" not in raw  # Typst writes each one plainly
+    with pikepdf.open(pdf_path) as pdf:
+        images = [o for o in pdf.objects
+                  if isinstance(o, pikepdf.Stream) and o.get("/Subtype") == pikepdf.Name.Image]
+        masks = {i.SMask.objgen for i in images if "/SMask" in i}  # alpha: one byte a pixel
+        colour = [i for i in images if i.objgen not in masks]
+        assert colour
+        for image in colour:
+            space = image.ColorSpace
+            if isinstance(space, pikepdf.Array) and space[0] == pikepdf.Name.Indexed:
+                continue
+            # left as Typst wrote it only when it has more colours than an index holds
+            pixels = np.asarray(pikepdf.PdfImage(image).as_pil_image().convert("RGB"))
+            assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 256
+
+
+def test_notebooks_are_offered_as_one_archive_per_report(small):
+    import zipfile
+
+    params, _ = small
+    d = Path(params.site_dir) / "reports" / "2024-03-31" / "RXA"
+    assert not list(d.glob("*.ipynb"))
+    with zipfile.ZipFile(d / "notebooks.zip") as zf:
+        infos = zf.infolist()
+        assert [i.filename for i in infos] == ["README.txt", "00_overview.ipynb",
+                                               "06_hia6_bullying_disciplinary.ipynb"]
+        assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+        assert {i.compress_type for i in infos} == {zipfile.ZIP_DEFLATED}
+        readme = zf.read("README.txt").decode()
+        nb = nbformat.reads(zf.read("00_overview.ipynb").decode(), as_version=4)
+    assert "images/" in readme and "00_overview.ipynb" in readme and "with every output" in readme
+    nbformat.validate(nb)
+    assert any(c.get("outputs") for c in nb.cells)  # outputs kept
+    index = (d / "index.html").read_text("utf-8")
+    assert re.search(r'<a href="notebooks.zip" download>Executed notebooks for [^<]*\(ZIP of 2 '
+                     r"Jupyter notebooks, \d+ KB\)</a>", index)
+    assert "the archive does not hold the images again" in index
+    for page in ("00_overview.html", "reviewer/00_overview.html"):
+        html = (d / page).read_text("utf-8")
+        href = "notebooks.zip" if "/" not in page else "../notebooks.zip"
+        assert f'<a href="{href}" download>Executed notebooks of this report, 00_overview.ipynb' \
+            in html, page
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

@@ -101,18 +101,23 @@ def test_published_site_stores_each_chart_once_and_every_reference_resolves(tmp_
             target = (page.parent / src).resolve()
             assert target.is_file(), (page, src)
             seen.add(target)
-    # the downloadable notebooks: their charts point at the same files; a bare image/png
-    # output (the fixture's second figure: no HTML form in the notebook format) stays as it is
-    for path in sorted(site.rglob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
+    # the downloadable notebooks (each report's notebooks.zip): their charts point at the same
+    # files, relative to the report's folder; a bare image/png output (the fixture's second
+    # figure: no HTML form in the notebook format) stays as it is
+    from publish_support import site_notebooks
+
+    assert not list(site.rglob("*.ipynb"))  # the notebooks are offered in one archive
+    notebooks = list(site_notebooks(site))
+    assert len(notebooks) == 2 * 4
+    for folder, name, nb in notebooks:
         html_outputs = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
                         if "text/html" in o.get("data", {})]
-        assert not any("base64," in h for h in html_outputs), path
+        assert not any("base64," in h for h in html_outputs), name
         srcs = [src for h in html_outputs for src in _srcs(h)]
-        assert srcs, path
+        assert srcs, name
         for src in srcs:
-            target = (path.parent / src).resolve()
-            assert target.is_file(), (path, src)
+            target = (folder / src).resolve()
+            assert target.is_file(), (folder, name, src)
             seen.add(target)
         assert any("image/png" in o.get("data", {}) for c in nb.cells
                    for o in c.get("outputs", []))
@@ -130,8 +135,29 @@ def test_sample_site_has_no_inline_chart_and_stays_small():
     for page in site.rglob("*"):
         if page.suffix in (".html", ".ipynb"):
             assert "data:image/png;base64" not in page.read_text("utf-8"), page
+    from publish_support import site_notebooks
+
+    notebooks = list(site_notebooks(site))
+    assert len(notebooks) == 64
+    charts = 0
+    for folder, name, nb in notebooks:  # every chart of a downloadable notebook is a file
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                assert "image/png" not in data, name
+                html = data.get("text/html", "")
+                html = "".join(html) if isinstance(html, list) else html
+                assert "base64," not in html, name
+                for src in _srcs(html):
+                    assert src.startswith("images/") and (folder / src).is_file(), (name, src)
+                    charts += 1
+    assert charts > 500  # ~115 charts a report
     # 122 MB when each chart was inlined in the board view, the reviewer view and the
-    # notebook; about 39 MB with each stored once (of which the board packs are 12.6 MB and
-    # the notebooks' data outputs most of 9 MB). A guard against inlining coming back.
+    # notebook; 41 MB with each stored once (board packs 13.7 MB, notebooks 9.7 MB); about
+    # 25 MB with compact board packs and the notebooks in one archive per report.
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
-    assert total < 45e6, f"sample site {total / 1e6:.1f} MB"
+    assert total < 30e6, f"sample site {total / 1e6:.1f} MB"
+    packs = sorted(site.rglob("board-pack.pdf"))
+    assert len(packs) == 8 and max(p.stat().st_size for p in packs) < 1.0e6  # 1.7 MB before
+    archives = sorted(site.rglob("notebooks.zip"))
+    assert len(archives) == 8 and sum(p.stat().st_size for p in archives) < 2.0e6

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -172,8 +173,11 @@ def test_a_failed_audit_leaves_the_previous_site_byte_identical(tmp_path, capsys
     # the findings name the report and where the file would have been published
     files = {f.file for f in result.audit.findings}
     assert str(reports / "2024-03-31" / "RXA" / "06_hia6_bullying_disciplinary.ipynb") in files
-    assert str(tmp_path / "site" / "reports" / "2024-03-31" / "RXA" /
-               "06_hia6_bullying_disciplinary.ipynb") in files
+    # the site's copy is in the report's notebooks.zip; the location names the member
+    archive = str(tmp_path / "site" / "reports" / "2024-03-31" / "RXA" / "notebooks.zip")
+    assert archive in files
+    assert any(f.file == archive and f.location.startswith("06_hia6_bullying_disciplinary.ipynb ")
+               for f in result.audit.findings)
     assert ".build-" not in err and "NOT SAFE TO PUBLISH" in err
     assert _hashes(tmp_path / "site") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reports", "site"]
@@ -304,7 +308,10 @@ def test_published_notebooks_carry_no_absolute_local_paths(tmp_path):
     result = publish(params_for(tmp_path, reports), engine="fallback", quiet=True)
     assert result.ok, result.messages
     rdir = tmp_path / "site" / "reports" / "2024-03-31" / "RXA"
-    published = (rdir / name).read_text()
+    with zipfile.ZipFile(rdir / "notebooks.zip") as zf:  # the site's downloadable copy
+        published = zf.read(name).decode("utf-8")
+        readme = zf.read("README.txt").decode("utf-8")
+    assert str(ROOT) not in readme and str(SAMPLE) not in readme
     reviewer = (rdir / "reviewer" / "00_overview.html").read_text()
     for text in (published, reviewer):
         assert str(ROOT) not in text and str(SAMPLE) not in text

@@ -63,7 +63,7 @@ TEXT_SUFFIXES = (".md", ".txt", ".json", ".yaml", ".yml", ".qmd", ".typ", ".svg"
                  ".ini", ".cfg", ".log", ".tsv")
 HTML_SUFFIXES = (".html", ".htm")
 #: Binary formats read by their own reader.
-BINARY_SUFFIXES = (".pdf", ".parquet", ".png", ".jpg", ".jpeg")
+BINARY_SUFFIXES = (".pdf", ".parquet", ".png", ".jpg", ".jpeg", ".zip")
 SCANNED_SUFFIXES = HTML_SUFFIXES + TEXT_SUFFIXES + BINARY_SUFFIXES + (".ipynb", ".csv")
 #: metrics.csv columns in order (CONTRACT.md §5); a CSV with this header is a metrics table.
 METRICS_COLUMNS = (
@@ -337,7 +337,11 @@ def _without_data_uris(text: str, where: str = "") -> tuple[list, str]:
 
 
 def _html_pieces(path: Path) -> Iterator:
-    images, text = _without_data_uris(path.read_text(encoding="utf-8", errors="replace"))
+    return _html_text_pieces(path.read_text(encoding="utf-8", errors="replace"))
+
+
+def _html_text_pieces(text: str) -> Iterator:
+    images, text = _without_data_uris(text)
     yield from images
     for loc, line in _lines(text):
         # Entities are decoded so "&#69;1234…" is seen as the reader's browser shows it.
@@ -353,7 +357,63 @@ def _text_of(value) -> str:
 
 
 def _notebook_pieces(path: Path) -> Iterator:
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    return _notebook_text_pieces(path.read_text(encoding="utf-8"))
+
+
+#: Largest member of a ZIP archive the audit reads (uncompressed); a larger one is unreadable.
+MAX_ARCHIVE_MEMBER = 256 * 1024 * 1024
+
+
+def _zip_pieces(path: Path) -> Iterator:
+    """The members of a ZIP archive (the site's ``notebooks.zip``), each read as the file it
+    is: a notebook as a notebook, HTML and plain text line by line, each location prefixed by
+    the member's name. Any other member (an image, a CSV, an archive in the archive) is
+    unreadable, and so is a member that is encrypted, corrupt or too large."""
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise ValueError(f"the ZIP archive cannot be read: {exc}") from None
+    with zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            name = info.filename
+            suffix = Path(name).suffix.lower()
+            readable = suffix == ".ipynb" or suffix in HTML_SUFFIXES or suffix in TEXT_SUFFIXES
+            if not readable:
+                yield Unreadable(name, f"member {name} of the archive is of a type the audit "
+                                       "cannot read in an archive")
+                continue
+            if info.file_size > MAX_ARCHIVE_MEMBER or info.flag_bits & 0x1:
+                yield Unreadable(name, f"member {name} of the archive is encrypted or larger "
+                                       f"than {MAX_ARCHIVE_MEMBER // 2**20} MB")
+                continue
+            try:
+                text = zf.read(info).decode("utf-8")
+            except (zipfile.BadZipFile, ValueError, RuntimeError, OSError, EOFError) as exc:
+                yield Unreadable(name, f"member {name} of the archive cannot be read ({exc})")
+                continue
+            if suffix == ".ipynb":
+                try:
+                    pieces = list(_notebook_text_pieces(text))
+                except (ValueError, AttributeError, TypeError) as exc:
+                    yield Unreadable(name, f"member {name} is not a notebook ({exc})")
+                    continue
+            elif suffix in HTML_SUFFIXES:
+                pieces = list(_html_text_pieces(text))
+            else:
+                pieces = list(_lines(text))
+            for piece in pieces:
+                if isinstance(piece, Unreadable):
+                    yield Unreadable(f"{name} {piece.location}", piece.message)
+                else:
+                    yield (f"{name} {piece[0]}", *piece[1:])
+
+
+def _notebook_text_pieces(text: str) -> Iterator:
+    nb = json.loads(text)
     yield "metadata", json.dumps(nb.get("metadata", {}), ensure_ascii=False)
     for ci, cell in enumerate(nb.get("cells", []), 1):
         for loc, line in _lines(_text_of(cell.get("source", "")), f"cell {ci} source "):
@@ -597,6 +657,8 @@ def _pieces(path: Path) -> Iterator:
         return _notebook_pieces(path)
     if suffix == ".pdf":
         return pdf_pieces(path)
+    if suffix == ".zip":
+        return _zip_pieces(path)
     if suffix in (".png", ".jpg", ".jpeg"):
         return _image_file_pieces(path)
     return _lines(path.read_text(encoding="utf-8", errors="replace"))

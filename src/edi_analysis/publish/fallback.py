@@ -8,7 +8,8 @@ same addresses:
 ``reports/<period>/<trust>/index.html`` (the trust's summary, with the
 headline cells), ``<notebook>.html`` (board view: code hidden),
 ``reviewer/<notebook>.html`` (reviewer view: code shown), ``board-pack.pdf``,
-``metrics.csv`` and the executed notebooks themselves.
+``metrics.csv``, ``images/`` (each chart once) and ``notebooks.zip`` (the executed notebooks
+with every output, their charts referring to ``images/``).
 
 Nothing is re-executed: nbconvert only converts the executed notebooks. The
 output is deterministic (same inputs, same bytes); the one timestamp is in
@@ -436,7 +437,8 @@ def _fonts() -> list[str]:
 
 
 def compile_board_pack(report: C.Report, out_pdf: Path, workdir: Path) -> Path:
-    """Write one board pack PDF (tagged, PDF/UA-1) with the typst package."""
+    """Write one board pack PDF (tagged, PDF/UA-1) with the typst package, then make it
+    compact (:func:`edi_analysis.publish.pdfpack.compact_pdf`)."""
     import typst
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -458,6 +460,11 @@ def compile_board_pack(report: C.Report, out_pdf: Path, workdir: Path) -> Path:
     except typst.TypstError as exc:  # name the report and show where the layout failed
         where = getattr(exc, "diagnostic", "") or exc
         raise RuntimeError(f"board pack of {report.trust_code} {report.period}: {where}") from None
+    # the charts as indexed images again and the structure tree in object streams: 55% smaller,
+    # the same pages and tags (publish/pdfpack.py)
+    from edi_analysis.publish.pdfpack import compact_pdf
+
+    compact_pdf(out_pdf)
     return out_pdf
 
 
@@ -511,6 +518,26 @@ def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
     size = human_size(pdf.stat().st_size)
     if report.has_metrics_csv:
         shutil.copyfile(report.source_dir / "metrics.csv", rdir / "metrics.csv")
+    def body(nb, nb_page, reviewer: bool) -> str:
+        # the page body from Quarto (the Quarto route) or nbconvert (the built-in route)
+        return (pages.bodies(report, nb_page, reviewer) if pages.bodies is not None
+                else pages.renderer.body(nb, nb_page.title, reviewer=reviewer))
+
+    # each chart stored once, in <report>/images/, and referenced by both views and the
+    # downloadable notebooks (publish/images.py)
+    store = ImageStore(rdir / IMAGES)
+    bodies = []
+    archived: list[tuple[str, str]] = []  # the downloadable notebooks: one archive per report
+    for nb_page in report.notebooks:
+        # as published: no absolute local paths (the page and the downloadable copy alike)
+        nb = C.published_notebook(report.source_dir / nb_page.filename)
+        bodies.append((store.html(body(nb, nb_page, False)),
+                       store.html(body(nb, nb_page, True), "../")))
+        archived.append((nb_page.filename, nbformat.writes(store.notebook(nb)) + "\n"))
+    archive = write_notebook_archive(rdir / NOTEBOOK_ARCHIVE, archived, report)
+    downloads = {"archive": NOTEBOOK_ARCHIVE, "archive_size": human_size(archive.stat().st_size),
+                 "archive_count": len(archived)}
+
     images: dict[C.Figure, str] = {}  # the summary shows sentences; charts are on area pages
     crumbs_base = [("index.html", "Reports"),
                    (f"index.html#period-{report.period}", report.period_label)]
@@ -520,35 +547,67 @@ def build_report(pages: _Pages, report: C.Report, scratch: Path) -> str:
                summary=summary,
                page_title=f"{report.display_name}: EDI report {report.period_label}",
                crumbs=crumbs_base + [(None, report.display_name)], has_pdf=True,
-               pdf_size=size, here_prefix="", current_page="index")
-    def body(nb, nb_page, reviewer: bool) -> str:
-        # the page body from Quarto (the Quarto route) or nbconvert (the built-in route)
-        return (pages.bodies(report, nb_page, reviewer) if pages.bodies is not None
-                else pages.renderer.body(nb, nb_page.title, reviewer=reviewer))
-
-    # each chart stored once, in <report>/images/, and referenced by both views and the
-    # downloadable notebook (publish/images.py)
-    store = ImageStore(rdir / IMAGES)
-    for nb_page in report.notebooks:
-        # as published: no absolute local paths (the page and the downloadable copy alike)
-        nb = C.published_notebook(report.source_dir / nb_page.filename)
-        board_body = store.html(body(nb, nb_page, False))
-        reviewer_body = store.html(body(nb, nb_page, True), "../")
-        _write(rdir / nb_page.filename, nbformat.writes(store.notebook(nb)))
+               pdf_size=size, here_prefix="", current_page="index", **downloads)
+    for nb_page, (board_body, reviewer_body) in zip(report.notebooks, bodies):
         crumbs = crumbs_base + [(f"{report.path}/index.html", report.display_name)]
         pages.page(f"{report.path}/{nb_page.stem}.html", "notebook.html.j2", report=report,
                    nb=nb_page, reviewer=False, here_prefix="", current_page=nb_page.stem,
                    body=jinja2.utils.markupsafe.Markup(board_body),
                    page_title=f"{nb_page.title} – {report.display_name} {report.period_label}",
-                   crumbs=crumbs + [(None, nb_page.title)])
+                   crumbs=crumbs + [(None, nb_page.title)], **downloads)
         pages.page(f"{report.path}/reviewer/{nb_page.stem}.html", "notebook.html.j2",
                    report=report, nb=nb_page, reviewer=True, here_prefix="../",
                    current_page=f"reviewer/{nb_page.stem}",
                    body=jinja2.utils.markupsafe.Markup(reviewer_body),
                    page_title=f"{nb_page.title} (reviewer view) – {report.display_name} "
                               f"{report.period_label}",
-                   crumbs=crumbs + [(None, f"{nb_page.title} (reviewer view)")])
+                   crumbs=crumbs + [(None, f"{nb_page.title} (reviewer view)")], **downloads)
     return size
+
+
+#: The downloadable notebooks of a report, in one archive beside its pages.
+NOTEBOOK_ARCHIVE = "notebooks.zip"
+#: Fixed for every member, so that the same notebooks give the same archive bytes.
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def archive_readme(report: C.Report, names: list[str]) -> str:
+    """The archive's README.txt: what it holds and where its charts are."""
+    lines = [
+        f"Executed notebooks: {report.display_name}, {report.period_label}",
+        "",
+        "The notebooks of this report as they were run, with every output (nothing was re-run",
+        "for the report site). Absolute local paths are shown as file names only.",
+        "",
+        *[f"  {n}" for n in names],
+        "",
+        f"Each chart is an output that refers to its image file, {IMAGES}/<name>.png, in this",
+        "report's folder on the site, where every chart is stored once; the archive does not",
+        f"hold the images again. Open the notebooks beside a copy of that {IMAGES}/ folder to see",
+        "the charts; each chart's text alternative is in the notebook in any case.",
+        "Each notebook re-runs with papermill, given the data it names (docs/running.md in",
+        "the edi-analysis repository).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_notebook_archive(path: Path, notebooks: list[tuple[str, str]],
+                           report: C.Report) -> Path:
+    """``notebooks.zip``: README.txt and each ``(file name, notebook JSON)``, deflated, in the
+    report's order, with fixed dates and permissions (the same notebooks, the same bytes)."""
+    import zipfile
+
+    members = [("README.txt", archive_readme(report, [n for n, _ in notebooks])), *notebooks]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in members:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            zf.writestr(info, text.encode("utf-8"), compresslevel=9)
+    return path
 
 
 # One _Pages per worker process of a parallel build (made by _init_worker).

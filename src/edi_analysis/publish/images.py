@@ -9,9 +9,10 @@ notebooks at that file: ``images/…`` from the board view and the notebook, ``.
 from the reviewer view. The same bytes always get the same name, so a re-run writes the same
 files, and an image shown in several places (or twice on one page) is still stored once.
 
-The downloadable notebooks keep every output; their charts are the files in ``images/``
-beside them (Jupyter and VS Code resolve an output's relative ``src`` against the
-notebook's folder), so a notebook downloaded with its report's folder shows its charts.
+The downloadable notebooks (one ``notebooks.zip`` per report, ``fallback.write_notebook_archive``)
+keep every output; their charts are the files in ``images/`` of the report (Jupyter and VS
+Code resolve an output's relative ``src`` against the notebook's folder), so a notebook
+opened beside a copy of that folder shows its charts.
 The alternative text stays on the ``<img>``. The audit reads the image files as it read the
 inline images (PNG metadata), so everything published is still scanned.
 """
