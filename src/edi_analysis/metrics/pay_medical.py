@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from edi_analysis import groups as g
+from edi_analysis import stats
 from edi_analysis.metrics.pay_gaps import (
     GapSpec,
     gap_rows,
@@ -209,7 +209,7 @@ def adjusted_gap(d: pd.DataFrame, alpha: float = 0.05) -> dict:
     cov = sigma2 * np.linalg.inv(x.T @ x)
     j = kept.index("female")
     b, se = float(beta[j]), float(np.sqrt(cov[j, j]))
-    tq = float(sps.t.ppf(1 - alpha / 2, df_resid))
+    tq = float(stats.t_ppf(1 - alpha / 2, df_resid))
     out.update(
         value=(1 - np.exp(b)) * 100.0,
         ci_lower=(1 - np.exp(b + tq * se)) * 100.0,
