@@ -227,6 +227,26 @@ def test_z95_is_scipys_and_importing_stats_does_not_import_scipy():
     assert S.Z95 == float(sps.norm.ppf(0.975))
     code = ("import sys, edi_analysis.stats as s; "
             "print('scipy' in sys.modules); s.wilson_interval([1], [4]); "
-            "print('scipy.stats' in sys.modules)")
+            "print('scipy.special' in sys.modules, 'scipy.stats' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "True"]  # imported when a quantile is first needed
+    # scipy.special is imported when a quantile is first needed; scipy.stats never
+    assert out.stdout.split() == ["False", "True", "False"]
+
+
+def test_quantile_helpers_are_bitwise_scipy_stats():
+    # The helpers call the special function scipy.stats evaluates; equal to the last bit, so
+    # every interval built on them is unchanged (the metrics are byte-identical).
+    from scipy import stats as sps
+
+    from edi_analysis import stats as S
+
+    q = np.array([1e-6, 0.005, 0.025, 0.05, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.975, 0.995])
+    df = np.array([1.0, 2.0, 3.0, 3.4, 7.0, 29.0, 120.5, 1e4])
+    qq, dd = np.meshgrid(q, df)
+    np.testing.assert_array_equal(S.norm_ppf(q), sps.norm.ppf(q))
+    np.testing.assert_array_equal(S.t_ppf(qq, dd), sps.t.ppf(qq, dd))
+    np.testing.assert_array_equal(S.chi2_ppf(qq, dd), sps.chi2.ppf(qq, dd))
+    x = np.array([0.0, 0.1, 1.0, 3.84, 10.0, 50.0])
+    xx, dd = np.meshgrid(x, df)
+    np.testing.assert_array_equal(S.chi2_sf(xx, dd), sps.chi2.sf(xx, dd))
+    assert float(S.norm_ppf(0.975)) == S.Z95

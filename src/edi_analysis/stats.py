@@ -16,17 +16,45 @@ import pandas as pd
 Z95 = 1.959963984540054
 
 
-class _LazyScipyStats:
-    """``scipy.stats``, imported the first time a function here needs a quantile: scipy
-    takes seconds to import, and commands that never compute an interval should not pay it."""
+class _LazyScipySpecial:
+    """``scipy.special``, imported the first time a function here needs a quantile. scipy takes
+    a second or more to import, and ``scipy.stats`` (which a command computing intervals used to
+    load for its ``ppf`` methods) over a second more: the quantiles below call the special
+    functions those methods evaluate, so commands that never compute an interval import no
+    scipy, and those that do import only ``scipy.special``."""
 
     def __getattr__(self, name: str):
-        from scipy import stats
+        from scipy import special
 
-        return getattr(stats, name)
+        return getattr(special, name)
 
 
-_sps = _LazyScipyStats()
+_sc = _LazyScipySpecial()
+
+
+# Quantiles and tail areas used by the metrics, each the special function that scipy.stats
+# evaluates for it (scipy 1.17, ``scipy/stats/_continuous_distns.py``; a test checks they are
+# bitwise equal to scipy.stats over a grid). Arguments must lie inside the distribution's
+# domain (0 < q < 1, df > 0): scipy.stats' own checks of the edges are not repeated.
+
+def norm_ppf(q):
+    """``scipy.stats.norm.ppf(q)``: ``scipy.special.ndtri``."""
+    return _sc.ndtri(q)
+
+
+def t_ppf(q, df):
+    """``scipy.stats.t.ppf(q, df)``: ``scipy.special.stdtrit(df, q)``."""
+    return _sc.stdtrit(df, q)
+
+
+def chi2_ppf(q, df):
+    """``scipy.stats.chi2.ppf(q, df)``: 2 · ``scipy.special.gammaincinv(df / 2, q)``."""
+    return 2 * _sc.gammaincinv(np.asarray(df) / 2, q)
+
+
+def chi2_sf(x, df):
+    """``scipy.stats.chi2.sf(x, df)``: ``scipy.special.chdtrc(df, x)``."""
+    return _sc.chdtrc(df, x)
 
 
 def _arr(x) -> np.ndarray:
@@ -40,7 +68,7 @@ def wilson_interval(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     NHS Digital. NaN where n is 0.
     """
     k, n = _arr(k), _arr(n)
-    z = float(_sps.norm.ppf(1 - alpha / 2))
+    z = float(norm_ppf(1 - alpha / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / n
         denom = 1 + z**2 / n
@@ -63,7 +91,7 @@ def relative_likelihood(a, n1, c, n2, alpha: float = 0.05):
     notes why); the interval is NaN where either numerator is 0.
     """
     a, n1, c, n2 = _arr(a), _arr(n1), _arr(c), _arr(n2)
-    z = float(_sps.norm.ppf(1 - alpha / 2))
+    z = float(norm_ppf(1 - alpha / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         r1 = a / n1
         r2 = c / n2
@@ -95,7 +123,7 @@ def subset_share_ratio(a, n_sub, b, n_all, alpha: float = 0.05):
     0 (the caller notes why); interval NaN where a is 0.
     """
     a, n_sub, b, n_all = _arr(a), _arr(n_sub), _arr(b), _arr(n_all)
-    z = float(_sps.norm.ppf(1 - alpha / 2))
+    z = float(norm_ppf(1 - alpha / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         p_s = a / n_sub
         p = b / n_all
@@ -115,8 +143,9 @@ def subset_share_ratio(a, n_sub, b, n_all, alpha: float = 0.05):
 def exact_poisson_interval(k, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) interval for a Poisson count k: χ² quantiles / 2."""
     k = _arr(k)
-    lo = np.where(k > 0, _sps.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
-    hi = _sps.chi2.ppf(1 - alpha / 2, 2 * (k + 1)) / 2
+    with np.errstate(invalid="ignore"):  # k = 0: no lower quantile (the bound is 0)
+        lo = np.where(k > 0, chi2_ppf(alpha / 2, 2 * k) / 2, 0.0)
+    hi = chi2_ppf(1 - alpha / 2, 2 * (k + 1)) / 2
     return lo, hi
 
 
@@ -124,7 +153,7 @@ def grouped_mean_t(df: pd.DataFrame, keys: Sequence[str], col: str, alpha: float
     """Vectorised t intervals of the mean of ``col`` within ``keys``: columns mean, lo, hi, n."""
     g = df.dropna(subset=[col]).groupby(list(keys), observed=True, sort=True)[col]
     out = g.agg(mean="mean", sd="std", n="count")
-    tq = _sps.t.ppf(1 - alpha / 2, np.maximum(out["n"].to_numpy() - 1, 1))
+    tq = t_ppf(1 - alpha / 2, np.maximum(out["n"].to_numpy() - 1, 1))
     half = np.where(out["n"] > 1, tq * out["sd"] / np.sqrt(out["n"]), np.nan)
     out["lo"] = out["mean"] - half
     out["hi"] = out["mean"] + half

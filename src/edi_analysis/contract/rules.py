@@ -282,6 +282,8 @@ class OneSpelling:
             n_off = pc.sum(off).as_py() or 0
             if best is None or n_off < best[0]:
                 best = (n_off, norm, off)
+            if n_off == 0:
+                break  # every value already in this form: the other cannot do better
         n_off, norm, off = best
         if n_off == 0:
             return []

@@ -280,7 +280,10 @@ def prepare(rows: pd.DataFrame, ctx, infos: Mapping[str, C.TrustInfo], min_count
     """Cells, units and problems of ``rows`` (every trust), counted on ``ctx``'s records."""
     row_cells = C.row_cells(rows, infos)
     periods = {t: list(info.periods) for t, info in infos.items()}
-    records = build_records(ctx, periods)
+    # Only the populations some cell counts in: the rows of families without cells (pay gaps,
+    # board, actions) need no records at all, and building them all costs seconds nationally.
+    used = {C.parse_key(key)[0] for key in dict.fromkeys(row_cells["key"])}
+    records = build_records(ctx, periods, names=used)
     pops = {name: C.population_for(name, infos) for name in records}
     atoms = {name: C.build_atoms(records[name], pops[name]) for name in records}
     pairs = list(dict.fromkeys(zip(row_cells["trust_code"], row_cells["key"])))

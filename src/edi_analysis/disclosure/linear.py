@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg
 
 #: Relative tolerances: rank (diagonal of R), membership (squared residual ÷ squared norm),
 #: coefficients treated as zero.
@@ -55,7 +54,7 @@ class Basis:
         """(unit → coefficient of a combination giving ``v``, units every combination needs)."""
         if not self.q.size or not v.any():
             return {}, set()
-        alpha = linalg.solve_triangular(self.r, self.q.T @ v)
+        alpha = _solve_triangular(self.r, self.q.T @ v)
         out: dict[int, float] = {}
         needed: set[int] = set()
         for a, u, ess in zip(alpha, self.provenance, self.essential):
@@ -64,6 +63,14 @@ class Basis:
                 if ess:
                     needed.add(u)
         return {u: c for u, c in out.items() if abs(c) > COEF_TOL}, needed
+
+
+def _solve_triangular(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.solve_triangular(a, b)`` (upper triangular), scipy imported when a
+    combination is first solved: importing the disclosure package does not import scipy."""
+    from scipy.linalg import solve_triangular
+
+    return solve_triangular(a, b)
 
 
 def basis(n: int, rows: Sequence[np.ndarray], provenance: Sequence[int]) -> Basis:
@@ -109,7 +116,7 @@ def basis(n: int, rows: Sequence[np.ndarray], provenance: Sequence[int]) -> Basi
     for c in dependent:
         full = np.zeros(k)
         full[:len(c)] = c
-        alpha = linalg.solve_triangular(rt, full)
+        alpha = _solve_triangular(rt, full)
         essential &= ~(np.abs(alpha) > 1e-7)
     return Basis(n, q[:, :k].copy(), rt, [provenance[i] for i in kept], essential)
 

@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _sps
-from scipy.linalg import lapack as _lapack
+
+from edi_analysis import stats as _stats
 
 #: Largest linear predictor used when exponentiating (e^700 is near the float64 limit).
 _ETA_MAX = 700.0
@@ -49,16 +49,30 @@ def _mu(X: np.ndarray, beta: np.ndarray, offset: np.ndarray) -> np.ndarray:
     return np.exp(np.minimum(X @ beta + offset, _ETA_MAX))
 
 
+def _lapack():
+    """``scipy.linalg.lapack``, imported on the first fit (importing this module, or the
+    metrics package that loads it, does not import scipy)."""
+    global _LAPACK
+    if _LAPACK is None:
+        from scipy.linalg import lapack
+
+        _LAPACK = lapack
+    return _LAPACK
+
+
+_LAPACK = None
+
+
 def _chol(a: np.ndarray):
     """Lower Cholesky factor (LAPACK dpotrf directly: these matrices are tiny and numpy's
     wrappers cost more than the factorisation), or None when ``a`` is not positive definite."""
-    c, info = _lapack.dpotrf(a, lower=1, clean=1)
+    c, info = (_LAPACK or _lapack()).dpotrf(a, lower=1, clean=1)
     return c if info == 0 else None
 
 
 def _cho_solve(chol: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(L Lᵀ)⁻¹ b."""
-    return _lapack.dpotrs(chol, b, lower=1)[0]
+    return (_LAPACK or _lapack()).dpotrs(chol, b, lower=1)[0]
 
 
 def _state(X, beta, y, offset, firth):
@@ -191,7 +205,7 @@ def profile_interval(X: np.ndarray, y: np.ndarray, offset: np.ndarray, j: int, f
     se = min(max(se, 1e-3), limit)
     out = {}
     for level in levels:
-        target = float(np.sqrt(_sps.chi2.ppf(level, 1)))
+        target = float(np.sqrt(_stats.chi2_ppf(level, 1)))
         bounds = []
         for sign in (-1.0, 1.0):
             # bracket: g(b) = root(b) − target, negative at the estimate

@@ -37,6 +37,7 @@ is left to the narrative, the rows hold only figures and method facts.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -238,6 +239,31 @@ def case_in_scope(workforce: pd.DataFrame, cases: pd.DataFrame) -> np.ndarray:
     return out
 
 
+#: The in-scope cases of a case type for the last few (workforce, cases) tables: the WRES 3 /
+#: WDES 3 figures, the disparity model and the disclosure records all ask for them, per
+#: characteristic and period, and the scope rule (:func:`case_in_scope`, two as-of joins over
+#: the whole workforce) costs the same each time. Keyed by the tables' identities (a
+#: context's tables are read-only), checked through weak references.
+_IN_SCOPE: dict[tuple[int, int, str], tuple[weakref.ref, weakref.ref, pd.DataFrame]] = {}
+_IN_SCOPE_MAX = 8
+
+
+def _in_scope_cases(workforce: pd.DataFrame, cases: pd.DataFrame, case_type: str) -> pd.DataFrame:
+    """``counted_cases(cases, case_type)`` narrowed to the in-scope ones (do not modify it)."""
+    for k in [k for k, v in _IN_SCOPE.items() if v[0]() is None or v[1]() is None]:
+        del _IN_SCOPE[k]  # those tables are gone
+    key = (id(workforce), id(cases), case_type)
+    hit = _IN_SCOPE.get(key)
+    if hit is not None and hit[0]() is workforce and hit[1]() is cases:
+        return hit[2]
+    er = counted_cases(cases, case_type)
+    er = er[case_in_scope(workforce, er)]
+    while len(_IN_SCOPE) >= _IN_SCOPE_MAX:
+        _IN_SCOPE.pop(next(iter(_IN_SCOPE)))
+    _IN_SCOPE[key] = (weakref.ref(workforce), weakref.ref(cases), er)
+    return er
+
+
 def entrant_records(
     workforce: pd.DataFrame,
     cases: pd.DataFrame,
@@ -260,8 +286,7 @@ def entrant_records(
     (Timestamp), ``year`` and ``rolling`` (the trust has the earlier
     snapshot) added. Identifiers are kept for linking only; no output shows them.
     """
-    er = counted_cases(cases, case_type)
-    er = er[case_in_scope(workforce, er)]
+    er = _in_scope_cases(workforce, cases, case_type)
     snapshots = workforce[["trust_code", "snapshot_date"]].drop_duplicates()
     parts = []
     for p in periods:

@@ -44,8 +44,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _sps
-from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from edi_analysis import groups, stats
@@ -297,8 +295,13 @@ def _design(active, strata: dict, x, base_only: bool = False, extra=()) -> _Desi
     return _Design(kept, X, [nm for nm, k in zip(names, keep) if not k])
 
 
-class DisciplinaryDisparityModel(BaseEstimator):
+class _DisparityModel:
     """Rate ratio of entering a formal process, crude and adjusted (CONTRACT.md §4.4, HIA6).
+
+    The public class is :class:`DisciplinaryDisparityModel`, this with scikit-learn's
+    ``BaseEstimator`` (``get_params``, ``clone``, its repr), built the first time it is
+    asked for (module ``__getattr__``): scikit-learn takes seconds to import and the metrics
+    engine, which fits this class thousands of times, needs none of it.
 
     Poisson regression of staff entering on the characteristic (``compared`` vs
     ``reference`` group) with an offset of log person-years: no adjustment, staff group
@@ -677,7 +680,7 @@ class DisciplinaryDisparityModel(BaseEstimator):
                                 max_iter=self.max_iter, tol=self.tol)
         df = len(per_group) - 1
         lr = max(0.0, 2.0 * (fit_full.loglik - fit_null.loglik))
-        pval = float(_sps.chi2.sf(lr, df))
+        pval = float(stats.chi2_sf(lr, df))
         label = DIFFERS if pval < self.interaction_alpha else NO_DIFFERENCE_SHOWN
         note = (f"Penalised likelihood-ratio test of {char.name} × staff group over "
                 f"{len(per_group)} staff groups: chi-squared {lr:.2f} on {df} df, p = {pval:.3f}.")
@@ -712,8 +715,10 @@ class DisciplinaryDisparityModel(BaseEstimator):
         if self.note_:
             lines.append(f"Note: {self.note_}")
         if len(self.coef_):
+            from scipy import stats as sps  # a reviewer's report, not the metrics: imported here
+
             z = self.coef_ / self.bse_
-            p = pd.Series(2 * _sps.norm.sf(np.abs(z.to_numpy())), index=z.index)
+            p = pd.Series(2 * sps.norm.sf(np.abs(z.to_numpy())), index=z.index)
             lines += ["", f"{'term (primary fit, log scale)':<48}{'coef':>10}{'std err':>10}{'z':>8}{'P>|z|':>8}"]
             for name in self.coef_.index:
                 lines.append(f"{name:<48}{self.coef_[name]:>10.4f}{self.bse_[name]:>10.4f}"
@@ -735,9 +740,27 @@ class DisciplinaryDisparityModel(BaseEstimator):
         return "\n".join(lines)
 
 
-#: The name the estimator had before its figures were renamed (it described a disparity, not
-#: an inconsistency of treatment); kept so code written against it still runs.
-DisciplinaryInconsistencyModel = DisciplinaryDisparityModel
+def _estimator_class() -> type:
+    from sklearn.base import BaseEstimator
+
+    cls = type("DisciplinaryDisparityModel", (_DisparityModel, BaseEstimator),
+               {"__module__": __name__, "__doc__": _DisparityModel.__doc__,
+                "__qualname__": "DisciplinaryDisparityModel"})
+    globals()["DisciplinaryDisparityModel"] = cls
+    return cls
+
+
+#: Names served by :func:`__getattr__`. ``DisciplinaryInconsistencyModel`` is the name the
+#: estimator had before its figures were renamed (it described a disparity, not an
+#: inconsistency of treatment); kept so code written against it still runs.
+_LAZY_CLASSES = ("DisciplinaryDisparityModel", "DisciplinaryInconsistencyModel")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_CLASSES:
+        cls = globals().get("DisciplinaryDisparityModel") or _estimator_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- funnel plot (a run of many trusts) ------------------------------------------------------
@@ -756,15 +779,17 @@ def funnel_limits(expected, target: float = 1.0, levels: Sequence[float] = FUNNE
     for p = (1 − level)/2 and (1 + level)/2. Columns: expected, then lower_<level>,
     upper_<level> per level (level as a percentage, e.g. ``lower_95``, ``upper_99.8``).
     """
+    from scipy import stats as sps  # charts of many trusts, not the metrics: imported here
+
     E = np.asarray(expected, dtype="float64")
     out = {"expected": E}
     mean = target * E
     for level in levels:
         tag = f"{level * 100:g}"
         for side, p in (("lower", (1 - level) / 2), ("upper", (1 + level) / 2)):
-            r = _sps.poisson.ppf(p, mean)
-            f_r = _sps.poisson.cdf(r, mean)
-            f_r1 = np.where(r > 0, _sps.poisson.cdf(r - 1, mean), 0.0)
+            r = sps.poisson.ppf(p, mean)
+            f_r = sps.poisson.cdf(r, mean)
+            f_r1 = np.where(r > 0, sps.poisson.cdf(r - 1, mean), 0.0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 a = np.where(f_r > f_r1, (f_r - p) / (f_r - f_r1), 0.0)
                 limit = np.where(E > 0, np.maximum(r - a, 0.0) / E, np.nan)
@@ -943,7 +968,7 @@ def _model_rows(ctx) -> pd.DataFrame:
         ratios, labels, staff = [], [], []
         for t, p, prev, rolling in zip(tp["trust_code"], tp["snapshot_date"], tp["prev"], tp["rolling"]):
             pos = index.get((t, p), none)
-            m = DisciplinaryDisparityModel(characteristic=char.name)._fit_arrays(*(a[pos] for a in arrays))
+            m = _DisparityModel(characteristic=char.name)._fit_arrays(*(a[pos] for a in arrays))
             basis_note = "" if rolling else ROLLING_NOTE.format(prev=_period_str(prev))
             excluded = (f"{count_text(m.excluded_cases_, ctx.min_count)} staff entering in a "
                         "staff group and "

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from edi_analysis import groups as g
+from edi_analysis import stats
 from edi_analysis.metrics.pay_gaps import (
     GapSpec,
     gap_rows,
@@ -47,7 +47,9 @@ _MTG = ("Dacre J, Woodhams C, et al. Mend the Gap: the independent review into g
         "in medicine in England. DHSC, 2020")
 _GAP = ("(male − female) ÷ male × 100; numerator = female figure (£/hour), denominator = male "
         "figure; overall and breakdown pay_band=Consultant|Career grade|Trainee grade; 95% CI: "
-        "percentile bootstrap, women and men resampled separately.")
+        "mean gaps, delta method on the log ratio of the two means with a Welch–Satterthwaite t "
+        "quantile (Friedrich et al. 2008); median gaps, percentile bootstrap, women and men "
+        "resampled separately.")
 _TOTAL = ("Total pay per hour = hourly pay + bonus_pay_12m ÷ (52.14 × 37.5 × fte) (Convention). ")
 
 _SPECS = [
@@ -209,7 +211,7 @@ def adjusted_gap(d: pd.DataFrame, alpha: float = 0.05) -> dict:
     cov = sigma2 * np.linalg.inv(x.T @ x)
     j = kept.index("female")
     b, se = float(beta[j]), float(np.sqrt(cov[j, j]))
-    tq = float(sps.t.ppf(1 - alpha / 2, df_resid))
+    tq = float(stats.t_ppf(1 - alpha / 2, df_resid))
     out.update(
         value=(1 - np.exp(b)) * 100.0,
         ci_lower=(1 - np.exp(b + tq * se)) * 100.0,

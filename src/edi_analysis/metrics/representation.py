@@ -140,7 +140,7 @@ def in_scope_snapshot(ctx) -> pd.DataFrame:
     if wf is None or wf.empty:
         return pd.DataFrame()
     keep = wf["snapshot_date"].isin(pd.DatetimeIndex(ctx.periods)) & wf["in_scope"].astype(bool)
-    out = wf.loc[keep].copy()
+    out = wf.loc[keep]  # a new frame (copy-on-write): the column added here is not wf's
     out["period"] = _iso(out["snapshot_date"])
     return out
 

@@ -14,6 +14,8 @@ appear as breakdowns ``age_band=<band>`` with group ``All``.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 
@@ -295,6 +297,14 @@ def _training_rl(staff: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: The last few contexts' :func:`year_on_year` (the leaver rate and the disclosure records
+#: both ask for it on one context; its matching of staff across snapshots takes about a
+#: second nationally). Keyed by the context object (its tables are read-only), checked
+#: through a weak reference; callers do not modify the frames.
+_YEAR_ON_YEAR: dict[int, tuple[weakref.ref, weakref.ref, tuple[pd.DataFrame, pd.DataFrame]]] = {}
+_YEAR_ON_YEAR_MAX = 2
+
+
 def year_on_year(ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
     """In-scope staff at the snapshot a year before each period, flagged ``stayed`` if present at the period.
 
@@ -305,6 +315,23 @@ def year_on_year(ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
     period date but none a year earlier.
     """
     wf = ctx.table("workforce")
+    for key in [k for k, v in _YEAR_ON_YEAR.items() if v[0]() is None]:
+        del _YEAR_ON_YEAR[key]  # that context is gone: do not keep its frames alive
+    hit = _YEAR_ON_YEAR.get(id(ctx))
+    if hit is not None and hit[0]() is ctx and wf is not None and hit[1]() is wf:
+        return hit[2]
+    out = _year_on_year(ctx, wf)
+    if wf is not None:
+        while len(_YEAR_ON_YEAR) >= _YEAR_ON_YEAR_MAX:
+            _YEAR_ON_YEAR.pop(next(iter(_YEAR_ON_YEAR)))
+        try:
+            _YEAR_ON_YEAR[id(ctx)] = (weakref.ref(ctx), weakref.ref(wf), out)
+        except TypeError:  # a context that cannot be weakly referenced is not cached
+            pass
+    return out
+
+
+def _year_on_year(ctx, wf) -> tuple[pd.DataFrame, pd.DataFrame]:
     empty = pd.DataFrame(columns=KEYS + ["earlier"])
     if wf is None or wf.empty:
         return pd.DataFrame(), empty
