@@ -319,3 +319,43 @@ def test_declared_cells_count_what_every_row_publishes(which, request):
         c, n2 = part[part["role"] == "input"]["count"].tolist()
         a, n1 = own["numerator"], own["denominator"]
         assert raw.loc[r, "value"] == pytest.approx((a / n1) / (c / n2)), (raw.loc[r, "metric_id"], g, ref)
+
+
+# --- decisions shared out among processes -------------------------------------------------
+
+def test_decisions_made_in_worker_processes_are_those_of_one_process(monkeypatch):
+    """Each trust's decision depends on its own rows and records only: the sample's four trusts
+    decided in two forked workers (each on a context narrowed to its trusts) give the same
+    rows, in the same order, byte for byte in metrics.csv, as one process deciding them all."""
+    from pathlib import Path
+
+    from edi_analysis.contract import validate_dataset
+    from edi_analysis.metrics_output import compute_metrics, metrics_csv_bytes
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    ds = validate_dataset(sample).dataset
+    ran = []
+    real = disclosure._suppress_in_workers
+    monkeypatch.setattr(disclosure, "_suppress_in_workers",
+                        lambda *a: ran.append(len(a[3])) or real(*a))
+    out = {}
+    for jobs in (1, 2):
+        monkeypatch.setattr(disclosure, "JOBS", jobs)
+        out[jobs] = compute_metrics(ds, [P23, P24])
+        # one process for JOBS = 1; for JOBS = 2 every decision shared four trusts out
+        # between two workers
+        assert ran == ([] if jobs == 1 else ran) and all(n == 2 for n in ran)
+    assert ran
+    pd.testing.assert_frame_equal(out[1], out[2])
+    assert metrics_csv_bytes(out[1]) == metrics_csv_bytes(out[2])
+    assert out[2]["suppressed"].any()  # the sample has decisions to make
+
+
+def test_trusts_are_grouped_by_their_rows_and_few_trusts_stay_in_one_process():
+    # rows per trust: A 6, B 5, C 3, D 2. Largest first, each to the lighter group:
+    # A → 1 (6), B → 2 (5), C → 2 (8), D → 1 (8).
+    rows = pd.DataFrame({"trust_code": list("AAAAAA" "BBBBB" "CCC" "DD")})
+    assert disclosure._trust_groups(rows, list("ABCD"), 2) == [["A", "D"], ["B", "C"]]
+    assert disclosure._trust_groups(rows, list("ABCD"), 1) == [["A", "B", "C", "D"]]
+    assert disclosure._jobs(8, 3) == 1  # fewer than PARALLEL_MIN_TRUSTS trusts
+    assert disclosure._jobs(8, 5) == 5 and disclosure._jobs(2, 5) == 2

@@ -94,15 +94,107 @@ def apply(rows: pd.DataFrame, decision: Decision, min_count: int,
     return out
 
 
+#: Worker processes for the decisions of a many-trust call (None: the usable cores).
+JOBS: int | None = None
+#: Fewest trusts for which the decisions are shared out among worker processes.
+PARALLEL_MIN_TRUSTS = 4
+
+
 def suppress(rows: pd.DataFrame, ctx, min_count: int, min_survey_responses: int, *,
-             periods: Iterable | None = None) -> pd.DataFrame:
+             periods: Iterable | None = None, jobs: int | None = None) -> pd.DataFrame:
     """CONTRACT.md §4.8 on unsuppressed rows computed on ``ctx``: one decision per trust.
 
     ``periods``: the periods asked for (default ``ctx.periods``); each trust's
     decision covers its snapshots and these. ``rows`` must hold every row of
     every linked family for those periods (``metrics.compute`` makes them).
+
+    Each trust's decision depends on that trust's rows and records only, so with several
+    trusts (at least :data:`PARALLEL_MIN_TRUSTS`) they are shared out among ``jobs`` worker
+    processes (default :data:`JOBS`, else the usable cores), each deciding a group of whole
+    trusts on a context narrowed to them; the rows come back in their order, the same as
+    one process gives (``tests/test_disclosure.py``).
     """
     rows = rows.reset_index(drop=True)
-    infos = infos_for(ctx, periods, trusts=np.unique(rows["trust_code"].to_numpy(dtype=object)))
+    trusts = np.unique(rows["trust_code"].to_numpy(dtype=object))
+    infos = infos_for(ctx, periods, trusts=trusts)
+    groups = _trust_groups(rows, trusts, _jobs(jobs, len(trusts)))
+    if len(groups) > 1:
+        return _suppress_in_workers(rows, ctx, infos, groups, min_count, min_survey_responses)
     decision = decide(rows, ctx, infos, min_count, min_survey_responses)
     return apply(rows, decision, min_count, min_survey_responses)
+
+
+def _jobs(jobs: int | None, n_trusts: int) -> int:
+    import multiprocessing
+    import os
+
+    if n_trusts < PARALLEL_MIN_TRUSTS or multiprocessing.current_process().daemon:
+        return 1  # a pool's worker (daemonic) cannot start processes of its own
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    want = jobs if jobs is not None else JOBS
+    if want is None:
+        want = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(int(want or 1), n_trusts))
+
+
+def _trust_groups(rows: pd.DataFrame, trusts, n: int) -> list[list[str]]:
+    """``trusts`` in ``n`` groups of about equal work (rows as the measure): largest first,
+    each to the group with the fewest rows so far."""
+    if n <= 1:
+        return [list(trusts)]
+    sizes = rows["trust_code"].value_counts()
+    load = [0] * n
+    out: list[list[str]] = [[] for _ in range(n)]
+    for t in sorted(trusts, key=lambda t: (-int(sizes.get(t, 0)), t)):
+        i = load.index(min(load))
+        out[i].append(t)
+        load[i] += int(sizes.get(t, 0))
+    return [sorted(g) for g in out if g]
+
+
+#: What the forked workers read (set in the parent just before the fork; never pickled).
+_SHARED: dict = {}
+
+
+def _narrowed(ctx, trusts: list[str]):
+    """``ctx`` with every table restricted to ``trusts`` (tables already carry their groups)."""
+    keep = set(trusts)
+    tables = {name: (df[df["trust_code"].isin(keep)] if "trust_code" in df else df)
+              for name, df in ctx.tables.items()}
+    return replace(ctx, tables=tables, trusts=tuple(sorted(keep)))
+
+
+def _decide_group(i: int) -> tuple[np.ndarray, pd.DataFrame]:
+    rows, ctx, infos, groups, min_count, min_survey = (
+        _SHARED[k] for k in ("rows", "ctx", "infos", "groups", "min_count", "min_survey"))
+    trusts = groups[i]
+    where = np.flatnonzero(rows["trust_code"].isin(trusts).to_numpy())
+    part = rows.iloc[where].reset_index(drop=True)
+    sub = _narrowed(ctx, trusts)
+    decision = decide(part, sub, {t: infos[t] for t in trusts}, min_count, min_survey)
+    return where, apply(part, decision, min_count, min_survey)
+
+
+def _worker_start(parent: int) -> None:
+    from edi_analysis.procs import die_with_parent
+
+    die_with_parent(parent)
+
+
+def _suppress_in_workers(rows, ctx, infos, groups, min_count, min_survey) -> pd.DataFrame:
+    import multiprocessing
+    import os
+
+    _SHARED.update(rows=rows, ctx=ctx, infos=infos, groups=groups, min_count=min_count,
+                   min_survey=min_survey)
+    try:
+        with multiprocessing.get_context("fork").Pool(
+                len(groups), initializer=_worker_start, initargs=(os.getpid(),)) as pool:
+            parts = pool.map(_decide_group, range(len(groups)), chunksize=1)
+    finally:
+        _SHARED.clear()
+    order = np.concatenate([where for where, _ in parts])
+    out = pd.concat([part for _, part in parts], ignore_index=True)
+    out.index = order
+    return out.sort_index().reset_index(drop=True)
