@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from edi_analysis import groups, stats
+from edi_analysis.metrics._recent import Recent
 from edi_analysis.metrics.registry import FAMILIES, REGISTRY, MetricSpec, spec
 from edi_analysis.metrics.rows import INTERNAL, KEYS, PUBLISHED, empty_rows, normalise
 
@@ -182,8 +182,7 @@ def _complete(ctx: MetricContext, name: str) -> bool:
 
 #: The last few linked decisions, per context object (a context's tables are read-only), so
 #: asking one context for several sets of metrics decides once.
-_DECIDED: dict[tuple, tuple[weakref.ref, pd.DataFrame, list]] = {}
-_DECIDED_MAX = 4
+_DECIDED = Recent(4)
 
 
 def _decided(ctx: MetricContext, families: tuple[str, ...], optional: tuple[str, ...],
@@ -194,10 +193,10 @@ def _decided(ctx: MetricContext, families: tuple[str, ...], optional: tuple[str,
     """
     from edi_analysis import disclosure
 
-    key = (id(ctx), families, int(min_count), int(min_survey_responses))
-    hit = _DECIDED.get(key)
-    if hit is not None and hit[0]() is ctx:
-        out, skipped = hit[1], hit[2]
+    key = (families, int(min_count), int(min_survey_responses))
+    hit = _DECIDED.get((ctx,), *key)
+    if hit is not None:
+        out, skipped = hit
     else:
         wide = with_thresholds(disclosure.scope(ctx), min_count, min_survey_responses)
         skipped = []
@@ -207,9 +206,7 @@ def _decided(ctx: MetricContext, families: tuple[str, ...], optional: tuple[str,
                 for t, period in zip(rows["trust_code"], rows["period"])]
         out = disclosure.suppress(rows[keep], wide, min_count, min_survey_responses,
                                   periods=ctx.periods)
-        while len(_DECIDED) >= _DECIDED_MAX:
-            _DECIDED.pop(next(iter(_DECIDED)))
-        _DECIDED[key] = (weakref.ref(ctx), out, skipped)
+        _DECIDED.put((ctx,), *key, value=(out, skipped))
     for name, exc in skipped:
         if name not in optional:  # asked for, and it cannot run on these tables
             raise exc

@@ -37,13 +37,13 @@ is left to the narrative, the rows hold only figures and method facts.
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from edi_analysis import groups, stats
+from edi_analysis.metrics._recent import Recent
 from edi_analysis.metrics.registry import MetricSpec, family
 from edi_analysis.metrics.rows import empty_rows, make_rows
 
@@ -244,23 +244,16 @@ def case_in_scope(workforce: pd.DataFrame, cases: pd.DataFrame) -> np.ndarray:
 #: characteristic and period, and the scope rule (:func:`case_in_scope`, two as-of joins over
 #: the whole workforce) costs the same each time. Keyed by the tables' identities (a
 #: context's tables are read-only), checked through weak references.
-_IN_SCOPE: dict[tuple[int, int, str], tuple[weakref.ref, weakref.ref, pd.DataFrame]] = {}
-_IN_SCOPE_MAX = 8
+_IN_SCOPE = Recent(8)
 
 
 def _in_scope_cases(workforce: pd.DataFrame, cases: pd.DataFrame, case_type: str) -> pd.DataFrame:
     """``counted_cases(cases, case_type)`` narrowed to the in-scope ones (do not modify it)."""
-    for k in [k for k, v in _IN_SCOPE.items() if v[0]() is None or v[1]() is None]:
-        del _IN_SCOPE[k]  # those tables are gone
-    key = (id(workforce), id(cases), case_type)
-    hit = _IN_SCOPE.get(key)
-    if hit is not None and hit[0]() is workforce and hit[1]() is cases:
-        return hit[2]
-    er = counted_cases(cases, case_type)
-    er = er[case_in_scope(workforce, er)]
-    while len(_IN_SCOPE) >= _IN_SCOPE_MAX:
-        _IN_SCOPE.pop(next(iter(_IN_SCOPE)))
-    _IN_SCOPE[key] = (weakref.ref(workforce), weakref.ref(cases), er)
+    er = _IN_SCOPE.get((workforce, cases), case_type)
+    if er is None:
+        er = counted_cases(cases, case_type)
+        er = er[case_in_scope(workforce, er)]
+        _IN_SCOPE.put((workforce, cases), case_type, value=er)
     return er
 
 

@@ -14,12 +14,11 @@ appear as breakdowns ``age_band=<band>`` with group ``All``.
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 import pandas as pd
 
 from edi_analysis import groups, stats
+from edi_analysis.metrics._recent import Recent
 from edi_analysis.metrics import _partitions as part
 from edi_analysis.metrics.recruitment import accessed_training, relative_likelihood_rows
 from edi_analysis.metrics.registry import MetricSpec, family
@@ -301,8 +300,7 @@ def _training_rl(staff: pd.DataFrame) -> pd.DataFrame:
 #: both ask for it on one context; its matching of staff across snapshots takes about a
 #: second nationally). Keyed by the context object (its tables are read-only), checked
 #: through a weak reference; callers do not modify the frames.
-_YEAR_ON_YEAR: dict[int, tuple[weakref.ref, weakref.ref, tuple[pd.DataFrame, pd.DataFrame]]] = {}
-_YEAR_ON_YEAR_MAX = 2
+_YEAR_ON_YEAR = Recent(2)
 
 
 def year_on_year(ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -315,19 +313,12 @@ def year_on_year(ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
     period date but none a year earlier.
     """
     wf = ctx.table("workforce")
-    for key in [k for k, v in _YEAR_ON_YEAR.items() if v[0]() is None]:
-        del _YEAR_ON_YEAR[key]  # that context is gone: do not keep its frames alive
-    hit = _YEAR_ON_YEAR.get(id(ctx))
-    if hit is not None and hit[0]() is ctx and wf is not None and hit[1]() is wf:
-        return hit[2]
-    out = _year_on_year(ctx, wf)
-    if wf is not None:
-        while len(_YEAR_ON_YEAR) >= _YEAR_ON_YEAR_MAX:
-            _YEAR_ON_YEAR.pop(next(iter(_YEAR_ON_YEAR)))
-        try:
-            _YEAR_ON_YEAR[id(ctx)] = (weakref.ref(ctx), weakref.ref(wf), out)
-        except TypeError:  # a context that cannot be weakly referenced is not cached
-            pass
+    if wf is None:
+        return _year_on_year(ctx, wf)
+    out = _YEAR_ON_YEAR.get((ctx, wf))
+    if out is None:
+        out = _year_on_year(ctx, wf)
+        _YEAR_ON_YEAR.put((ctx, wf), value=out)
     return out
 
 
