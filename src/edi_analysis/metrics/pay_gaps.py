@@ -297,8 +297,6 @@ def mean_gap_interval(mean_c, var_c, n_c, mean_r, var_r, n_r,
     blank gap anyway) or either group has fewer than two values (no
     variance estimate). Both groups without spread give the point itself.
     """
-    from scipy import special  # scipy.special only, and only when an interval is computed
-
     mc, vc, nc = _f(mean_c), _f(var_c), _f(n_c)
     mr, vr, nr = _f(mean_r), _f(var_r), _f(n_r)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -307,7 +305,7 @@ def mean_gap_interval(mean_c, var_c, n_c, mean_r, var_r, n_r,
         v = a + b
         spread = v > 0
         df = np.where(spread, v**2 / (a**2 / (nc - 1) + b**2 / (nr - 1)), 1.0)
-        tq = np.where(spread, special.stdtrit(df, 1.0 - alpha / 2.0), 0.0)
+        tq = np.where(spread, stats.t_ppf(1.0 - alpha / 2.0, df), 0.0)
         half = tq * np.sqrt(v)
         ratio = mc / mr
         lo = (1.0 - ratio * np.exp(half)) * 100.0

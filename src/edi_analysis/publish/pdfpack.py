@@ -75,14 +75,11 @@ def compact_pdf(path: Path) -> dict[str, int]:
 
     path = Path(path)
     before = path.stat().st_size
-    done = set()
     changed = 0
     tmp = path.with_name(path.name + ".compact")
     with pikepdf.open(path) as pdf:
-        for obj in pdf.objects:
-            if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == pikepdf.Name.Image \
-                    and obj.objgen not in done:
-                done.add(obj.objgen)
+        for obj in pdf.objects:  # every indirect object once
+            if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == pikepdf.Name.Image:
                 changed += _indexed(obj)
         # fix_metadata_version off: the XMP packet stays byte for byte as Typst wrote it
         pdf.save(tmp, object_stream_mode=pikepdf.ObjectStreamMode.generate,
