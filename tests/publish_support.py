@@ -51,15 +51,20 @@ def sample_reports() -> Path:
     return reports
 
 
+def _published_sample(site: str, engine: str):
+    """(params, PublishResult) of the sample reports published into ``BUILD / site``."""
+    from edi_analysis.publish import publish
+
+    params = sample_params(sample_reports(), BUILD / site)
+    result = publish(params, engine=engine)
+    assert result.exit_code == 0, result.messages
+    return params, result
+
+
 @functools.cache
 def sample_site():
     """(params, PublishResult) of the sample site built with the built-in route."""
-    from edi_analysis.publish import publish
-
-    params = sample_params(sample_reports(), BUILD / "site")
-    result = publish(params, engine="fallback")
-    assert result.exit_code == 0, result.messages
-    return params, result
+    return _published_sample("site", "fallback")
 
 
 def axe_js() -> Path:
@@ -117,12 +122,7 @@ def chromium_driver(user_data_dir: Path):
 @functools.cache
 def quarto_sample_site():
     """(params, PublishResult) of the sample site built with Quarto (``quarto`` on PATH)."""
-    from edi_analysis.publish import publish
-
-    params = sample_params(sample_reports(), BUILD / "site-quarto")
-    result = publish(params, engine="quarto")
-    assert result.exit_code == 0, result.messages
-    return params, result
+    return _published_sample("site-quarto", "quarto")
 
 
 def link_problems(site_dir: Path) -> list[str]:
